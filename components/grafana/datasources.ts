@@ -1,0 +1,30 @@
+/** Pure renderer for Grafana datasource provisioning files (read by Grafana's datasource sidecar). */
+import * as yaml from "js-yaml";
+
+export interface DatasourceInput {
+    readonly name: string;
+    readonly url: string;
+    readonly flavor: "Prometheus" | "Thanos";
+    readonly isDefault?: boolean;
+}
+
+/** Label Grafana's k8s-sidecar watches for datasource ConfigMaps. */
+export const grafanaDatasourceLabel = { grafana_datasource: "1" } as const;
+
+export function renderDatasources(datasources: readonly DatasourceInput[]): string {
+    return yaml.dump(
+        {
+            apiVersion: 1,
+            datasources: datasources.map((source) => ({
+                name: source.name,
+                type: "prometheus",
+                access: "proxy",
+                url: source.url,
+                isDefault: source.isDefault ?? false,
+                editable: false,
+                jsonData: { prometheusType: source.flavor, timeInterval: "30s" },
+            })),
+        },
+        { lineWidth: -1 },
+    );
+}

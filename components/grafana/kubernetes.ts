@@ -1,0 +1,29 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { workloadLabels } from "../kubernetes/workload";
+import { DatasourceInput, grafanaDatasourceLabel, renderDatasources } from "./datasources";
+
+export interface GrafanaDatasourcesArgs {
+    /** Namespace Grafana's datasource sidecar watches. */
+    readonly namespace: pulumi.Input<string>;
+    /** One ConfigMap per entry, so a tenant's datasource comes and goes with its instance. */
+    readonly datasources: Record<string, pulumi.Input<DatasourceInput>>;
+}
+
+/** Grafana datasources as ConfigMaps labelled for Grafana's datasource sidecar. */
+export class GrafanaDatasources extends pulumi.ComponentResource {
+    constructor(name: string, args: GrafanaDatasourcesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("paas:grafana:Datasources", name, {}, opts);
+        for (const [key, datasource] of Object.entries(args.datasources)) {
+            new k8s.core.v1.ConfigMap(`${name}-${key}`, {
+                metadata: {
+                    name: `grafana-datasource-${key}`,
+                    namespace: args.namespace,
+                    labels: { ...workloadLabels("grafana", "datasource", key), ...grafanaDatasourceLabel },
+                },
+                data: { [`${key}.yaml`]: pulumi.output(datasource).apply((source) => renderDatasources([source])) },
+            }, { parent: this });
+        }
+        this.registerOutputs({});
+    }
+}

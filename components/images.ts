@@ -1,0 +1,11 @@
+import versions from "./versions.json";
+
+/** The single place image versions come from: components/versions.json (also read by scripts/setup-tools.sh). */
+export type ImageName = keyof typeof versions.images;
+
+export function image(name: ImageName): string {
+    const { repository, tag } = versions.images[name];
+    return `${repository}:${tag}`;
+}
+
+export const toolVersions = versions.tools;

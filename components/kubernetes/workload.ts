@@ -1,0 +1,46 @@
+/** Kubernetes building blocks shared by every workload of this program. */
+import * as k8s from "@pulumi/kubernetes";
+
+export const partOf = "prometheus-paas";
+
+export function workloadLabels(name: string, component: string, instance: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/part-of": partOf,
+    };
+}
+
+/** Non-root pod: nobody:nogroup, the uid the Prometheus and Thanos images run as. */
+export const podSecurityContext: k8s.types.input.core.v1.PodSecurityContext = {
+    runAsNonRoot: true,
+    runAsUser: 65534,
+    runAsGroup: 65534,
+    fsGroup: 65534,
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+export const containerSecurityContext: k8s.types.input.core.v1.SecurityContext = {
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+};
+
+export function httpProbe(path: string, port: number, periodSeconds = 10, failureThreshold = 6): k8s.types.input.core.v1.Probe {
+    return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 3 };
+}
+
+export const podNameEnv: k8s.types.input.core.v1.EnvVar = { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } };
+
+/** Spread HA replicas over nodes when the cluster allows it. */
+export function spreadOverNodes(labels: Record<string, string>): k8s.types.input.core.v1.Affinity {
+    return {
+        podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+                { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: labels } } },
+            ],
+        },
+    };
+}

@@ -1,0 +1,88 @@
+/**
+ * The plan catalog. Capacity figures are provisional: they follow Prometheus' rules of thumb (a few KiB of head
+ * memory per active series, 1-2 bytes per sample on disk) and have not yet been measured by a benchmark.
+ */
+export interface Plan {
+    readonly name: string;
+    readonly description: string;
+    /** CPU request of the Prometheus container (Kubernetes quantity); the limit is twice it. */
+    readonly cpu: string;
+    /** Memory for the Prometheus process itself, in MiB (head block, queries, WAL replay). */
+    readonly memoryMiB: number;
+    /** Size of the in-memory TSDB volume, in MiB; it counts against the container's memory limit. */
+    readonly tmpfsMiB: number;
+    /** Local retention by time (Prometheus duration); Thanos keeps the long-term copy. */
+    readonly retentionTime: string;
+    /** Local retention by size, in MiB: must leave headroom below tmpfsMiB for WAL and compaction. */
+    readonly retentionSizeMiB: number;
+    readonly scrapeInterval: string;
+    readonly sampleLimit: number;
+    readonly labelLimit: number;
+    readonly targetLimit: number;
+}
+
+/** Retention size may use at most this share of the tmpfs volume; the rest is WAL, head chunks, compaction. */
+export const retentionShareOfTmpfs = 0.75;
+
+/** Local retention must hold at least three 2h blocks so the sidecar can upload before deletion. */
+export const minimumRetentionSeconds = 6 * 3600;
+
+export const builtinPlans: Readonly<Record<string, Plan>> = {
+    small: {
+        name: "small",
+        description: "Up to ~50 targets / ~50k active series; 512Mi tmpfs, 12h local retention",
+        cpu: "250m",
+        memoryMiB: 1024,
+        tmpfsMiB: 512,
+        retentionTime: "12h",
+        retentionSizeMiB: 384,
+        scrapeInterval: "30s",
+        sampleLimit: 20000,
+        labelLimit: 64,
+        targetLimit: 50,
+    },
+    medium: {
+        name: "medium",
+        description: "Up to ~150 targets / ~150k active series; 1Gi tmpfs, 12h local retention",
+        cpu: "500m",
+        memoryMiB: 2048,
+        tmpfsMiB: 1024,
+        retentionTime: "12h",
+        retentionSizeMiB: 768,
+        scrapeInterval: "30s",
+        sampleLimit: 50000,
+        labelLimit: 64,
+        targetLimit: 150,
+    },
+    large: {
+        name: "large",
+        description: "Up to ~400 targets / ~400k active series; 2Gi tmpfs, 24h local retention",
+        cpu: "1",
+        memoryMiB: 4096,
+        tmpfsMiB: 2048,
+        retentionTime: "24h",
+        retentionSizeMiB: 1536,
+        scrapeInterval: "30s",
+        sampleLimit: 100000,
+        labelLimit: 64,
+        targetLimit: 400,
+    },
+    xlarge: {
+        name: "xlarge",
+        description: "Up to ~1000 targets / ~1M active series; 4Gi tmpfs, 24h local retention",
+        cpu: "2",
+        memoryMiB: 8192,
+        tmpfsMiB: 4096,
+        retentionTime: "24h",
+        retentionSizeMiB: 3072,
+        scrapeInterval: "30s",
+        sampleLimit: 200000,
+        labelLimit: 64,
+        targetLimit: 1000,
+    },
+};
+
+/** The Prometheus container's memory limit: the process budget plus the tmpfs it fills. */
+export function prometheusMemoryLimitMiB(plan: Plan): number {
+    return plan.memoryMiB + plan.tmpfsMiB;
+}

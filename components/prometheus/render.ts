@@ -1,0 +1,257 @@
+/**
+ * Pure renderers for Prometheus: prometheus.yml, rule files and command-line flags.
+ * Shared by the Kubernetes and ECS implementations; no Pulumi imports.
+ */
+import * as yaml from "js-yaml";
+import type { AppTarget, InstanceConfig, RuleGroup } from "../config";
+import { Plan } from "../plans";
+import { prometheusSize } from "../units";
+
+export const prometheusWebPort = 9090;
+export const sidecarHttpPort = 10902;
+export const sidecarGrpcPort = 10901;
+
+/** One `scrape_configs` entry; only the fields this program emits. */
+export interface ScrapeConfig {
+    job_name: string;
+    scrape_interval?: string;
+    metrics_path?: string;
+    scheme?: string;
+    sample_limit?: number;
+    label_limit?: number;
+    target_limit?: number;
+    label_name_length_limit?: number;
+    label_value_length_limit?: number;
+    static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+    file_sd_configs?: { files: string[]; refresh_interval?: string }[];
+    kubernetes_sd_configs?: {
+        role: string;
+        namespaces?: { names: string[] };
+        selectors?: { role: string; label?: string; field?: string }[];
+    }[];
+    relabel_configs?: RelabelConfig[];
+}
+
+export interface RelabelConfig {
+    source_labels?: string[];
+    regex?: string;
+    target_label?: string;
+    replacement?: string;
+    action?: "replace" | "keep" | "drop" | "labelmap" | "labeldrop";
+}
+
+export interface PrometheusConfigInput {
+    readonly externalLabels: Readonly<Record<string, string>>;
+    readonly scrapeInterval: string;
+    /** Platform discovery jobs (Tsuru units on Kubernetes, ECS tasks, exporters) after the self-scrape jobs. */
+    readonly scrapeJobs: readonly ScrapeConfig[];
+    /** Directory holding the rule files, as seen by Prometheus. */
+    readonly ruleDir: string;
+    readonly alertmanagers: readonly string[];
+}
+
+/** Per-target limits from the plan, so one noisy app cannot exhaust the instance's tmpfs. */
+export function planLimits(plan: Plan): Pick<ScrapeConfig, "sample_limit" | "label_limit" | "target_limit" | "label_name_length_limit" | "label_value_length_limit"> {
+    return {
+        sample_limit: plan.sampleLimit,
+        label_limit: plan.labelLimit,
+        target_limit: plan.targetLimit,
+        label_name_length_limit: 128,
+        label_value_length_limit: 1024,
+    };
+}
+
+/** Prometheus itself and its Thanos sidecar, both in the same task/pod. */
+export function selfScrapeJobs(): ScrapeConfig[] {
+    return [
+        { job_name: "prometheus", static_configs: [{ targets: [`localhost:${prometheusWebPort}`] }] },
+        { job_name: "thanos-sidecar", static_configs: [{ targets: [`localhost:${sidecarHttpPort}`] }] },
+    ];
+}
+
+const tsuruLabel = (name: string) => `__meta_kubernetes_pod_label_tsuru_io_${name}`;
+
+/**
+ * Every unit of one Tsuru app: pods selected by tsuru.io/app-name in the app's namespace, build and
+ * isolated-run pods dropped, scraped on the app's port (Tsuru's default is 8888).
+ */
+export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
+    const relabel: RelabelConfig[] = [
+        { source_labels: [tsuruLabel("app_name")], regex: escapeRegex(app.name), action: "keep" },
+        { source_labels: [tsuruLabel("is_build")], regex: "true", action: "drop" },
+        { source_labels: [tsuruLabel("is_isolated_run")], regex: "true", action: "drop" },
+        { source_labels: ["__meta_kubernetes_pod_phase"], regex: "Pending|Succeeded|Failed|Unknown", action: "drop" },
+        { source_labels: ["__meta_kubernetes_pod_container_init"], regex: "true", action: "drop" },
+    ];
+    if (app.processes !== undefined && app.processes.length > 0) {
+        relabel.push({ source_labels: [tsuruLabel("app_process")], regex: app.processes.map(escapeRegex).join("|"), action: "keep" });
+    }
+    relabel.push(
+        // One target per pod on the app's port, whatever ports its containers declare.
+        { source_labels: ["__meta_kubernetes_pod_ip"], regex: "(.+)", target_label: "__address__", replacement: `$1:${app.port}` },
+        { source_labels: [tsuruLabel("app_name")], target_label: "app" },
+        { source_labels: [tsuruLabel("app_process")], target_label: "process" },
+        { source_labels: [tsuruLabel("app_version")], target_label: "app_version" },
+        { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+        { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+        { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "node" },
+    );
+    return {
+        job_name: `tsuru-app-${app.name}`,
+        metrics_path: app.path,
+        scheme: app.scheme,
+        ...planLimits(plan),
+        kubernetes_sd_configs: [
+            {
+                role: "pod",
+                namespaces: { names: [app.namespace] },
+                // Server-side filter: Prometheus only watches this app's pods.
+                selectors: [{ role: "pod", label: `tsuru.io/app-name=${app.name}` }],
+            },
+        ],
+        relabel_configs: relabel,
+    };
+}
+
+function escapeRegex(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function alertmanagerConfigs(urls: readonly string[]) {
+    return urls.map((address) => {
+        const url = new URL(address);
+        const pathPrefix = url.pathname.replace(/\/$/, "");
+        return {
+            scheme: url.protocol.replace(":", ""),
+            ...(pathPrefix ? { path_prefix: pathPrefix } : {}),
+            static_configs: [{ targets: [url.port ? `${url.hostname}:${url.port}` : url.hostname] }],
+        };
+    });
+}
+
+export function renderPrometheusConfig(input: PrometheusConfigInput): string {
+    const document: Record<string, unknown> = {
+        global: {
+            scrape_interval: input.scrapeInterval,
+            scrape_timeout: "10s",
+            evaluation_interval: input.scrapeInterval,
+            external_labels: { ...input.externalLabels },
+        },
+        rule_files: [`${input.ruleDir}/*.yml`],
+        scrape_configs: [...selfScrapeJobs(), ...input.scrapeJobs],
+    };
+    if (input.alertmanagers.length > 0) {
+        document.alerting = { alertmanagers: alertmanagerConfigs(input.alertmanagers) };
+    }
+    return yaml.dump(document, { lineWidth: -1, noRefs: true });
+}
+
+export interface ExternalLabelContext {
+    readonly environment: string;
+    readonly region: string;
+    readonly product: string;
+    readonly replicaLabel: string;
+}
+
+/**
+ * External labels: unique per Prometheus across the bucket (tenant + environment), plus a replica label whose
+ * value differs per HA replica (e.g. "$(POD_NAME)", substituted by the sidecar's reloader).
+ */
+export function instanceExternalLabels(context: ExternalLabelContext, instance: InstanceConfig, replicaValue: string): Record<string, string> {
+    return {
+        ...instance.externalLabels,
+        environment: context.environment,
+        region: context.region,
+        product: context.product,
+        tenant: instance.name,
+        team: instance.team,
+        [context.replicaLabel]: replicaValue,
+    };
+}
+
+/** Alerts about the instance itself, with thresholds derived from its plan. */
+export function instanceAlertRuleGroups(instance: InstanceConfig): RuleGroup[] {
+    const tmpfsBytes = instance.plan.tmpfsMiB * 1024 * 1024;
+    return [
+        {
+            name: "prometheus-paas-instance",
+            rules: [
+                {
+                    alert: "PrometheusTargetDown",
+                    expr: "up == 0",
+                    for: "5m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "Target {{ $labels.job }} {{ $labels.instance }} is down",
+                        description: "Prometheus of tenant " + instance.name + " has not scraped {{ $labels.instance }} for 5 minutes.",
+                    },
+                },
+                {
+                    alert: "PrometheusTSDBNearlyFull",
+                    expr:
+                        `(prometheus_tsdb_storage_blocks_bytes + prometheus_tsdb_wal_storage_size_bytes + prometheus_tsdb_head_chunks_storage_size_bytes) ` +
+                        `/ ${tmpfsBytes} > 0.85`,
+                    for: "10m",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "In-memory TSDB of " + instance.name + " is over 85% of its " + prometheusSize(instance.plan.tmpfsMiB) + " tmpfs",
+                        description: "When the tmpfs fills, Prometheus stops ingesting. Reduce series or move tenant " + instance.name + " to a bigger plan.",
+                    },
+                },
+                {
+                    alert: "PrometheusConfigReloadFailed",
+                    expr: "max_over_time(prometheus_config_last_reload_successful[5m]) == 0",
+                    for: "5m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "Prometheus of tenant " + instance.name + " failed to reload its configuration",
+                        description: "The running configuration is stale; check the sidecar reloader and prometheus logs.",
+                    },
+                },
+                {
+                    alert: "ThanosSidecarUploadFailing",
+                    expr: "increase(thanos_shipper_upload_failures_total[1h]) > 0",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "Thanos sidecar of tenant " + instance.name + " fails to upload blocks",
+                        description: "Blocks not uploaded are lost when the pod restarts (tmpfs). Check bucket access.",
+                    },
+                },
+            ],
+        },
+    ];
+}
+
+export function renderRuleFile(groups: readonly RuleGroup[]): string {
+    return yaml.dump({ groups }, { lineWidth: -1, noRefs: true });
+}
+
+/** Rule files of an instance: the platform's own alerts plus the tenant's groups from config. */
+export function instanceRuleFiles(instance: InstanceConfig): Record<string, string> {
+    const files: Record<string, string> = { "instance-alerts.yml": renderRuleFile(instanceAlertRuleGroups(instance)) };
+    if (instance.rules.length > 0) {
+        files["tenant-rules.yml"] = renderRuleFile(instance.rules);
+    }
+    return files;
+}
+
+export interface PrometheusArgsInput {
+    readonly configFile: string;
+    readonly tsdbPath: string;
+    readonly plan: Plan;
+}
+
+/** Flags every Prometheus of this platform runs with; 2h/2h blocks and lifecycle are what the sidecar needs. */
+export function prometheusArgs(input: PrometheusArgsInput): string[] {
+    return [
+        `--config.file=${input.configFile}`,
+        `--storage.tsdb.path=${input.tsdbPath}`,
+        `--storage.tsdb.retention.time=${input.plan.retentionTime}`,
+        `--storage.tsdb.retention.size=${prometheusSize(input.plan.retentionSizeMiB)}`,
+        "--storage.tsdb.min-block-duration=2h",
+        "--storage.tsdb.max-block-duration=2h",
+        "--web.enable-lifecycle",
+        `--web.listen-address=0.0.0.0:${prometheusWebPort}`,
+        "--web.route-prefix=/",
+    ];
+}

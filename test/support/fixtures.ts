@@ -1,0 +1,45 @@
+/** Stack configuration fixtures shared by the tests. */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { parseStackConfig, projectName, StackConfig } from "../../components/config";
+
+export const projectRoot = path.resolve(__dirname, "..", "..");
+
+export function minimalRawConfig(): Record<string, unknown> {
+    return {
+        environment: "test",
+        region: "us-east-1",
+        bucket: { type: "existing", bucket: "thanos", endpoint: "minio.storage:9000", pathStyle: true, insecure: true },
+        instances: [
+            {
+                name: "payments",
+                plan: "small",
+                team: "payments",
+                apps: [{ name: "checkout-api", namespace: "tsuru-pool-a" }],
+            },
+        ],
+    };
+}
+
+export function minimalConfig(overrides: Record<string, unknown> = {}): StackConfig {
+    return parseStackConfig({ ...minimalRawConfig(), ...overrides });
+}
+
+/** The project keys of a Pulumi.<stack>.yaml, without the project prefix. */
+export function readStackFile(stack: string): Record<string, unknown> {
+    const document = yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(document.config ?? {})) {
+        if (key.startsWith(`${projectName}:`)) raw[key.slice(projectName.length + 1)] = value;
+    }
+    return raw;
+}
+
+/** Every stack file of the project (dev, prod, local, ...). */
+export function stackNames(): string[] {
+    return fs.readdirSync(projectRoot)
+        .map((file) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(file)?.[1])
+        .filter((name): name is string => name !== undefined)
+        .sort();
+}

@@ -1,0 +1,66 @@
+/** Pulumi mocks that record every registered resource, for component and stack tests. */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RegisteredResource {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, any>;
+}
+
+export interface Recorder {
+    readonly resources: RegisteredResource[];
+    ofType(type: string): RegisteredResource[];
+    one(type: string, name: string): RegisteredResource;
+    /** Waits until every pending registration has reached the mocks. */
+    settle(): Promise<void>;
+}
+
+// @internal in the SDK, but it is exactly "wait for outstanding registrations".
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    switch (type) {
+        case "aws:s3/bucket:Bucket": {
+            const bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? name}-mock1234`;
+            return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}` };
+        }
+        default:
+            return { ...inputs, arn: inputs.arn ?? `arn:aws:mock:::${name}` };
+    }
+}
+
+export async function installMocks(config: Record<string, string> = {}, secretKeys: string[] = [], stack = "test"): Promise<Recorder> {
+    const resources: RegisteredResource[] = [];
+    pulumi.runtime.setAllConfig(config, secretKeys);
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                return args.inputs;
+            },
+        },
+        "prometheus-paas",
+        stack,
+        false,
+    );
+    return {
+        resources,
+        ofType: (type) => resources.filter((resource) => resource.type === type),
+        one(type, name) {
+            const found = resources.filter((resource) => resource.type === type && resource.name === name);
+            if (found.length !== 1) {
+                throw new Error(`expected one ${type} named ${name}, found ${found.length}; registered: ${resources.map((r) => `${r.type}/${r.name}`).join(", ")}`);
+            }
+            return found[0];
+        },
+        settle: () => waitForRPCs(),
+    };
+}
+
+/** Resolves an Output (or plain value) in tests. */
+export function resolve<T>(value: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolvePromise) => pulumi.output(value).apply((resolved) => resolvePromise(resolved as T)));
+}

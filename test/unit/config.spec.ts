@@ -1,0 +1,169 @@
+import { strict as assert } from "assert";
+import { ConfigError, parseStackConfig } from "../../components/config";
+import { minimalRawConfig } from "../support/fixtures";
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+    try {
+        parseStackConfig(raw);
+    } catch (error) {
+        assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+        return error.problems;
+    }
+    assert.fail("configuration was accepted");
+}
+
+function withInstance(patch: Record<string, unknown>): Record<string, unknown> {
+    const raw = minimalRawConfig();
+    const [instance] = raw.instances as Record<string, unknown>[];
+    return { ...raw, instances: [{ ...instance, ...patch }] };
+}
+
+function assertProblem(raw: Record<string, unknown>, ...fragments: string[]) {
+    const problems = problemsOf(raw);
+    const match = problems.find((problem) => fragments.every((fragment) => problem.includes(fragment)));
+    assert.ok(match, `no problem containing ${JSON.stringify(fragments)} in:\n${problems.join("\n")}`);
+}
+
+describe("stack config", () => {
+    it("applies defaults to a minimal stack", () => {
+        const config = parseStackConfig(minimalRawConfig());
+        assert.equal(config.product, "tsuru");
+        assert.equal(config.kubernetes.namespace, "prometheus");
+        assert.equal(config.thanos.replicaLabel, "prometheus_replica");
+        assert.equal(config.thanos.compactor.replicas, 1);
+        const [instance] = config.instances;
+        assert.equal(instance.replicas, 1);
+        assert.equal(instance.platform, "kubernetes");
+        assert.equal(instance.plan.name, "small");
+        assert.deepEqual(instance.apps[0], { name: "checkout-api", namespace: "tsuru-pool-a", port: 8888, path: "/metrics", scheme: "http" });
+        assert.equal(config.grafana.namespace, "prometheus");
+        assert.equal(config.bucketCredentials, undefined);
+    });
+
+    it("merges plan overrides onto the built-in catalog and adds new plans", () => {
+        const config = parseStackConfig({
+            ...minimalRawConfig(),
+            plans: {
+                small: { scrapeInterval: "15s" },
+                huge: {
+                    description: "Huge", cpu: "4", memory: "16Gi", tmpfs: "8Gi", retentionTime: "24h", retentionSize: "6Gi",
+                    scrapeInterval: "30s", sampleLimit: 500000, labelLimit: 64, targetLimit: 2000,
+                },
+            },
+        });
+        assert.equal(config.plans.small.scrapeInterval, "15s");
+        assert.equal(config.plans.small.tmpfsMiB, 512);
+        assert.equal(config.plans.huge.tmpfsMiB, 8192);
+        assert.equal(config.plans.huge.retentionSizeMiB, 6144);
+    });
+
+    describe("rejects bad input with the offending key and what is allowed", () => {
+        it("an unknown plan name", () => {
+            assertProblem(withInstance({ plan: "gigantic" }), "prometheus-paas:instances[0].plan", "unknown plan 'gigantic'", "allowed: small, medium, large, xlarge");
+        });
+
+        it("an instance name that is not a DNS-1123 label", () => {
+            assertProblem(withInstance({ name: "My_Prom" }), "prometheus-paas:instances[0].name", "DNS-1123 label");
+        });
+
+        it("an instance name longer than 40 characters", () => {
+            assertProblem(withInstance({ name: "a".repeat(41) }), "prometheus-paas:instances[0].name", "at most 40 characters");
+        });
+
+        it("an app name that is not a DNS-1123 label", () => {
+            assertProblem(withInstance({ apps: [{ name: "Checkout_API", namespace: "tsuru" }] }), "prometheus-paas:instances[0].apps[0].name", "DNS-1123 label");
+        });
+
+        it("an app namespace that is not a DNS-1123 label", () => {
+            assertProblem(withInstance({ apps: [{ name: "checkout", namespace: "Tsuru.Pool" }] }), "prometheus-paas:instances[0].apps[0].namespace", "DNS-1123 label");
+        });
+
+        it("an invalid Prometheus label name in externalLabels", () => {
+            assertProblem(withInstance({ externalLabels: { "cost-center": "x" } }), "prometheus-paas:instances[0].externalLabels.cost-center", "[a-zA-Z_][a-zA-Z0-9_]*");
+        });
+
+        it("a reserved '__' label name", () => {
+            assertProblem(withInstance({ externalLabels: { __meta: "x" } }), "externalLabels.__meta", "reserved by Prometheus");
+        });
+
+        it("an external label the platform sets itself", () => {
+            assertProblem(withInstance({ externalLabels: { tenant: "other" } }), "externalLabels.tenant", "reserved: environment, region, product, tenant, team, prometheus_replica");
+        });
+
+        it("an invalid replica label name", () => {
+            assertProblem({ ...minimalRawConfig(), thanos: { replicaLabel: "replica-name" } }, "prometheus-paas:thanos.replicaLabel", "Prometheus label name");
+        });
+
+        it("duplicate instances", () => {
+            const raw = minimalRawConfig();
+            const [instance] = raw.instances as unknown[];
+            assertProblem({ ...raw, instances: [instance, instance] }, "prometheus-paas:instances[1].name", "duplicate instance 'payments'");
+        });
+
+        it("an app bound twice to one instance", () => {
+            const app = { name: "checkout", namespace: "tsuru" };
+            assertProblem(withInstance({ apps: [app, app] }), "instances[0].apps[1].name", "bound twice");
+        });
+
+        it("a retention size equal to the tmpfs size", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { retentionSize: "512Mi" } } },
+                "prometheus-paas:plans.small.retentionSize", "must stay below the tmpfs size 512MB", "at most 75% of tmpfs (384Mi)");
+        });
+
+        it("a retention size above the tmpfs size", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { medium: { tmpfs: "1Gi", retentionSize: "2Gi" } } }, "plans.medium.retentionSize", "below the tmpfs size");
+        });
+
+        it("a retention time shorter than three 2h blocks", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { retentionTime: "4h" } } }, "plans.small.retentionTime", "6h or more");
+        });
+
+        it("a malformed size quantity", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { tmpfs: "512MB" } } }, "prometheus-paas:plans.small.tmpfs", "Kubernetes binary quantity");
+        });
+
+        it("a new plan that lacks fields", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { tiny: { tmpfs: "256Mi" } } }, "prometheus-paas:plans.tiny", "missing: description, cpu, memory");
+        });
+
+        it("compactor replicas above one", () => {
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { replicas: 2 } } },
+                "prometheus-paas:thanos.compactor.replicas", "singleton per bucket; allowed: 0 or 1 (got 2)");
+        });
+
+        it("an unknown top-level key", () => {
+            assertProblem({ ...minimalRawConfig(), retentionDays: 30 }, "prometheus-paas: unknown key(s) 'retentionDays'", "allowed keys: environment, region");
+        });
+
+        it("an unknown nested key", () => {
+            assertProblem(withInstance({ replica: 2 }), "prometheus-paas:instances[0]: unknown key(s) 'replica'", "replicas");
+        });
+
+        it("an unknown bucket type", () => {
+            assertProblem({ ...minimalRawConfig(), bucket: { type: "gcs", bucket: "x" } }, "prometheus-paas:bucket.type", "'s3' | 'existing'");
+        });
+
+        it("a missing required key", () => {
+            const { environment: _, ...raw } = minimalRawConfig();
+            assertProblem(raw, "prometheus-paas:environment: is required");
+        });
+
+        it("only one of the bucket credentials", () => {
+            assertProblem({ ...minimalRawConfig(), bucketAccessKey: "AKIA" }, "prometheus-paas:bucketAccessKey", "set both bucketAccessKey and bucketSecretKey");
+        });
+
+        it("a rule with both alert and record", () => {
+            assertProblem(withInstance({ rules: [{ name: "g", rules: [{ alert: "A", record: "b", expr: "up" }] }] }), "instances[0].rules[0].rules[0]", "exactly one of 'alert' or 'record'");
+        });
+
+        it("an HA replica count above three", () => {
+            assertProblem(withInstance({ replicas: 4 }), "prometheus-paas:instances[0].replicas", "at most 3");
+        });
+
+        it("every schema problem at once, not just the first", () => {
+            const problems = problemsOf({ ...withInstance({ replica: 2 }), thanos: { compactor: { replicas: 3 } } });
+            assert.ok(problems.some((problem) => problem.includes("thanos.compactor.replicas")), problems.join("\n"));
+            assert.ok(problems.some((problem) => problem.includes("unknown key(s) 'replica'")), problems.join("\n"));
+        });
+    });
+});
