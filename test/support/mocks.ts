@@ -64,3 +64,16 @@ export async function installMocks(config: Record<string, string> = {}, secretKe
 export function resolve<T>(value: pulumi.Input<T>): Promise<T> {
     return new Promise((resolvePromise) => pulumi.output(value).apply((resolved) => resolvePromise(resolved as T)));
 }
+
+/** The SDK's marker for secret values in serialized inputs. */
+const secretSignature = "4dabf18193072939515e22adb298388d";
+const secretSentinel = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecret(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[secretSignature] === secretSentinel;
+}
+
+/** The plain value of a serialized input, secret or not. */
+export function unsecret<T = any>(value: unknown): T {
+    return (isSecret(value) ? (value as { value: T }).value : value) as T;
+}

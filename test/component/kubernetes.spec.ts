@@ -1,0 +1,211 @@
+import { strict as assert } from "assert";
+import * as yaml from "js-yaml";
+import { ConfigError } from "../../components/config";
+import { GrafanaDatasources } from "../../components/grafana/kubernetes";
+import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
+import { KubernetesThanos } from "../../components/thanos/kubernetes";
+import { minimalConfig } from "../support/fixtures";
+import { installMocks, isSecret, Recorder, resolve, unsecret } from "../support/mocks";
+
+const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
+const STATEFULSET = "kubernetes:apps/v1:StatefulSet";
+
+function haInstance() {
+    return minimalConfig({
+        instances: [{
+            name: "payments", plan: "medium", team: "payments", replicas: 2,
+            apps: [
+                { name: "checkout-api", namespace: "tsuru-pool-a" },
+                { name: "ledger", namespace: "tsuru-pool-b" },
+                { name: "fraud", namespace: "tsuru-pool-a" },
+            ],
+        }],
+    }).instances[0];
+}
+
+function container(statefulSet: { inputs: Record<string, any> }, name: string) {
+    const found = statefulSet.inputs.spec.template.spec.containers.find((candidate: any) => candidate.name === name);
+    assert.ok(found, `no container ${name}`);
+    return found;
+}
+
+describe("KubernetesPrometheus", () => {
+    let recorder: Recorder;
+    let component: KubernetesPrometheus;
+
+    before(async () => {
+        recorder = await installMocks();
+        component = new KubernetesPrometheus("prometheus-payments", {
+            instance: haInstance(), namespace: "prometheus", labels, alertmanagers: [], objstoreConfig: "type: S3\nconfig: {bucket: b}\n",
+        });
+        await recorder.settle();
+    });
+
+    it("keeps the TSDB on tmpfs sized by the plan, under a memory limit that covers tmpfs and the process", () => {
+        const statefulSet = recorder.one(STATEFULSET, "prometheus-payments-statefulset");
+        const tsdb = statefulSet.inputs.spec.template.spec.volumes.find((volume: any) => volume.name === "tsdb");
+        assert.deepEqual(tsdb.emptyDir, { medium: "Memory", sizeLimit: "1024Mi" });
+        const prometheus = container(statefulSet, "prometheus");
+        assert.equal(prometheus.resources.limits.memory, "3072Mi");
+        assert.ok(prometheus.volumeMounts.some((mount: any) => mount.name === "tsdb" && mount.mountPath === "/prometheus"));
+    });
+
+    it("runs Prometheus with the flags the sidecar needs and the plan's retention", () => {
+        const args: string[] = container(recorder.one(STATEFULSET, "prometheus-payments-statefulset"), "prometheus").args;
+        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle", "--storage.tsdb.retention.size=768MB", "--config.file=/etc/prometheus/config_out/prometheus.yml"]) {
+            assert.ok(args.includes(flag), flag);
+        }
+    });
+
+    it("adds a Thanos sidecar that uploads, serves gRPC and reloads config with the pod name substituted", () => {
+        const statefulSet = recorder.one(STATEFULSET, "prometheus-payments-statefulset");
+        const sidecar = container(statefulSet, "thanos-sidecar");
+        assert.equal(sidecar.image, "quay.io/thanos/thanos:v0.42.5");
+        assert.equal(sidecar.args[0], "sidecar");
+        assert.ok(sidecar.args.includes("--reloader.config-envsubst-file=/etc/prometheus/config_out/prometheus.yml"));
+        assert.ok(sidecar.args.includes("--objstore.config-file=/etc/thanos/objstore.yml"));
+        assert.deepEqual(sidecar.env, [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }]);
+        assert.ok(sidecar.ports.some((port: any) => port.name === "grpc" && port.containerPort === 10901));
+        const init = statefulSet.inputs.spec.template.spec.initContainers[0];
+        assert.match(init.command[2], /sed "s\/\[\$\]\(POD_NAME\)\/\$\{POD_NAME\}\/g"/);
+    });
+
+    it("pins images, sets probes, memory limits and a non-root security context on every container", () => {
+        const spec = recorder.one(STATEFULSET, "prometheus-payments-statefulset").inputs.spec.template.spec;
+        assert.equal(spec.securityContext.runAsNonRoot, true);
+        for (const c of [...spec.containers, ...spec.initContainers]) {
+            assert.match(c.image, /:[^:]+$/);
+            assert.doesNotMatch(c.image, /:latest$/);
+            assert.ok(c.resources.limits.memory, `${c.name} has no memory limit`);
+            assert.equal(c.securityContext.runAsNonRoot, true);
+            assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+        }
+        for (const c of spec.containers) {
+            assert.ok(c.readinessProbe && c.livenessProbe, `${c.name} lacks probes`);
+        }
+    });
+
+    it("runs HA replicas with a PodDisruptionBudget and spreads them over nodes", () => {
+        const statefulSet = recorder.one(STATEFULSET, "prometheus-payments-statefulset");
+        assert.equal(statefulSet.inputs.spec.replicas, 2);
+        assert.ok(statefulSet.inputs.spec.template.spec.affinity.podAntiAffinity);
+        const pdb = recorder.one("kubernetes:policy/v1:PodDisruptionBudget", "prometheus-payments-pdb");
+        assert.equal(pdb.inputs.spec.maxUnavailable, 1);
+    });
+
+    it("grants pod discovery only in the bound apps' namespaces", () => {
+        const roles = recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role");
+        assert.deepEqual(roles.map((role) => role.inputs.metadata.namespace).sort(), ["tsuru-pool-a", "tsuru-pool-b"]);
+        for (const role of roles) {
+            assert.deepEqual(role.inputs.rules, [{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }]);
+        }
+        assert.equal(recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
+        const bindings = recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding");
+        assert.equal(bindings.length, 2);
+        assert.deepEqual(bindings[0].inputs.subjects, [{ kind: "ServiceAccount", name: "prometheus-payments", namespace: "prometheus" }]);
+    });
+
+    it("puts config and rules in ConfigMaps and objstore.yml only in a Secret", async () => {
+        const config = recorder.one("kubernetes:core/v1:ConfigMap", "prometheus-payments-config");
+        const prometheusYml = yaml.load(config.inputs.data["prometheus.yml.tmpl"]) as any;
+        assert.equal(prometheusYml.global.external_labels.prometheus_replica, "$(POD_NAME)");
+        assert.deepEqual(prometheusYml.scrape_configs.map((job: any) => job.job_name), ["prometheus", "thanos-sidecar", "tsuru-app-checkout-api", "tsuru-app-ledger", "tsuru-app-fraud"]);
+        const rules = recorder.one("kubernetes:core/v1:ConfigMap", "prometheus-payments-rules");
+        assert.deepEqual(Object.keys(rules.inputs.data), ["instance-alerts.yml"]);
+        for (const configMap of recorder.ofType("kubernetes:core/v1:ConfigMap")) {
+            assert.doesNotMatch(JSON.stringify(configMap.inputs.data), /objstore|secret_key|access_key/);
+        }
+        const secret = recorder.one("kubernetes:core/v1:Secret", "prometheus-payments-objstore");
+        assert.ok(isSecret(secret.inputs.stringData), "objstore.yml must stay a secret");
+        assert.match(unsecret(secret.inputs.stringData)["objstore.yml"], /type: S3/);
+    });
+
+    it("exposes web and gRPC on a ClusterIP service and a headless service for StoreAPI discovery", async () => {
+        const headless = recorder.one("kubernetes:core/v1:Service", "prometheus-payments-headless");
+        assert.equal(headless.inputs.spec.clusterIP, "None");
+        assert.deepEqual(headless.inputs.spec.ports.map((port: any) => port.name), ["web", "grpc"]);
+        assert.equal(await resolve(component.url), "http://prometheus-payments.prometheus.svc:9090");
+        assert.equal(await resolve(component.storeApiService), "prometheus-payments-headless.prometheus.svc.cluster.local");
+    });
+});
+
+describe("KubernetesThanos", () => {
+    let recorder: Recorder;
+
+    before(async () => {
+        recorder = await installMocks();
+        const thanos = minimalConfig({ thanos: { store: { replicas: 2 }, query: { replicas: 2 } } }).thanos;
+        new KubernetesThanos("thanos", {
+            namespace: "prometheus", thanos, objstoreConfig: "type: S3\n",
+            sidecarServices: ["prometheus-a-headless.prometheus.svc.cluster.local", "prometheus-b-headless.prometheus.svc.cluster.local"],
+        });
+        await recorder.settle();
+    });
+
+    it("queries every sidecar and the store gateway, deduplicating on the replica label", () => {
+        const query = recorder.one("kubernetes:apps/v1:Deployment", "thanos-query");
+        const args: string[] = query.inputs.spec.template.spec.containers[0].args;
+        assert.ok(args.includes("--query.replica-label=prometheus_replica"));
+        assert.deepEqual(args.filter((arg) => arg.startsWith("--endpoint=")), [
+            "--endpoint=dnssrv+_grpc._tcp.thanos-store.prometheus.svc.cluster.local",
+            "--endpoint=dnssrv+_grpc._tcp.prometheus-a-headless.prometheus.svc.cluster.local",
+            "--endpoint=dnssrv+_grpc._tcp.prometheus-b-headless.prometheus.svc.cluster.local",
+        ]);
+        assert.equal(query.inputs.spec.replicas, 2);
+        assert.equal(query.inputs.spec.template.spec.volumes, undefined, "query must not mount bucket credentials");
+    });
+
+    it("keeps query internal", () => {
+        const service = recorder.one("kubernetes:core/v1:Service", "thanos-query");
+        assert.equal(service.inputs.spec.type, "ClusterIP");
+    });
+
+    it("runs the compactor as a single-replica StatefulSet with the configured retention", () => {
+        const compactor = recorder.one(STATEFULSET, "thanos-compactor");
+        assert.equal(compactor.inputs.spec.replicas, 1);
+        const args: string[] = compactor.inputs.spec.template.spec.containers[0].args;
+        assert.equal(args[0], "compact");
+        assert.ok(args.includes("--retention.resolution-raw=30d"));
+    });
+
+    it("serves the store gateway from the bucket with the shared objstore Secret", () => {
+        const store = recorder.one(STATEFULSET, "thanos-store");
+        assert.equal(store.inputs.spec.replicas, 2);
+        assert.deepEqual(store.inputs.spec.template.spec.volumes[0], { name: "objstore", secret: { secretName: "thanos-objstore" } });
+    });
+});
+
+describe("KubernetesThanos validation", () => {
+    it("refuses a second compactor before registering anything", async () => {
+        const recorder = await installMocks();
+        const thanos = { ...minimalConfig().thanos, compactor: { ...minimalConfig().thanos.compactor, replicas: 2 } };
+        assert.throws(
+            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarServices: [] }),
+            (error: unknown) => error instanceof ConfigError && /thanos\.compactor\.replicas: the compactor must be a singleton per bucket; allowed: 0 or 1 \(got 2\)/.test(error.message),
+        );
+        await recorder.settle();
+        assert.equal(recorder.resources.length, 0);
+    });
+});
+
+describe("GrafanaDatasources", () => {
+    it("labels one ConfigMap per datasource for Grafana's sidecar", async () => {
+        const recorder = await installMocks();
+        new GrafanaDatasources("grafana", {
+            namespace: "grafana",
+            datasources: {
+                thanos: { name: "Thanos", url: "http://thanos-query.prometheus.svc:9090", flavor: "Thanos", isDefault: true },
+                "prometheus-payments": { name: "Prometheus payments", url: "http://prometheus-payments.prometheus.svc:9090", flavor: "Prometheus" },
+            },
+        });
+        await recorder.settle();
+        const configMaps = recorder.ofType("kubernetes:core/v1:ConfigMap");
+        assert.equal(configMaps.length, 2);
+        for (const configMap of configMaps) {
+            assert.equal(configMap.inputs.metadata.labels.grafana_datasource, "1");
+            assert.equal(configMap.inputs.metadata.namespace, "grafana");
+        }
+        const thanos = yaml.load(recorder.one("kubernetes:core/v1:ConfigMap", "grafana-thanos").inputs.data["thanos.yaml"]) as any;
+        assert.equal(thanos.datasources[0].jsonData.prometheusType, "Thanos");
+    });
+});

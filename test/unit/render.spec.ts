@@ -1,0 +1,145 @@
+import { strict as assert } from "assert";
+import * as yaml from "js-yaml";
+import { renderDatasources } from "../../components/grafana/datasources";
+import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes";
+import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
+import { compactorArgs, queryArgs, renderObjstoreConfig, sidecarArgs } from "../../components/thanos/render";
+import { minimalConfig } from "../support/fixtures";
+
+const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
+
+describe("prometheus renderer", () => {
+    const config = minimalConfig();
+    const [instance] = config.instances;
+
+    it("discovers every unit of a bound Tsuru app with role pod in the app's namespace", () => {
+        const job = tsuruAppScrapeJob(instance.apps[0], instance.plan);
+        assert.equal(job.job_name, "tsuru-app-checkout-api");
+        assert.deepEqual(job.kubernetes_sd_configs, [{
+            role: "pod",
+            namespaces: { names: ["tsuru-pool-a"] },
+            selectors: [{ role: "pod", label: "tsuru.io/app-name=checkout-api" }],
+        }]);
+        const relabel = job.relabel_configs!;
+        assert.deepEqual(relabel[0], { source_labels: ["__meta_kubernetes_pod_label_tsuru_io_app_name"], regex: "checkout-api", action: "keep" });
+        assert.ok(relabel.some((r) => r.source_labels?.[0] === "__meta_kubernetes_pod_label_tsuru_io_is_build" && r.action === "drop" && r.regex === "true"));
+        assert.ok(relabel.some((r) => r.source_labels?.[0] === "__meta_kubernetes_pod_label_tsuru_io_is_isolated_run" && r.action === "drop"));
+        const address = relabel.find((r) => r.target_label === "__address__");
+        assert.deepEqual(address, { source_labels: ["__meta_kubernetes_pod_ip"], regex: "(.+)", target_label: "__address__", replacement: "$1:8888" });
+        for (const target of ["app", "process", "pod", "namespace"]) {
+            assert.ok(relabel.some((r) => r.target_label === target), `no ${target} label`);
+        }
+    });
+
+    it("honours the app's port, path, scheme and process filter", () => {
+        const job = tsuruAppScrapeJob({ name: "worker", namespace: "ns", port: 9100, path: "/internal/metrics", scheme: "https", processes: ["worker", "cron"] }, instance.plan);
+        assert.equal(job.metrics_path, "/internal/metrics");
+        assert.equal(job.scheme, "https");
+        assert.equal(job.relabel_configs!.find((r) => r.target_label === "__address__")!.replacement, "$1:9100");
+        assert.ok(job.relabel_configs!.some((r) => r.source_labels?.[0] === "__meta_kubernetes_pod_label_tsuru_io_app_process" && r.action === "keep" && r.regex === "worker|cron"));
+    });
+
+    it("applies the plan's scrape limits to every app job", () => {
+        const job = tsuruAppScrapeJob(instance.apps[0], instance.plan);
+        assert.equal(job.sample_limit, 20000);
+        assert.equal(job.label_limit, 64);
+        assert.equal(job.target_limit, 50);
+    });
+
+    it("renders external labels with tenant, team and a replica placeholder, plus self-scrape jobs", () => {
+        const files = renderKubernetesInstanceFiles({ instance, labels, alertmanagers: [] });
+        const document = yaml.load(files.prometheusYml) as any;
+        assert.deepEqual(document.global.external_labels, {
+            environment: "test", region: "us-east-1", product: "tsuru", tenant: "payments", team: "payments", prometheus_replica: replicaPlaceholder,
+        });
+        assert.deepEqual(document.scrape_configs.map((job: any) => job.job_name), ["prometheus", "thanos-sidecar", "tsuru-app-checkout-api"]);
+        assert.deepEqual(document.rule_files, ["/etc/prometheus/rules/*.yml"]);
+        assert.equal(document.alerting, undefined);
+    });
+
+    it("renders Alertmanager targets from URLs", () => {
+        const text = renderPrometheusConfig({
+            externalLabels: { tenant: "x" }, scrapeInterval: "30s", scrapeJobs: [], ruleDir: "/rules",
+            alertmanagers: ["http://alertmanager.monitoring:9093", "https://am.example.com/prefix/"],
+        });
+        assert.deepEqual((yaml.load(text) as any).alerting.alertmanagers, [
+            { scheme: "http", static_configs: [{ targets: ["alertmanager.monitoring:9093"] }] },
+            { scheme: "https", path_prefix: "/prefix", static_configs: [{ targets: ["am.example.com"] }] },
+        ]);
+    });
+
+    it("keeps tenant rules in their own file beside the instance alerts", () => {
+        const withRules = minimalConfig({
+            instances: [{ name: "p", plan: "small", team: "t", rules: [{ name: "g", rules: [{ record: "r:up", expr: "sum(up)" }] }] }],
+        }).instances[0];
+        const files = renderKubernetesInstanceFiles({ instance: withRules, labels, alertmanagers: [] }).ruleFiles;
+        assert.deepEqual(Object.keys(files).sort(), ["instance-alerts.yml", "tenant-rules.yml"]);
+        assert.deepEqual(yaml.load(files["tenant-rules.yml"]), { groups: [{ name: "g", rules: [{ record: "r:up", expr: "sum(up)" }] }] });
+    });
+
+    it("derives the tmpfs alert threshold from the plan", () => {
+        const rule = instanceAlertRuleGroups(instance)[0].rules.find((r) => r.alert === "PrometheusTSDBNearlyFull")!;
+        assert.match(rule.expr, new RegExp(`/ ${512 * 1024 * 1024} > 0.85$`));
+        const alerts = instanceAlertRuleGroups(instance)[0].rules.map((r) => r.alert);
+        assert.deepEqual(alerts, ["PrometheusTargetDown", "PrometheusTSDBNearlyFull", "PrometheusConfigReloadFailed", "ThanosSidecarUploadFailing"]);
+    });
+
+    it("runs Prometheus with 2h/2h blocks, lifecycle and the plan's retention", () => {
+        const args = prometheusArgs({ configFile: "/c/prometheus.yml", tsdbPath: "/prometheus", plan: instance.plan });
+        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=12h", "--storage.tsdb.retention.size=384MB", "--storage.tsdb.path=/prometheus"]) {
+            assert.ok(args.includes(flag), `missing ${flag} in ${args.join(" ")}`);
+        }
+    });
+});
+
+describe("thanos renderer", () => {
+    it("renders objstore.yml with the SDK credential chain when no keys are given", () => {
+        const document = yaml.load(renderObjstoreConfig({ bucket: "b", endpoint: "s3.eu-west-1.amazonaws.com", region: "eu-west-1", kmsKeyArn: "arn:aws:kms:k" })) as any;
+        assert.equal(document.type, "S3");
+        assert.equal(document.config.aws_sdk_auth, true);
+        assert.equal(document.config.access_key, undefined);
+        assert.deepEqual(document.config.sse_config, { type: "SSE-KMS", kms_key_id: "arn:aws:kms:k" });
+        assert.equal(document.config.bucket_lookup_type, "auto");
+    });
+
+    it("renders static credentials and path-style lookup for an existing endpoint", () => {
+        const document = yaml.load(renderObjstoreConfig({ bucket: "b", endpoint: "minio:9000", region: "us-east-1", pathStyle: true, insecure: true, accessKey: "ak", secretKey: "sk" })) as any;
+        assert.deepEqual(document.config, {
+            bucket: "b", endpoint: "minio:9000", region: "us-east-1", insecure: true, signature_version2: false,
+            bucket_lookup_type: "path", access_key: "ak", secret_key: "sk",
+        });
+    });
+
+    it("gives the sidecar envsubst reloading of config and rules", () => {
+        const args = sidecarArgs({ tsdbPath: "/p", objstoreFile: "/o.yml", configTemplate: "/t.tmpl", configOut: "/out.yml", ruleDir: "/rules" });
+        assert.deepEqual(args.slice(0, 1), ["sidecar"]);
+        for (const flag of ["--reloader.config-file=/t.tmpl", "--reloader.config-envsubst-file=/out.yml", "--reloader.rule-dir=/rules", "--tsdb.path=/p", "--objstore.config-file=/o.yml", "--prometheus.url=http://localhost:9090"]) {
+            assert.ok(args.includes(flag), flag);
+        }
+    });
+
+    it("deduplicates on the replica label in query and passes each endpoint", () => {
+        const args = queryArgs({ endpoints: ["dnssrv+_grpc._tcp.a", "dnssrv+_grpc._tcp.b"], replicaLabel: "prometheus_replica" });
+        assert.ok(args.includes("--query.replica-label=prometheus_replica"));
+        assert.deepEqual(args.filter((a) => a.startsWith("--endpoint=")), ["--endpoint=dnssrv+_grpc._tcp.a", "--endpoint=dnssrv+_grpc._tcp.b"]);
+    });
+
+    it("passes retention per resolution to the compactor", () => {
+        const args = compactorArgs({ dataDir: "/d", objstoreFile: "/o", compactor: minimalConfig().thanos.compactor });
+        for (const flag of ["compact", "--wait", "--retention.resolution-raw=30d", "--retention.resolution-5m=90d", "--retention.resolution-1h=1y", "--delete-delay=48h"]) {
+            assert.ok(args.includes(flag), flag);
+        }
+    });
+});
+
+describe("grafana datasources renderer", () => {
+    it("renders a provisioning file Grafana accepts", () => {
+        const document = yaml.load(renderDatasources([{ name: "Thanos", url: "http://thanos-query:9090", flavor: "Thanos", isDefault: true }])) as any;
+        assert.equal(document.apiVersion, 1);
+        assert.deepEqual(document.datasources[0], {
+            name: "Thanos", type: "prometheus", access: "proxy", url: "http://thanos-query:9090", isDefault: true, editable: false,
+            jsonData: { prometheusType: "Thanos", timeInterval: "30s" },
+        });
+    });
+});
