@@ -481,6 +481,7 @@ export class TsuruService extends pulumi.dynamic.Resource {
         return new TsuruService(name, state as TsuruServiceArgs, { ...opts, id });
     }
 
+    /** `provider` is for tests (faster timeouts); programs keep the default. */
     constructor(name: string, args: TsuruServiceArgs, opts?: pulumi.CustomResourceOptions,
         provider: TsuruServiceProvider = defaultProvider) {
         if (!opts?.id) {
