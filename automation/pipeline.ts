@@ -1,0 +1,480 @@
+/**
+ * The pipeline's logic: run one operation on each stack in turn, wait out locks, classify failures and
+ * collect a summary. The engine sits behind StackSource/PipelineStack (automation/engine.ts wraps the
+ * Automation API's LocalWorkspace), so this module is tested with a fake and no Pulumi CLI.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
+import {
+    exitCodeFor,
+    FailureKind,
+    hasMandatoryViolation,
+    mutatingOperations,
+    Operation,
+    PipelineSummary,
+    PolicyViolation,
+    StackFailure,
+    StackSummary,
+} from "./summary";
+
+/** Project name used when the work dir's Pulumi.yaml cannot be read; config keys are prefixed with it. */
+export const defaultProjectName = "prometheus-paas";
+
+export interface RunOptions {
+    readonly policyPacks: readonly string[];
+    /** Engine stdout, in arbitrary chunks. */
+    readonly onOutput: (text: string) => void;
+    /** Engine stderr, in arbitrary chunks. */
+    readonly onError: (text: string) => void;
+    readonly onEvent: (event: EngineEvent) => void;
+    readonly signal: AbortSignal;
+}
+
+export interface RunResult {
+    /** Resource changes as the engine summarised them (used when no summary event arrived). */
+    readonly changes?: OpMap;
+    readonly outputs?: Record<string, unknown>;
+}
+
+/** One selected stack. Implementations throw the Automation API's errors (ConcurrentUpdateError, ...). */
+export interface PipelineStack {
+    run(operation: Operation, options: RunOptions): Promise<RunResult>;
+}
+
+export interface StackSource {
+    /** Selects the stack (LocalWorkspace.selectStack), or creates it when `create` (createOrSelectStack). */
+    open(stackName: string, options: { readonly workDir: string; readonly create: boolean }): Promise<PipelineStack>;
+}
+
+export interface PipelineRequest {
+    readonly operation: Operation;
+    readonly stacks: readonly string[];
+    readonly workDir: string;
+    readonly policyPacks: readonly string[];
+    readonly create: boolean;
+    /** How long to keep retrying a locked stack, in seconds; 0 fails on the first lock. */
+    readonly lockTimeoutSeconds: number;
+    /** Continue with the next stacks after a failed up/refresh/destroy (default: skip them). */
+    readonly keepGoing: boolean;
+    readonly signal?: AbortSignal;
+}
+
+export interface PipelineDeps {
+    readonly source: StackSource;
+    /** Human-readable progress: prefixed engine output and pipeline notes. */
+    readonly log: (text: string) => void;
+    readonly now: () => number;
+    readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+    /** In [0, 1): jitter for the lock backoff so pipelines waiting on the same stack do not retry in step. */
+    readonly random: () => number;
+    /** Project name for config-key extraction and lock paths; default: read from <workDir>/Pulumi.yaml. */
+    readonly projectName?: string;
+}
+
+export const lockBackoff = { initialMs: 2_000, maxMs: 30_000, factor: 2, jitter: 0.2 } as const;
+
+/** Delay before retry number `attempt` (1-based): 2s, 4s, 8s, ... capped at 30s, each +-20%. */
+export function lockRetryDelayMs(attempt: number, random: () => number): number {
+    const base = Math.min(lockBackoff.maxMs, lockBackoff.initialMs * lockBackoff.factor ** (attempt - 1));
+    return Math.round(base * (1 - lockBackoff.jitter + 2 * lockBackoff.jitter * random()));
+}
+
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+        if (signal?.aborted) return resolve();
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener("abort", done, { once: true });
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            resolve();
+        }
+    });
+}
+
+/**
+ * Why a mutating operation may not run, or undefined when it may. Without --yes only a person at a
+ * terminal can confirm; in CI (stdin not a TTY) the pipeline refuses instead of hanging or guessing.
+ */
+export function confirmationProblem(operation: Operation, stacks: readonly string[], yes: boolean, stdinIsTTY: boolean): string | undefined {
+    if (!mutatingOperations.includes(operation) || yes || stdinIsTTY) return undefined;
+    return (
+        `refusing to run '${operation}' on ${stacks.map((s) => `'${s}'`).join(", ")} without --yes: stdin is not a terminal, ` +
+        `so nobody can confirm. Pass --yes to apply non-interactively (CI), or run 'preview' first to see the changes.`
+    );
+}
+
+const stackNamePattern = /^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/;
+
+/** Problems with the arguments that are cheaper to report before starting any engine. */
+export function requestProblems(request: {
+    readonly stacks: readonly string[];
+    readonly cwd: string;
+    readonly policyPacks: readonly string[];
+}): string[] {
+    const problems: string[] = [];
+    if (request.stacks.length === 0) {
+        problems.push("no stack given: pass --stack <name> (repeatable) or list the stacks as arguments, e.g. `preview dev prod`.");
+    }
+    for (const stack of request.stacks) {
+        if (!stackNamePattern.test(stack)) {
+            problems.push(`invalid stack name '${stack}': use letters, digits, '-', '_', '.' (optionally org/project/stack).`);
+        }
+    }
+    if (!["Pulumi.yaml", "Pulumi.yml"].some((file) => fs.existsSync(path.join(request.cwd, file)))) {
+        problems.push(`no Pulumi.yaml in ${request.cwd}: --cwd must be the project directory.`);
+    }
+    for (const pack of request.policyPacks) {
+        if (!fs.existsSync(path.join(pack, "PulumiPolicy.yaml"))) {
+            problems.push(`policy pack ${pack} has no PulumiPolicy.yaml: --policy-pack takes the pack's directory.`);
+        } else if (fs.existsSync(path.join(pack, "package.json")) && !fs.existsSync(path.join(pack, "node_modules"))) {
+            problems.push(`policy pack ${pack} has no node_modules: run \`npm ci\` in ${pack} first.`);
+        }
+    }
+    return problems;
+}
+
+/** Splits chunked engine output into lines and prefixes each with the stack name. */
+export class LinePrefixer {
+    private pending = "";
+
+    constructor(
+        private readonly prefix: string,
+        private readonly write: (text: string) => void,
+    ) {}
+
+    push(chunk: string): void {
+        const text = this.pending + chunk;
+        const lines = text.split(/\r?\n/);
+        this.pending = lines.pop() ?? "";
+        if (lines.length > 0) this.write(lines.map((line) => `${this.prefix}${line}\n`).join(""));
+    }
+
+    flush(): void {
+        if (this.pending !== "") this.write(`${this.prefix}${this.pending}\n`);
+        this.pending = "";
+    }
+}
+
+/** What the pipeline keeps from the engine's event stream. */
+export class EventCollector {
+    readonly violations: PolicyViolation[] = [];
+    readonly errorDiagnostics: string[] = [];
+    summaryChanges: OpMap | undefined;
+
+    readonly handle = (event: EngineEvent): void => {
+        const policy = event.policyEvent;
+        if (policy) {
+            this.violations.push({
+                level: policy.enforcementLevel,
+                policyPack: policy.policyPackVersion ? `${policy.policyPackName}@${policy.policyPackVersion}` : policy.policyPackName,
+                policy: policy.policyName,
+                message: stripAnsi(policy.message).trim(),
+                resourceUrn: policy.resourceUrn || null,
+            });
+        }
+        const diagnostic = event.diagnosticEvent;
+        if (diagnostic && diagnostic.severity === "error") {
+            this.errorDiagnostics.push(stripAnsi(diagnostic.message).trim());
+        }
+        if (event.summaryEvent) {
+            this.summaryChanges = event.summaryEvent.resourceChanges;
+        }
+    };
+}
+
+export function stripAnsi(text: string): string {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "").replace(/<\{%reset%\}>|<\{%[a-z]+%\}>/g, "");
+}
+
+function errorText(err: unknown): string {
+    if (err instanceof Error) return stripAnsi(err.message);
+    return stripAnsi(String(err));
+}
+
+function errorName(err: unknown): string {
+    return err instanceof Error ? err.name : "";
+}
+
+export function isConcurrentUpdate(err: unknown): boolean {
+    return errorName(err) === "ConcurrentUpdateError";
+}
+
+export function isStackNotFound(err: unknown): boolean {
+    return errorName(err) === "StackNotFoundError";
+}
+
+/** `spawn pulumi ENOENT`: LocalWorkspace could not run the CLI at all. */
+export function isCliMissing(err: unknown): boolean {
+    return /\bspawn\s+\S*pulumi\S*\s+ENOENT\b/.test(errorText(err));
+}
+
+/**
+ * Configuration problems named in engine output: the program's ConfigError lines (`<project>:<key>: problem`)
+ * and the engine's own checks against the types declared in Pulumi.yaml. Deduplicated, in order.
+ */
+export function extractConfigProblems(text: string, projectName: string = defaultProjectName): string[] {
+    const clean = stripAnsi(text);
+    const problems: string[] = [];
+    const escaped = projectName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const programLine = new RegExp(`(${escaped}:[A-Za-z0-9_.\\[\\]-]*[A-Za-z0-9_\\]]: .*?)\\s*$`);
+    const programThrewConfigError = /ConfigError|invalid stack configuration/.test(clean);
+    const engineChecks = [
+        /(Stack '[^']+' is missing configuration values? .*?)\s*$/,
+        /(Stack '[^']+' with configuration key '[^']+' must be .*?)\s*$/,
+        /(Missing required configuration variable '[^']+'.*?)\s*$/,
+    ];
+    for (const rawLine of clean.split(/\r?\n/)) {
+        const line = rawLine.replace(/\\n/g, "\n");
+        for (const part of line.split("\n")) {
+            const match = (programThrewConfigError ? programLine.exec(part) : null) ?? engineChecks.map((re) => re.exec(part)).find(Boolean);
+            if (match && !problems.includes(match[1])) problems.push(match[1]);
+        }
+    }
+    return problems;
+}
+
+/** The engine's own `error:` lines (or diagnostics), without the Automation API's wrapping. */
+export function engineErrorLines(text: string, diagnostics: readonly string[] = []): string[] {
+    const fromDiagnostics = diagnostics.flatMap((d) => d.split("\n")).map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
+    if (fromDiagnostics.length > 0) return dedupe(fromDiagnostics).slice(0, 30);
+    const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trimEnd());
+    const errors = lines.filter((l) => /^\s*error: /.test(l)).map((l) => l.trim());
+    if (errors.length > 0) return dedupe(errors);
+    return lines.filter((l) => l.trim() !== "" && !/^\s*(code|stdout|stderr|err\?):\s*$/.test(l)).slice(-15);
+}
+
+function dedupe(lines: string[]): string[] {
+    return lines.filter((line, index) => lines.indexOf(line) === index);
+}
+
+export function readProjectName(workDir: string): string {
+    try {
+        const text = fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8");
+        const match = /^name:\s*["']?([A-Za-z0-9_.-]+)["']?\s*$/m.exec(text);
+        return match ? match[1] : defaultProjectName;
+    } catch {
+        return defaultProjectName;
+    }
+}
+
+function backendLockHint(stack: string, projectName: string): string {
+    const backend = process.env.PULUMI_BACKEND_URL ?? "";
+    const stackName = stack.split("/").pop()!;
+    const lockDir = `.pulumi/locks/organization/${projectName}/${stackName}/`;
+    if (backend.startsWith("file://")) {
+        const root = backend.slice("file://".length).replace(/\/+$/, "") || "~";
+        return `With this file backend a stale lock is a file in ${path.posix.join(root, lockDir)}; delete it only when no pulumi process is using the stack.`;
+    }
+    return `With a file (DIY) backend a stale lock is a file under <backend>/${lockDir}; delete it only when no pulumi process is using the stack.`;
+}
+
+export function lockedMessage(stack: string, waitedMs: number, attempts: number, err: unknown, projectName: string): string {
+    const holders = errorText(err)
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => /created by .*\(pid \d+\)/.test(l));
+    return [
+        `stack '${stack}' is locked by another update; still locked after waiting ${Math.round(waitedMs / 1000)}s (${attempts} attempts, --lock-timeout).`,
+        ...holders.map((h) => `lock: ${h}`),
+        `If no update is running any more (a crashed or killed pipeline), release the lock: pulumi cancel --stack ${stack} --yes`,
+        `(run it in the project directory with the same PULUMI_BACKEND_URL). ${backendLockHint(stack, projectName)}`,
+    ].join("\n");
+}
+
+export function stackNotFoundMessage(stack: string, workDir: string): string {
+    const backend = process.env.PULUMI_BACKEND_URL ? `PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}` : "the backend of `pulumi whoami -v`";
+    return (
+        `stack '${stack}' does not exist in ${backend} (project in ${workDir}). ` +
+        `Pass --create to create it (its config comes from Pulumi.${stack.split("/").pop()}.yaml), or check the backend and the stack name.`
+    );
+}
+
+export const cliMissingMessage =
+    "the pulumi CLI was not found on PATH. Build it with `bash scripts/setup-tools.sh`, then `source scripts/tools-env.sh` (puts it on PATH).";
+
+function failure(kind: FailureKind, message: string, configProblems: string[] = []): StackFailure {
+    return { kind, message, configProblems };
+}
+
+/** Turns an error thrown by the engine (after lock retries) into a StackFailure. */
+export function classifyFailure(
+    err: unknown,
+    context: {
+        stack: string;
+        workDir: string;
+        projectName: string;
+        collector: EventCollector;
+        interrupted: boolean;
+        waitedMs: number;
+        attempts: number;
+    },
+): StackFailure {
+    const text = errorText(err);
+    if (context.interrupted) return failure("interrupted", `interrupted: the operation on '${context.stack}' was cancelled (SIGINT/SIGTERM).`);
+    if (isCliMissing(err)) return failure("cli-missing", cliMissingMessage);
+    if (isStackNotFound(err)) return failure("stack-not-found", stackNotFoundMessage(context.stack, context.workDir));
+    if (isConcurrentUpdate(err)) {
+        return failure("locked", lockedMessage(context.stack, context.waitedMs, context.attempts, err, context.projectName));
+    }
+    const configProblems = extractConfigProblems([text, ...context.collector.errorDiagnostics].join("\n"), context.projectName);
+    if (configProblems.length > 0) {
+        return failure(
+            "config",
+            [`invalid configuration for stack '${context.stack}' (fix Pulumi.${context.stack.split("/").pop()}.yaml):`, ...configProblems.map((p) => `  ${p}`)].join("\n"),
+            configProblems,
+        );
+    }
+    if (context.collector.violations.some((v) => v.level === "mandatory")) {
+        const count = context.collector.violations.filter((v) => v.level === "mandatory").length;
+        return failure("policy", `${count} mandatory policy violation(s); see the list above. The engine stopped the operation.`);
+    }
+    return failure("engine", engineErrorLines(text, context.collector.errorDiagnostics).join("\n") || "the engine failed without a message");
+}
+
+function nonZero(changes: OpMap | undefined): Record<string, number> {
+    const result: Record<string, number> = {};
+    for (const [op, count] of Object.entries(changes ?? {})) {
+        if (typeof count === "number" && count > 0) result[op] = count;
+    }
+    return result;
+}
+
+/** Runs one operation on one stack: select (or create), retry while locked, summarise. */
+export async function runStack(stackName: string, request: PipelineRequest, deps: PipelineDeps): Promise<StackSummary> {
+    const projectName = deps.projectName ?? readProjectName(request.workDir);
+    const started = deps.now();
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    const out = new LinePrefixer(`[${stackName}] `, deps.log);
+    const err = new LinePrefixer(`[${stackName}] `, deps.log);
+    let collector = new EventCollector();
+    let attempts = 0;
+    let lockedSince: number | undefined;
+
+    const summary = (fields: Pick<StackSummary, "result" | "error"> & Partial<Pick<StackSummary, "changes" | "outputs">>): StackSummary => ({
+        stack: stackName,
+        operation: request.operation,
+        result: fields.result,
+        changes: fields.changes ?? {},
+        durationMs: Math.max(0, Math.round(deps.now() - started)),
+        attempts,
+        policyViolations: collector.violations,
+        error: fields.error,
+        ...(fields.outputs !== undefined ? { outputs: fields.outputs } : {}),
+    });
+
+    try {
+        let stack: PipelineStack;
+        try {
+            stack = await deps.source.open(stackName, { workDir: request.workDir, create: request.create });
+        } catch (e) {
+            return summary({
+                result: "failed",
+                error: classifyFailure(e, { stack: stackName, workDir: request.workDir, projectName, collector, interrupted: controller.signal.aborted, waitedMs: 0, attempts }),
+            });
+        }
+        for (;;) {
+            attempts++;
+            collector = new EventCollector();
+            try {
+                const result = await stack.run(request.operation, {
+                    policyPacks: request.policyPacks,
+                    onOutput: (chunk) => out.push(chunk),
+                    onError: (chunk) => err.push(chunk),
+                    onEvent: collector.handle,
+                    signal: controller.signal,
+                });
+                out.flush();
+                err.flush();
+                const changes = nonZero(collector.summaryChanges ?? result.changes);
+                const base = { changes, outputs: result.outputs };
+                if (hasMandatoryViolation({ policyViolations: collector.violations })) {
+                    // The engine normally fails on these itself; never report ok with a mandatory violation.
+                    return summary({ ...base, result: "failed", error: failure("policy", "mandatory policy violation(s); see the list above.") });
+                }
+                return summary({ ...base, result: "ok", error: null });
+            } catch (e) {
+                out.flush();
+                err.flush();
+                if (isConcurrentUpdate(e) && !controller.signal.aborted) {
+                    lockedSince ??= deps.now();
+                    const waited = deps.now() - lockedSince;
+                    const remaining = request.lockTimeoutSeconds * 1000 - waited;
+                    if (remaining > 0) {
+                        const delay = Math.min(remaining, lockRetryDelayMs(attempts, deps.random));
+                        deps.log(
+                            `[${stackName}] stack is locked by another update; retrying in ${(delay / 1000).toFixed(1)}s ` +
+                                `(waited ${Math.round(waited / 1000)}s of --lock-timeout ${request.lockTimeoutSeconds}s)\n`,
+                        );
+                        await deps.sleep(delay, controller.signal);
+                        if (!controller.signal.aborted) continue;
+                    }
+                }
+                return summary({
+                    result: "failed",
+                    error: classifyFailure(e, {
+                        stack: stackName,
+                        workDir: request.workDir,
+                        projectName,
+                        collector,
+                        interrupted: controller.signal.aborted,
+                        waitedMs: lockedSince === undefined ? 0 : deps.now() - lockedSince,
+                        attempts,
+                    }),
+                });
+            }
+        }
+    } finally {
+        request.signal?.removeEventListener("abort", onAbort);
+    }
+}
+
+/** Runs the operation on every stack in order and returns the summary (with its exit code). */
+export async function runPipeline(request: PipelineRequest, deps: PipelineDeps): Promise<PipelineSummary> {
+    const started = deps.now();
+    const startedAt = new Date().toISOString();
+    const results: StackSummary[] = [];
+    let stopReason: string | undefined;
+    for (const stack of request.stacks) {
+        if (stopReason !== undefined || request.signal?.aborted) {
+            const reason = stopReason ?? "interrupted before this stack started";
+            results.push({
+                stack,
+                operation: request.operation,
+                result: "skipped",
+                changes: {},
+                durationMs: 0,
+                attempts: 0,
+                policyViolations: [],
+                error: null,
+            });
+            deps.log(`[${stack}] skipped: ${reason}\n`);
+            continue;
+        }
+        deps.log(`[${stack}] ${request.operation} (project in ${request.workDir})\n`);
+        const result = await runStack(stack, request, deps);
+        results.push(result);
+        if (result.result === "failed") {
+            const kind = result.error?.kind;
+            if (kind === "cli-missing" || kind === "interrupted") {
+                stopReason = `an earlier stack failed (${kind})`;
+            } else if (mutatingOperations.includes(request.operation) && !request.keepGoing) {
+                stopReason = `'${result.stack}' failed and '${request.operation}' stops at the first failure (pass --keep-going to continue)`;
+            }
+        }
+    }
+    return {
+        schemaVersion: 1,
+        operation: request.operation,
+        workDir: request.workDir,
+        policyPacks: [...request.policyPacks],
+        startedAt,
+        durationMs: Math.max(0, Math.round(deps.now() - started)),
+        exitCode: exitCodeFor(results),
+        stacks: results,
+    };
+}
