@@ -159,6 +159,11 @@ export const s3TlsOnly = stackPolicy(
     },
 );
 
+/** ThanosBucket tags the long-term bucket with its purpose. */
+function isThanosBucket(bucket: View): boolean {
+    return obj(bucket.props.tags)["paas.tsuru.io/purpose"] === "thanos-long-term-storage";
+}
+
 function hasEnabledRule(rules: unknown): PolicyCheck {
     if (isUnknown(rules)) return "unknown";
     const enabled = arr(rules).filter(isObject).filter((rule) => rule.status === "Enabled" || rule.enabled === true);
@@ -183,7 +188,9 @@ export const s3Lifecycle = stackPolicy(
             if (results.includes("ok") || results.includes("unknown")) continue;
             violations.push({
                 urn: bucket.urn,
-                message: `${bucketLabel(bucket)} has no enabled lifecycle rule: add a BucketLifecycleConfiguration that aborts incomplete multipart uploads and expires objects past the Thanos retention (tune with ${bucketKey}.lifecycleMarginDays).`,
+                message:
+                    `${bucketLabel(bucket)} has no enabled lifecycle rule: add a BucketLifecycleConfiguration that aborts incomplete multipart uploads` +
+                    (isThanosBucket(bucket) ? ` and expires objects past the Thanos retention (tune with ${bucketKey}.lifecycleMarginDays).` : " and expires what is no longer needed."),
             });
         }
         return violations;

@@ -145,6 +145,10 @@ describe("policy pack: storage and data", () => {
             const [finding] = await fails("s3-bucket-lifecycle", [set.bucket, disabled], [/has no enabled lifecycle rule: add a BucketLifecycleConfiguration.*prometheus-paas:bucket\.lifecycleMarginDays/]);
             assert.strictEqual(finding.enforcementLevel, "advisory");
         });
+        it("names the Thanos config key only for the Thanos bucket", () => {
+            const config = fixture("aws:s3/bucket:Bucket", "ecs-config", { bucketPrefix: "prometheus-config-prod-" }, { outputs: { bucket: "prometheus-config-prod-1234", arn: "arn:aws:s3:::prometheus-config-prod-1234" } });
+            return fails("s3-bucket-lifecycle", [config], [/^Bucket 'ecs-config' \(prometheus-config-prod-1234\) has no enabled lifecycle rule: .* and expires what is no longer needed\.$/]);
+        });
     });
 
     describe("efs-encrypted-at-rest", () => {
