@@ -5,11 +5,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { builtinPlans, minimumRetentionSeconds, Plan, retentionShareOfTmpfs } from "./plans";
+import { yaceSupportedNamespaces } from "./exporters/yace-namespaces";
 import { parseDurationSeconds, parseMiB, prometheusSize } from "./units";
 
 export const projectName = "prometheus-paas";
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const secretsManagerArn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9\/_+=.@-]+(:[^:]*:[^:]*:[^:]*)?$/;
 const prometheusLabelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** Labels this program sets itself; user-supplied external labels may not override them. */
@@ -63,6 +65,11 @@ const appSchema = strictObject({
     scheme: z.enum(["http", "https"]).default("http"),
     /** Only scrape these Tsuru processes (default: every process). */
     processes: z.array(dnsLabel("process name")).optional(),
+    /** ECS only: HTTP basic auth for the app's targets, the password read from Secrets Manager at task start. */
+    basicAuth: strictObject({
+        username: z.string().min(1),
+        passwordSecretArn: z.string().regex(secretsManagerArn, "passwordSecretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>[:json-key::])"),
+    }).optional(),
 });
 
 const ruleSchema = strictObject({
@@ -84,7 +91,7 @@ const instanceSchema = strictObject({
     name: dnsLabel("instance name", 40),
     plan: z.string(),
     team: z.string().regex(/^[a-zA-Z][-@_.+a-zA-Z0-9]*$/, "team must be a Tsuru team name"),
-    platform: z.enum(["kubernetes"]).default("kubernetes"),
+    platform: z.enum(["kubernetes", "ecs"]).default("kubernetes"),
     replicas: z.number().int().min(1, "replicas must be 1 (single) or 2-3 (HA)").max(3, "replicas must be at most 3"),
     apps: z.array(appSchema).default([]),
     externalLabels: z.record(z.string().min(1, "external label values must be non-empty")).default({}),
@@ -122,6 +129,8 @@ const thanosSchema = strictObject({
         retention5m: duration("retention5m").default("90d"),
         retention1h: duration("retention1h").default("1y"),
         deleteDelay: duration("deleteDelay").default("48h"),
+        /** Where the singleton runs when the stack has both platforms; default kubernetes if it has Kubernetes instances. */
+        platform: z.enum(["kubernetes", "ecs"]).optional(),
     }).default({}),
 });
 
@@ -139,6 +148,132 @@ export function assertCompactorSingleton(replicas: number): void {
         throw new ConfigError([`${projectName}:thanos.compactor.replicas: ${compactorSingletonMessage(replicas)}`]);
     }
 }
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const logRetentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$/, "must be an AWS region such as us-east-1");
+
+function ipv4CidrPrefix(cidr: string): number | undefined {
+    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+    if (!match || match.slice(1, 5).some((octet) => Number(octet) > 255) || Number(match[5]) > 32) return undefined;
+    return Number(match[5]);
+}
+
+const queryCidr = z
+    .string()
+    .refine((cidr) => ipv4CidrPrefix(cidr) !== undefined, "must be an IPv4 CIDR block such as 10.20.0.0/16")
+    .refine((cidr) => (ipv4CidrPrefix(cidr) ?? 32) >= 8, "Thanos query stays internal; allowed: prefixes /8 to /32 (never 0.0.0.0/0)");
+
+const awsTagFilter = z.record(z.string().min(1)).refine((tags) => Object.keys(tags).length > 0, "give at least one tag");
+
+function exactlyOneOf(first: string, second: string) {
+    return (value: Record<string, unknown>) => (value[first] === undefined) !== (value[second] === undefined);
+}
+
+const ecsClusterName = z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/, "cluster name must be 1-255 letters, digits, '-' or '_'");
+
+/** Pulumi.yaml declares `ecs` and `yace` with default {}: an empty section means the feature is off. */
+const absentWhenEmpty = (value: unknown) =>
+    value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0 ? undefined : value;
+
+const ecsSchema = strictObject({
+    /** The ECS cluster: created (default name prometheus-<environment>) or an existing one looked up by name. */
+    cluster: strictObject({
+        name: ecsClusterName.optional(),
+        existing: z.boolean().default(false),
+    }).refine((cluster) => !cluster.existing || cluster.name !== undefined, { message: "an existing cluster is looked up by name; set ecs.cluster.name", path: ["name"] }).default({}),
+    /** The VPC: given by id or looked up by tags. */
+    vpc: strictObject({
+        id: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "id must be a VPC id such as vpc-0123456789abcdef0").optional(),
+        tags: awsTagFilter.optional(),
+    }).refine(exactlyOneOf("id", "tags"), "give exactly one of ecs.vpc.id or ecs.vpc.tags"),
+    /** Private subnets of the tasks, the EFS mount targets and the internal load balancer: given or looked up by tags in the VPC. */
+    subnets: strictObject({
+        ids: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "ids must be subnet ids such as subnet-0123456789abcdef0"))
+            .min(2, "an internal load balancer needs subnets in at least two availability zones")
+            .refine((ids) => new Set(ids).size === ids.length, "subnet ids must be unique")
+            .optional(),
+        tags: awsTagFilter.optional(),
+    }).refine(exactlyOneOf("ids", "tags"), "give exactly one of ecs.subnets.ids or ecs.subnets.tags"),
+    /** CIDRs allowed to reach Thanos query's internal load balancer (e.g. Grafana's VPC over peering). */
+    queryAllowedCidrs: z.array(queryCidr).min(1, "list the CIDRs allowed to reach Thanos query, e.g. Grafana's VPC over peering"),
+    /** Cloud Map private DNS namespace; default prometheus-<environment>.internal. */
+    serviceDiscoveryNamespace: z
+        .string()
+        .max(253)
+        .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "serviceDiscoveryNamespace must be a DNS name such as prometheus-prod.internal")
+        .optional(),
+    /** Alertmanager URLs reachable from the VPC, for the ECS instances; default: the stack's alertmanagers. */
+    alertmanagers: z.array(z.string().url("ecs.alertmanagers entries must be URLs such as http://alertmanager.internal:9093")).optional(),
+    logRetentionDays: z
+        .number()
+        .int()
+        .refine((days) => (logRetentionDays as readonly number[]).includes(days), `logRetentionDays must be one of CloudWatch's values: ${logRetentionDays.join(", ")}`)
+        .default(30),
+    capacity: strictObject({
+        /** Capacity provider of the stateless tasks (Thanos query and store, YACE); Prometheus and the compactor always run on FARGATE. */
+        statelessProvider: z.enum(["FARGATE", "FARGATE_SPOT"]).default("FARGATE"),
+        /** Fargate ephemeral storage of each Prometheus task: its TSDB lives there, never on EFS. */
+        prometheusStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(30),
+        storeStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(30),
+        compactorStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(100),
+    }).default({}),
+});
+
+const yaceStatistic = z
+    .string()
+    .regex(/^(Sum|Average|Maximum|Minimum|SampleCount|p(100|[0-9]{1,2}(\.[0-9]{1,2})?))$/, "statistics must be Sum, Average, Maximum, Minimum, SampleCount or a percentile such as p99");
+const yacePeriod = (what: string) => z.number().int().min(1, `${what} is in seconds and must be at least 1`);
+
+const yaceMetricSchema = strictObject({
+    name: z.string().min(1),
+    statistics: z.array(yaceStatistic).min(1, "give at least one statistic"),
+    period: yacePeriod("period").optional(),
+    length: yacePeriod("length").optional(),
+    nilToZero: z.boolean().optional(),
+});
+
+function isValidRegex(pattern: string): boolean {
+    try {
+        new RegExp(pattern);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+const yaceJobSchema = strictObject({
+    /** CloudWatch namespace, e.g. AWS/EC2, AWS/ApplicationELB, ECS/ContainerInsights. */
+    namespace: z
+        .string()
+        .refine(
+            (namespace) => yaceSupportedNamespaces.includes(namespace),
+            (namespace) => ({
+                message: `'${namespace}' is not a namespace YACE discovers; use the CloudWatch namespace (e.g. AWS/EC2, not the alias ec2); allowed: ${yaceSupportedNamespaces.join(", ")}`,
+            }),
+        ),
+    regions: z.array(awsRegion).min(1).optional(),
+    period: yacePeriod("period").optional(),
+    length: yacePeriod("length").optional(),
+    /** Only resources whose tag matches: tag key -> regular expression. */
+    searchTags: z.record(z.string().refine(isValidRegex, "searchTags values must be valid regular expressions")).optional(),
+    /** Resource tags added as labels on the info metric (exportedTagsOnMetrics). */
+    exportedTags: z.array(z.string().min(1)).optional(),
+    dimensionNameRequirements: z.array(z.string().min(1)).optional(),
+    metrics: z.array(yaceMetricSchema).min(1, "give at least one metric"),
+});
+
+const yaceSchema = strictObject({
+    /** ECS instances whose Prometheus scrapes YACE (CloudWatch metrics of the whole account: choose who sees them). */
+    scrapedBy: z.array(dnsLabel("instance name", 40)).min(1, "name the ECS instances that scrape YACE"),
+    /** Default regions of every job; default: the stack's region. */
+    regions: z.array(awsRegion).min(1).optional(),
+    /** Default CloudWatch period and length (seconds) of every metric. */
+    period: yacePeriod("period").default(300),
+    length: yacePeriod("length").default(300),
+    jobs: z.array(yaceJobSchema).min(1, "give at least one discovery job"),
+});
 
 const s3BucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const bucketSchema = z.discriminatedUnion("type", [
@@ -176,6 +311,8 @@ export const stackConfigSchema = strictObject({
     alertmanagers: z.array(z.string().url("alertmanagers entries must be URLs such as http://alertmanager:9093")).default([]),
     bucketAccessKey: z.string().optional(),
     bucketSecretKey: z.string().optional(),
+    ecs: z.preprocess(absentWhenEmpty, ecsSchema.optional()),
+    yace: z.preprocess(absentWhenEmpty, yaceSchema.optional()),
 });
 
 /** Keys whose values are secrets: read with getSecret, never placed in plain outputs. */
@@ -188,6 +325,19 @@ export type RuleGroup = z.infer<typeof ruleGroupSchema>;
 export type ThanosConfig = z.infer<typeof thanosSchema>;
 export type BucketConfig = z.infer<typeof bucketSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
+type RawEcs = z.infer<typeof ecsSchema>;
+export type YaceJob = z.infer<typeof yaceJobSchema>;
+
+/** The `ecs` section with its derived defaults resolved. */
+export interface EcsConfig extends Omit<RawEcs, "cluster" | "serviceDiscoveryNamespace"> {
+    readonly cluster: { readonly name: string; readonly existing: boolean };
+    readonly serviceDiscoveryNamespace: string;
+}
+
+/** The `yace` section with the default regions resolved. */
+export interface YaceConfig extends Omit<z.infer<typeof yaceSchema>, "regions"> {
+    readonly regions: string[];
+}
 
 export interface InstanceConfig extends Omit<RawInstance, "plan" | "replicas"> {
     readonly plan: Plan;
@@ -212,6 +362,10 @@ export interface StackConfig {
     readonly alertmanagers: string[];
     /** Static credentials for the bucket; absent means the SDK's default chain (IRSA, task role). */
     readonly bucketCredentials?: BucketCredentials;
+    /** The AWS ECS platform; absent when no instance runs there. */
+    readonly ecs?: EcsConfig;
+    /** The YACE CloudWatch exporter on ECS; absent when not configured. */
+    readonly yace?: YaceConfig;
 }
 
 export class ConfigError extends Error {
@@ -311,6 +465,70 @@ function checkInstances(raw: RawStackConfig, plans: Record<string, Plan>, proble
     });
 }
 
+/** The one platform whose Thanos runs the compactor: two compactors on one bucket corrupt or halt each other. */
+function compactorPlatform(configured: "kubernetes" | "ecs" | undefined, instances: InstanceConfig[]): "kubernetes" | "ecs" {
+    return configured ?? (instances.some((instance) => instance.platform === "kubernetes") || !instances.some((instance) => instance.platform === "ecs") ? "kubernetes" : "ecs");
+}
+
+const awsS3Endpoint = /(^|\.)amazonaws\.com(\.cn)?(:[0-9]+)?$/;
+
+/** Cross-key rules of the AWS half: what the ECS platform and YACE need from the rest of the stack. */
+function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: string[]): void {
+    const ecsInstances = instances.filter((instance) => instance.platform === "ecs");
+    instances.forEach((instance, index) => {
+        instance.apps.forEach((app, appIndex) => {
+            if (app.basicAuth !== undefined && instance.platform !== "ecs") {
+                problems.push(`${projectName}:instances[${index}].apps[${appIndex}].basicAuth: the password comes from Secrets Manager through ECS; allowed only on platform ecs`);
+            }
+        });
+    });
+    const chosenCompactorPlatform = raw.thanos.compactor.platform;
+    if (chosenCompactorPlatform !== undefined && !instances.some((instance) => instance.platform === chosenCompactorPlatform)) {
+        problems.push(`${projectName}:thanos.compactor.platform: no instance runs on ${chosenCompactorPlatform}, so no Thanos runs there; allowed: ${[...new Set(instances.map((instance) => instance.platform))].join(", ") || "(no instance declared)"}`);
+    }
+    if (raw.ecs === undefined) {
+        ecsInstances.forEach((instance) => {
+            problems.push(`${projectName}:ecs: is required because instance '${instance.name}' has platform ecs (cluster, vpc, subnets, queryAllowedCidrs)`);
+        });
+        if (raw.yace !== undefined) {
+            problems.push(`${projectName}:yace: YACE runs on ECS; add an 'ecs' section (cluster, vpc, subnets, queryAllowedCidrs)`);
+        }
+        return;
+    }
+    if (raw.bucket.type === "existing" && !awsS3Endpoint.test(raw.bucket.endpoint)) {
+        problems.push(`${projectName}:bucket.endpoint: ECS tasks reach the bucket with IAM task roles; allowed: bucket.type s3, or an existing bucket on an AWS S3 endpoint such as s3.${raw.region}.amazonaws.com`);
+    }
+    if (raw.bucketAccessKey) {
+        problems.push(`${projectName}:bucketAccessKey: ECS tasks authenticate to S3 with their task role; remove bucketAccessKey and bucketSecretKey so no static key is written into configuration`);
+    }
+    const storageMiB = raw.ecs.capacity.prometheusStorageGiB * 1024;
+    ecsInstances.forEach((instance) => {
+        if (instance.plan.retentionSizeMiB > storageMiB * retentionShareOfTmpfs) {
+            problems.push(
+                `${projectName}:ecs.capacity.prometheusStorageGiB: ${raw.ecs!.capacity.prometheusStorageGiB} GiB leaves no headroom for plan '${instance.plan.name}' of instance '${instance.name}' ` +
+                    `(retention ${prometheusSize(instance.plan.retentionSizeMiB)}); allowed: retention at most ${Math.round(retentionShareOfTmpfs * 100)}% of the task storage`,
+            );
+        }
+    });
+    if (raw.yace !== undefined) {
+        const ecsNames = ecsInstances.map((instance) => instance.name);
+        raw.yace.scrapedBy.forEach((name, index) => {
+            if (!ecsNames.includes(name)) {
+                problems.push(`${projectName}:yace.scrapedBy[${index}]: '${name}' is not an instance with platform ecs; allowed: ${ecsNames.join(", ") || "(no ECS instance declared)"}`);
+            }
+        });
+        raw.yace.jobs.forEach((job, jobIndex) => {
+            job.metrics.forEach((metric, metricIndex) => {
+                const period = metric.period ?? job.period ?? raw.yace!.period;
+                const length = metric.length ?? job.length ?? raw.yace!.length;
+                if (length < period) {
+                    problems.push(`${projectName}:yace.jobs[${jobIndex}].metrics[${metricIndex}].length: ${length}s is shorter than the period ${period}s; CloudWatch would leave gaps; allowed: length >= period`);
+                }
+            });
+        });
+    }
+}
+
 /** Validates raw stack configuration (keys without the project prefix). Throws ConfigError listing every problem. */
 export function parseStackConfig(raw: Record<string, unknown>, credentials?: BucketCredentials): StackConfig {
     const parsed = stackConfigSchema.safeParse(raw);
@@ -322,6 +540,7 @@ export function parseStackConfig(raw: Record<string, unknown>, credentials?: Buc
     const hasAccessKey = Boolean(config.bucketAccessKey);
     const plans = mergePlans(config.plans, problems);
     const instances = checkInstances(config, plans, problems);
+    checkEcs(config, instances, problems);
     if (hasAccessKey !== Boolean(config.bucketSecretKey)) {
         problems.push(`${projectName}:bucketAccessKey: set both bucketAccessKey and bucketSecretKey (as secrets), or neither to use the SDK's default credentials`);
     }
@@ -336,10 +555,16 @@ export function parseStackConfig(raw: Record<string, unknown>, credentials?: Buc
         grafana: { datasources: config.grafana.datasources, namespace: config.grafana.namespace ?? config.kubernetes.namespace },
         instances,
         plans,
-        thanos: config.thanos,
+        thanos: { ...config.thanos, compactor: { ...config.thanos.compactor, platform: compactorPlatform(config.thanos.compactor.platform, instances) } },
         bucket: config.bucket,
         alertmanagers: config.alertmanagers,
         bucketCredentials: credentials,
+        ecs: config.ecs && {
+            ...config.ecs,
+            cluster: { name: config.ecs.cluster.name ?? `prometheus-${config.environment}`, existing: config.ecs.cluster.existing },
+            serviceDiscoveryNamespace: config.ecs.serviceDiscoveryNamespace ?? `prometheus-${config.environment}.internal`,
+        },
+        yace: config.yace && { ...config.yace, regions: config.yace.regions ?? [config.region] },
     };
 }
 

@@ -2,16 +2,32 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { EcsFoundation } from "./aws/foundation";
 import type { StackConfig } from "./config";
+import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
+import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
 import { ThanosBucket } from "./thanos/bucket";
+import { EcsThanos } from "./thanos/ecs";
 import { KubernetesThanos } from "./thanos/kubernetes";
 
 export interface Platform {
     readonly bucket: ThanosBucket;
     readonly prometheusUrls: Record<string, pulumi.Output<string>>;
     readonly thanosQueryUrl?: pulumi.Output<string>;
+    /** The AWS ECS half, when the stack has ECS instances or YACE. */
+    readonly ecs?: EcsPlatform;
+}
+
+export interface EcsPlatform {
+    /** Grafana's datasource on ECS: the internal load balancer in front of Thanos query. */
+    readonly thanosQueryUrl?: pulumi.Output<string>;
+    readonly queryLoadBalancerDnsName?: pulumi.Output<string>;
+    /** Cloud Map URL of each ECS instance's Prometheus (inside the VPC). */
+    readonly prometheusUrls: Record<string, string>;
+    /** `aws ecs run-task` per instance that copies changed configuration onto EFS (run after `pulumi up`). */
+    readonly configUpdateCommands: Record<string, pulumi.Output<string>>;
 }
 
 function kubernetesProvider(config: StackConfig): k8s.Provider {
@@ -25,17 +41,18 @@ function kubernetesProvider(config: StackConfig): k8s.Provider {
 
 export function buildPlatform(config: StackConfig): Platform {
     // Only stacks that create AWS resources need the AWS provider plugin (it cannot be built offline).
-    const awsProvider = config.bucket.type === "s3" ? new aws.Provider("aws", { region: config.region as aws.Region }) : undefined;
+    const awsProvider = config.bucket.type === "s3" || usesEcs(config) ? new aws.Provider("aws", { region: config.region as aws.Region }) : undefined;
     const bucket = new ThanosBucket("thanos-bucket", {
         bucket: config.bucket,
         region: config.region,
         compactor: config.thanos.compactor,
         credentials: config.bucketCredentials,
     }, { provider: awsProvider });
+    const ecs = buildEcs(config, bucket, awsProvider);
 
     const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
     if (kubernetesInstances.length === 0) {
-        return { bucket, prometheusUrls: {} };
+        return { bucket, prometheusUrls: {}, ecs };
     }
 
     const provider = kubernetesProvider(config);
@@ -60,7 +77,7 @@ export function buildPlatform(config: StackConfig): Platform {
 
     const thanos = new KubernetesThanos("thanos", {
         namespace,
-        thanos: config.thanos,
+        thanos: compactorOnlyOn("kubernetes", config),
         objstoreConfig: bucket.objstoreConfig,
         sidecarServices: instances.map((prometheus) => prometheus.storeApiService),
     }, opts);
@@ -70,6 +87,8 @@ export function buildPlatform(config: StackConfig): Platform {
             namespace: config.grafana.namespace,
             datasources: {
                 thanos: thanos.queryUrl.apply((url) => ({ name: `Thanos (${config.environment})`, url, flavor: "Thanos" as const, isDefault: true })),
+                // Reached over VPC peering through the internal load balancer.
+                ...(ecs?.thanosQueryUrl ? { "thanos-ecs": ecs?.thanosQueryUrl.apply((url) => ({ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const })) } : {}),
                 ...Object.fromEntries(kubernetesInstances.map((instance) => [
                     `prometheus-${instance.name}`,
                     prometheusUrls[instance.name].apply((url) => ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const })),
@@ -77,5 +96,73 @@ export function buildPlatform(config: StackConfig): Platform {
             },
         }, opts);
     }
-    return { bucket, prometheusUrls, thanosQueryUrl: thanos.queryUrl };
+    return { bucket, prometheusUrls, thanosQueryUrl: thanos.queryUrl, ecs };
+}
+
+/** Thanos settings for one platform: the compactor is parked (0 replicas) unless it runs there. */
+function compactorOnlyOn(platform: "kubernetes" | "ecs", config: StackConfig): StackConfig["thanos"] {
+    const { compactor } = config.thanos;
+    return compactor.platform === platform ? config.thanos : { ...config.thanos, compactor: { ...compactor, replicas: 0 } };
+}
+
+function usesEcs(config: StackConfig): boolean {
+    return config.ecs !== undefined && (config.yace !== undefined || config.instances.some((instance) => instance.platform === "ecs"));
+}
+
+/** The AWS half: one foundation (cluster, network, Cloud Map, config bucket, EFS), YACE, ECS instances and their Thanos. */
+function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provider | undefined): EcsPlatform | undefined {
+    if (config.ecs === undefined || !usesEcs(config)) {
+        return undefined;
+    }
+    const opts = { provider };
+    const ecsInstances = config.instances.filter((instance) => instance.platform === "ecs");
+    const directoryOf = (instanceName: string) => `prometheus-${instanceName}`;
+    const foundation = new EcsFoundation("ecs", {
+        ecs: config.ecs,
+        environment: config.environment,
+        region: config.region,
+        efsDirectories: [...ecsInstances.map((instance) => directoryOf(instance.name)), ...(config.yace ? ["yace"] : [])],
+    }, opts);
+    const { context, fileSystem } = foundation;
+    const mount = (directory: string) => ({
+        fileSystemId: fileSystem.fileSystemId,
+        fileSystemArn: fileSystem.fileSystemArn,
+        securityGroupId: fileSystem.securityGroupId,
+        accessPointId: fileSystem.accessPoints[directory].id,
+        accessPointArn: fileSystem.accessPoints[directory].arn,
+    });
+
+    const yace = config.yace && new Yace("yace", { ecs: context, efs: mount("yace"), yace: config.yace }, opts);
+    // An existing bucket on AWS S3 has no ARN output: build it from the name.
+    const thanosBucket = {
+        arn: bucket.arn ?? pulumi.interpolate`arn:${context.partition}:s3:::${bucket.bucketName}`,
+        kmsKeyArn: config.bucket.type === "s3" ? config.bucket.kmsKeyArn : undefined,
+    };
+    const labels = { environment: config.environment, region: config.region, product: config.product, replicaLabel: config.thanos.replicaLabel };
+    const instances = ecsInstances.map((instance) => new EcsPrometheus(`ecs-prometheus-${instance.name}`, {
+        instance,
+        labels,
+        alertmanagers: config.ecs!.alertmanagers ?? config.alertmanagers,
+        ecs: context,
+        efs: mount(directoryOf(instance.name)),
+        objstoreConfig: bucket.objstoreConfig,
+        thanosBucket,
+        exporters: yace && config.yace!.scrapedBy.includes(instance.name)
+            ? [{ jobName: yace.jobName, host: yace.host, port: yace.port, securityGroupId: yace.securityGroupId }]
+            : [],
+    }, opts));
+    const thanos = instances.length === 0 ? undefined : new EcsThanos("ecs-thanos", {
+        ecs: context,
+        thanos: compactorOnlyOn("ecs", config),
+        objstoreConfig: bucket.objstoreConfig,
+        bucket: thanosBucket,
+        sidecars: instances.map((prometheus) => ({ endpoint: prometheus.storeEndpoint, securityGroupId: prometheus.securityGroupId })),
+        queryAllowedCidrs: config.ecs.queryAllowedCidrs,
+    }, opts);
+    return {
+        thanosQueryUrl: thanos?.queryUrl,
+        queryLoadBalancerDnsName: thanos?.queryLoadBalancerDnsName,
+        prometheusUrls: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].url])),
+        configUpdateCommands: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].configUpdateCommand])),
+    };
 }

@@ -13,15 +13,7 @@ import {
 import { prometheusMemoryLimitMiB } from "../plans";
 import { sidecarArgs, thanosGrpcPort, thanosHttpPort } from "../thanos/render";
 import { mebibytes } from "../units";
-import {
-    ExternalLabelContext,
-    instanceExternalLabels,
-    instanceRuleFiles,
-    prometheusArgs,
-    prometheusWebPort,
-    renderPrometheusConfig,
-    tsuruAppScrapeJob,
-} from "./render";
+import { ExternalLabelContext, prometheusArgs, prometheusWebPort, renderInstanceFiles, tsuruAppScrapeJob } from "./render";
 
 /** Placeholder the sidecar's reloader (and the init container) replace with the pod name. */
 export const replicaPlaceholder = "$(POD_NAME)";
@@ -51,17 +43,12 @@ export interface KubernetesPrometheusArgs {
 
 /** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
 export function renderKubernetesInstanceFiles(args: Pick<KubernetesPrometheusArgs, "instance" | "labels" | "alertmanagers">) {
-    const { instance } = args;
-    return {
-        prometheusYml: renderPrometheusConfig({
-            externalLabels: instanceExternalLabels(args.labels, instance, replicaPlaceholder),
-            scrapeInterval: instance.plan.scrapeInterval,
-            scrapeJobs: instance.apps.map((app) => tsuruAppScrapeJob(app, instance.plan)),
-            ruleDir: paths.rules,
-            alertmanagers: args.alertmanagers,
-        }),
-        ruleFiles: instanceRuleFiles(instance),
-    };
+    return renderInstanceFiles({
+        ...args,
+        replicaValue: replicaPlaceholder,
+        scrapeJobs: args.instance.apps.map((app) => tsuruAppScrapeJob(app, args.instance.plan)),
+        ruleDir: paths.rules,
+    });
 }
 
 /**

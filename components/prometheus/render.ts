@@ -22,8 +22,10 @@ export interface ScrapeConfig {
     target_limit?: number;
     label_name_length_limit?: number;
     label_value_length_limit?: number;
+    basic_auth?: { username: string; password: string };
     static_configs?: { targets: string[]; labels?: Record<string, string> }[];
     file_sd_configs?: { files: string[]; refresh_interval?: string }[];
+    dns_sd_configs?: { names: string[]; type: "A" | "SRV"; port?: number; refresh_interval?: string }[];
     kubernetes_sd_configs?: {
         role: string;
         namespaces?: { names: string[] };
@@ -110,6 +112,53 @@ export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
             },
         ],
         relabel_configs: relabel,
+    };
+}
+
+/** Labels prometheus-ecs-discovery writes on each file_sd target (its own names, not __meta_ ones). */
+export const ecsDiscoveryLabels = ["task_arn", "task_name", "task_revision", "task_group", "cluster_arn", "container_name", "container_arn", "docker_image"] as const;
+
+/** Environment variable holding an app's scrape password, substituted into `$(VAR)` by the init container and the reloader. */
+export function scrapePasswordEnv(appName: string): string {
+    return `SCRAPE_PASSWORD_${appName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+/**
+ * Every ECS task of one app, from the file prometheus-ecs-discovery writes for the app's cluster (`namespace` names
+ * the ECS cluster, `name` the task definition family, `processes` container names). The target port and an
+ * optional path come from the task's PROMETHEUS_EXPORTER_PORT/_PATH Docker labels; the app's `path` is the default.
+ */
+export function ecsAppScrapeJob(app: AppTarget, plan: Plan, fileSdFile: string): ScrapeConfig {
+    const relabel: RelabelConfig[] = [{ source_labels: ["task_name"], regex: escapeRegex(app.name), action: "keep" }];
+    if (app.processes !== undefined && app.processes.length > 0) {
+        relabel.push({ source_labels: ["container_name"], regex: app.processes.map(escapeRegex).join("|"), action: "keep" });
+    }
+    relabel.push(
+        { source_labels: ["task_name"], target_label: "app" },
+        { source_labels: ["container_name"], target_label: "process" },
+        { source_labels: ["task_revision"], target_label: "app_version" },
+        { source_labels: ["cluster_arn"], regex: ".*:cluster/(.+)", target_label: "cluster", replacement: "$1" },
+        { source_labels: ["task_arn"], regex: ".*/([^/]+)", target_label: "task", replacement: "$1" },
+        // The discovery's own labels would otherwise land on every series.
+        { regex: ecsDiscoveryLabels.join("|"), action: "labeldrop" },
+    );
+    return {
+        job_name: `ecs-app-${app.name}`,
+        metrics_path: app.path,
+        scheme: app.scheme,
+        ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.name)})` } } : {}),
+        ...planLimits(plan),
+        file_sd_configs: [{ files: [fileSdFile], refresh_interval: "1m" }],
+        relabel_configs: relabel,
+    };
+}
+
+/** An exporter found by DNS (e.g. a Cloud Map name): every A record is a target on the given port. */
+export function dnsExporterScrapeJob(jobName: string, host: string, port: number, plan: Plan): ScrapeConfig {
+    return {
+        job_name: jobName,
+        ...planLimits(plan),
+        dns_sd_configs: [{ names: [host], type: "A", port, refresh_interval: "30s" }],
     };
 }
 
@@ -233,6 +282,33 @@ export function instanceRuleFiles(instance: InstanceConfig): Record<string, stri
         files["tenant-rules.yml"] = renderRuleFile(instance.rules);
     }
     return files;
+}
+
+export interface InstanceFilesInput {
+    readonly instance: InstanceConfig;
+    readonly labels: ExternalLabelContext;
+    readonly alertmanagers: readonly string[];
+    /** Value of the replica label, usually a `$(VAR)` placeholder substituted per replica. */
+    readonly replicaValue: string;
+    /** Discovery jobs of the platform (Tsuru pods on Kubernetes, ECS tasks, exporters). */
+    readonly scrapeJobs: readonly ScrapeConfig[];
+    /** Directory of the rule files as Prometheus sees it. */
+    readonly ruleDir: string;
+}
+
+/** prometheus.yml template and rule files of one instance, whatever the platform. */
+export function renderInstanceFiles(input: InstanceFilesInput): { prometheusYml: string; ruleFiles: Record<string, string> } {
+    const { instance } = input;
+    return {
+        prometheusYml: renderPrometheusConfig({
+            externalLabels: instanceExternalLabels(input.labels, instance, input.replicaValue),
+            scrapeInterval: instance.plan.scrapeInterval,
+            scrapeJobs: input.scrapeJobs,
+            ruleDir: input.ruleDir,
+            alertmanagers: input.alertmanagers,
+        }),
+        ruleFiles: instanceRuleFiles(instance),
+    };
 }
 
 export interface PrometheusArgsInput {

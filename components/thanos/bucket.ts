@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { hardenBucket } from "../aws/s3";
 import type { BucketConfig, BucketCredentials, ThanosConfig } from "../config";
 import { parseDurationSeconds } from "../units";
 import { awsS3Endpoint, ObjstoreInput, renderObjstoreConfig } from "./render";
@@ -44,40 +45,7 @@ export class ThanosBucket extends pulumi.ComponentResource {
                 forceDestroy: bucket.forceDestroy,
                 tags: { "paas.tsuru.io/purpose": "thanos-long-term-storage" },
             }, child);
-            new aws.s3.BucketOwnershipControls(`${name}-ownership`, {
-                bucket: created.id,
-                rule: { objectOwnership: "BucketOwnerEnforced" },
-            }, child);
-            new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
-                bucket: created.id,
-                blockPublicAcls: true,
-                blockPublicPolicy: true,
-                ignorePublicAcls: true,
-                restrictPublicBuckets: true,
-            }, child);
-            new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
-                bucket: created.id,
-                rules: [{
-                    applyServerSideEncryptionByDefault: bucket.kmsKeyArn
-                        ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: bucket.kmsKeyArn }
-                        : { sseAlgorithm: "AES256" },
-                    bucketKeyEnabled: bucket.kmsKeyArn !== undefined,
-                }],
-            }, child);
-            new aws.s3.BucketPolicy(`${name}-tls-only`, {
-                bucket: created.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [{
-                        Sid: "DenyInsecureTransport",
-                        Effect: "Deny",
-                        Principal: "*",
-                        Action: "s3:*",
-                        Resource: [created.arn, pulumi.interpolate`${created.arn}/*`],
-                        Condition: { Bool: { "aws:SecureTransport": "false" } },
-                    }],
-                }),
-            }, child);
+            hardenBucket(name, created, { kmsKeyArn: bucket.kmsKeyArn }, child);
             const expirationDays = lifecycleExpirationDays(args.compactor, bucket.lifecycleMarginDays);
             new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
                 bucket: created.id,

@@ -73,12 +73,19 @@ export function sidecarArgs(input: SidecarArgsInput): string[] {
     ];
 }
 
-export function storeArgs(input: { dataDir: string; objstoreFile: string }): string[] {
+/** Where a component reads objstore.yml: a mounted file (Kubernetes Secret), or inline (ECS, task-role auth, no secret in it). */
+export type ObjstoreSource = { readonly objstoreFile: string; readonly objstoreConfig?: undefined } | { readonly objstoreConfig: string; readonly objstoreFile?: undefined };
+
+function objstoreFlag(source: ObjstoreSource): string {
+    return source.objstoreFile !== undefined ? `--objstore.config-file=${source.objstoreFile}` : `--objstore.config=${source.objstoreConfig}`;
+}
+
+export function storeArgs(input: { dataDir: string } & ObjstoreSource): string[] {
     return [
         "store",
         "--log.format=logfmt",
         `--data-dir=${input.dataDir}`,
-        `--objstore.config-file=${input.objstoreFile}`,
+        objstoreFlag(input),
         `--grpc-address=0.0.0.0:${thanosGrpcPort}`,
         `--http-address=0.0.0.0:${thanosHttpPort}`,
     ];
@@ -96,13 +103,13 @@ export function queryArgs(input: { endpoints: readonly string[]; replicaLabel: s
     ];
 }
 
-export function compactorArgs(input: { dataDir: string; objstoreFile: string; compactor: ThanosConfig["compactor"] }): string[] {
+export function compactorArgs(input: { dataDir: string; compactor: ThanosConfig["compactor"] } & ObjstoreSource): string[] {
     return [
         "compact",
         "--log.format=logfmt",
         "--wait",
         `--data-dir=${input.dataDir}`,
-        `--objstore.config-file=${input.objstoreFile}`,
+        objstoreFlag(input),
         `--http-address=0.0.0.0:${thanosHttpPort}`,
         `--retention.resolution-raw=${input.compactor.retentionRaw}`,
         `--retention.resolution-5m=${input.compactor.retention5m}`,

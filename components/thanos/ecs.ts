@@ -1,0 +1,249 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { awsLogs, ContainerDefinition, httpHealthCheck, nobody, taskSizeFor } from "../aws/containers";
+import {
+    allowFromGroup,
+    cloudMapHost,
+    cloudMapService,
+    EcsContext,
+    executionRole,
+    fargateService,
+    fargateTaskDefinition,
+    logGroup,
+    securityGroup,
+    taskRole,
+} from "../aws/ecs";
+import { assertCompactorSingleton, ThanosConfig } from "../config";
+import { image } from "../images";
+import { parseMiB } from "../units";
+import { thanosBucketStatements } from "./iam";
+import { compactorArgs, queryArgs, queryHttpPort, storeArgs, thanosGrpcPort, thanosHttpPort } from "./render";
+
+const dataDir = "/var/thanos";
+/** Port of the internal load balancer's listener in front of Thanos query. */
+export const queryListenerPort = 80;
+
+/** The StoreAPI endpoints Thanos query fans out to: the store gateway and every instance's sidecars, by Cloud Map name. */
+export function ecsQueryEndpoints(namespaceName: string, sidecarEndpoints: readonly string[]): string[] {
+    return [`dns+${cloudMapHost("thanos-store", namespaceName)}:${thanosGrpcPort}`, ...sidecarEndpoints];
+}
+
+export interface ThanosContainersInput {
+    readonly thanos: ThanosConfig;
+    readonly objstoreConfig: string;
+    readonly queryEndpoints: readonly string[];
+    readonly region: string;
+    readonly logGroups: { readonly store: string; readonly query: string; readonly compactor: string };
+}
+
+function thanosContainer(name: string, command: string[], memoryMiB: number, healthPort: number, logGroup: string, region: string, ports: number[]): ContainerDefinition {
+    return {
+        name,
+        image: image("thanos"),
+        essential: true,
+        user: nobody.user,
+        command,
+        cpu: 256,
+        memory: memoryMiB,
+        portMappings: ports.map((containerPort) => ({ containerPort, protocol: "tcp" as const })),
+        healthCheck: httpHealthCheck(healthPort, "/-/healthy", 60),
+        mountPoints: command.some((arg) => arg.startsWith("--data-dir=")) ? [{ sourceVolume: "data", containerPath: dataDir, readOnly: false }] : [],
+        readonlyRootFilesystem: true,
+        stopTimeout: 120,
+        logConfiguration: awsLogs(logGroup, region, name),
+    };
+}
+
+/**
+ * Store, query and compactor containers. objstore.yml is passed inline: it holds no secret on ECS (task-role
+ * authentication), so store and compactor need no EFS mount. The data directory is task storage.
+ */
+export function thanosContainers(input: ThanosContainersInput): { store: ContainerDefinition; query: ContainerDefinition; compactor: ContainerDefinition } {
+    const objstore = { objstoreConfig: input.objstoreConfig };
+    return {
+        store: thanosContainer("thanos-store", storeArgs({ dataDir, ...objstore }), parseMiB(input.thanos.store.memory)!, thanosHttpPort, input.logGroups.store, input.region, [thanosGrpcPort, thanosHttpPort]),
+        query: thanosContainer("thanos-query", queryArgs({ endpoints: input.queryEndpoints, replicaLabel: input.thanos.replicaLabel }), 512, queryHttpPort, input.logGroups.query, input.region, [queryHttpPort, thanosGrpcPort]),
+        compactor: thanosContainer("thanos-compactor", compactorArgs({ dataDir, compactor: input.thanos.compactor, ...objstore }), parseMiB(input.thanos.compactor.memory)!, thanosHttpPort, input.logGroups.compactor, input.region, [thanosHttpPort]),
+    };
+}
+
+/** Volume with the data directory chowned to nobody: a one-shot busybox before the Thanos container. */
+function withDataDirOwnership(container: ContainerDefinition, region: string, logGroup: string): ContainerDefinition[] {
+    const prepare: ContainerDefinition = {
+        name: "prepare-data-dir",
+        image: image("busybox"),
+        essential: false,
+        user: "0",
+        command: ["chown", "-R", nobody.user, dataDir],
+        cpu: 16,
+        memory: 32,
+        mountPoints: [{ sourceVolume: "data", containerPath: dataDir, readOnly: false }],
+        logConfiguration: awsLogs(logGroup, region, "prepare-data-dir"),
+    };
+    return [prepare, { ...container, dependsOn: [{ containerName: prepare.name, condition: "SUCCESS" }] }];
+}
+
+export interface EcsThanosArgs {
+    /** Cluster, network and Cloud Map namespace shared by the ECS components. */
+    readonly ecs: EcsContext;
+    /** Validated Thanos settings: replica label, replicas, compactor retention. */
+    readonly thanos: ThanosConfig;
+    /** objstore.yml for store and compactor (task-role authentication: no static key inside). */
+    readonly objstoreConfig: pulumi.Input<string>;
+    /** The Thanos bucket, for the task roles. */
+    readonly bucket: { readonly arn: pulumi.Input<string>; readonly kmsKeyArn?: string };
+    /** Every instance's sidecars: their StoreAPI endpoint and the security group query must be admitted to. */
+    readonly sidecars: readonly { readonly endpoint: string; readonly securityGroupId: pulumi.Input<string> }[];
+    /** CIDRs allowed to reach query's internal load balancer (Grafana over VPC peering). */
+    readonly queryAllowedCidrs: readonly string[];
+}
+
+/** Thanos store gateway, query (internal load balancer) and the singleton compactor on ECS Fargate. */
+export class EcsThanos extends pulumi.ComponentResource {
+    /** Grafana's datasource URL: the internal load balancer in front of query. */
+    readonly queryUrl: pulumi.Output<string>;
+    readonly queryLoadBalancerDnsName: pulumi.Output<string>;
+    readonly queryEndpoints: readonly string[];
+
+    constructor(name: string, args: EcsThanosArgs, opts?: pulumi.ComponentResourceOptions) {
+        assertCompactorSingleton(args.thanos.compactor.replicas);
+        if (args.queryAllowedCidrs.length === 0) {
+            throw new Error(`EcsThanos ${name}: queryAllowedCidrs is empty; allowed: at least one CIDR (query is reachable from nowhere else)`);
+        }
+        super("paas:thanos:EcsThanos", name, {}, opts);
+        const child = { parent: this };
+        const { ecs, thanos } = args;
+        const family = (component: string) => `thanos-${ecs.environment}-${component}`;
+        this.queryEndpoints = ecsQueryEndpoints(ecs.namespaceName, args.sidecars.map((sidecar) => sidecar.endpoint));
+
+        const logs = {
+            store: logGroup(`${name}-store-logs`, `/paas/${ecs.environment}/thanos/store`, ecs, child),
+            query: logGroup(`${name}-query-logs`, `/paas/${ecs.environment}/thanos/query`, ecs, child),
+            compactor: logGroup(`${name}-compactor-logs`, `/paas/${ecs.environment}/thanos/compactor`, ecs, child),
+        };
+        const containers = pulumi.all([args.objstoreConfig, logs.store.name, logs.query.name, logs.compactor.name]).apply(([objstoreConfig, store, query, compactor]) =>
+            thanosContainers({ thanos, objstoreConfig, queryEndpoints: this.queryEndpoints, region: ecs.region, logGroups: { store, query, compactor } }));
+        const sizing = thanosContainers({ thanos, objstoreConfig: "x", queryEndpoints: this.queryEndpoints, region: ecs.region, logGroups: { store: "x", query: "x", compactor: "x" } });
+
+        const groups = {
+            store: securityGroup(`${name}-store`, "Thanos store: StoreAPI to query only", ecs, child),
+            query: securityGroup(`${name}-query`, "Thanos query: HTTP from its load balancer only", ecs, child),
+            loadBalancer: securityGroup(`${name}-query-lb`, "Thanos query load balancer: the allowed CIDRs only", ecs, child),
+            compactor: securityGroup(`${name}-compactor`, "Thanos compactor: no ingress", ecs, child),
+        };
+        allowFromGroup(`${name}-store-from-query`, { securityGroupId: groups.store.id, from: groups.query.id, port: thanosGrpcPort, description: "StoreAPI from Thanos query" }, child);
+        args.sidecars.forEach((sidecar, index) => {
+            allowFromGroup(`${name}-sidecar-${index}-from-query`, { securityGroupId: sidecar.securityGroupId, from: groups.query.id, port: thanosGrpcPort, description: "StoreAPI from Thanos query" }, child);
+        });
+        allowFromGroup(`${name}-query-from-lb`, { securityGroupId: groups.query.id, from: groups.loadBalancer.id, port: queryHttpPort, description: "HTTP from the query load balancer" }, child);
+        args.queryAllowedCidrs.forEach((cidr, index) => {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-query-lb-${index}`, {
+                securityGroupId: groups.loadBalancer.id,
+                cidrIpv4: cidr,
+                ipProtocol: "tcp",
+                fromPort: queryListenerPort,
+                toPort: queryListenerPort,
+                description: `Thanos query from ${cidr}`,
+            }, child);
+        });
+
+        const bucketAccess = (component: "store" | "compactor") =>
+            pulumi.output(args.bucket.arn).apply((bucketArn) => thanosBucketStatements(component, { bucketArn, kmsKeyArn: args.bucket.kmsKeyArn }));
+        const roles = {
+            store: taskRole(`${name}-store`, ecs, bucketAccess("store"), child),
+            compactor: taskRole(`${name}-compactor`, ecs, bucketAccess("compactor"), child),
+        };
+        const images = [image("thanos"), image("busybox")];
+        const executionRoles = {
+            store: executionRole(`${name}-store`, ecs, { logGroupArns: [logs.store.arn], secretValueFroms: [], images }, child),
+            query: executionRole(`${name}-query`, ecs, { logGroupArns: [logs.query.arn], secretValueFroms: [], images }, child),
+            compactor: executionRole(`${name}-compactor`, ecs, { logGroupArns: [logs.compactor.arn], secretValueFroms: [], images }, child),
+        };
+
+        // Store gateway: reads blocks from the bucket, registered in Cloud Map for query.
+        const storeTask = fargateTaskDefinition(`${name}-store`, {
+            family: family("store"),
+            containers: pulumi.all([containers, logs.store.name]).apply(([all, group]) => withDataDirOwnership(all.store, ecs.region, group)),
+            size: taskSizeFor(withDataDirOwnership(sizing.store, ecs.region, "x")),
+            taskRoleArn: roles.store.arn,
+            executionRoleArn: executionRoles.store.arn,
+            volumes: [{ name: "data" }],
+            ephemeralStorageGiB: ecs.capacity.storeStorageGiB,
+        }, child);
+        const storeRegistry = cloudMapService(`${name}-store`, "thanos-store", ecs, child);
+        fargateService(`${name}-store`, ecs, {
+            serviceName: "thanos-store",
+            taskDefinitionArn: storeTask.arn,
+            desiredCount: thanos.store.replicas,
+            securityGroupIds: [groups.store.id],
+            capacityProvider: ecs.capacity.statelessProvider,
+            minimumHealthyPercent: 100,
+            maximumPercent: 200,
+            registryArn: storeRegistry.arn,
+        }, child);
+
+        // Query: no task role at all (no bucket access), behind an internal load balancer.
+        const loadBalancer = new aws.lb.LoadBalancer(`${name}-query`, {
+            name: `thanos-query-${ecs.environment}`.slice(0, 32),
+            internal: true,
+            loadBalancerType: "application",
+            subnets: ecs.subnetIds,
+            securityGroups: [groups.loadBalancer.id],
+            dropInvalidHeaderFields: true,
+        }, child);
+        const targetGroup = new aws.lb.TargetGroup(`${name}-query`, {
+            port: queryHttpPort,
+            protocol: "HTTP",
+            targetType: "ip",
+            vpcId: ecs.vpcId,
+            healthCheck: { path: "/-/ready", port: String(queryHttpPort), matcher: "200" },
+            deregistrationDelay: 30,
+        }, child);
+        const listener = new aws.lb.Listener(`${name}-query`, {
+            loadBalancerArn: loadBalancer.arn,
+            port: queryListenerPort,
+            protocol: "HTTP",
+            defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+        }, child);
+        const queryTask = fargateTaskDefinition(`${name}-query`, {
+            family: family("query"),
+            containers: containers.apply((all) => [all.query]),
+            size: taskSizeFor([sizing.query]),
+            executionRoleArn: executionRoles.query.arn,
+        }, child);
+        fargateService(`${name}-query`, ecs, {
+            serviceName: "thanos-query",
+            taskDefinitionArn: queryTask.arn,
+            desiredCount: thanos.query.replicas,
+            securityGroupIds: [groups.query.id],
+            capacityProvider: ecs.capacity.statelessProvider,
+            minimumHealthyPercent: 100,
+            maximumPercent: 200,
+            loadBalancers: [{ targetGroupArn: targetGroup.arn, containerName: "thanos-query", containerPort: queryHttpPort }],
+        }, { ...child, dependsOn: [listener] });
+
+        // Compactor: at most one task, and a deployment that stops the old task before starting the new one.
+        const compactorTask = fargateTaskDefinition(`${name}-compactor`, {
+            family: family("compactor"),
+            containers: pulumi.all([containers, logs.compactor.name]).apply(([all, group]) => withDataDirOwnership(all.compactor, ecs.region, group)),
+            size: taskSizeFor(withDataDirOwnership(sizing.compactor, ecs.region, "x")),
+            taskRoleArn: roles.compactor.arn,
+            executionRoleArn: executionRoles.compactor.arn,
+            volumes: [{ name: "data" }],
+            ephemeralStorageGiB: ecs.capacity.compactorStorageGiB,
+        }, child);
+        fargateService(`${name}-compactor`, ecs, {
+            serviceName: "thanos-compactor",
+            taskDefinitionArn: compactorTask.arn,
+            desiredCount: thanos.compactor.replicas,
+            securityGroupIds: [groups.compactor.id],
+            capacityProvider: "FARGATE",
+            minimumHealthyPercent: 0,
+            maximumPercent: 100,
+        }, child);
+
+        this.queryLoadBalancerDnsName = loadBalancer.dnsName;
+        this.queryUrl = pulumi.interpolate`http://${loadBalancer.dnsName}${queryListenerPort === 80 ? "" : `:${queryListenerPort}`}`;
+        this.registerOutputs({ queryUrl: this.queryUrl, queryLoadBalancerDnsName: this.queryLoadBalancerDnsName });
+    }
+}
