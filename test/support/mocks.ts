@@ -24,8 +24,31 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
             const bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? name}-mock1234`;
             return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}` };
         }
+        case "aws:lb/loadBalancer:LoadBalancer":
+            return { ...inputs, arn: `arn:aws:mock:::${name}`, dnsName: `internal-${inputs.name ?? name}-1234567890.us-east-1.elb.amazonaws.com` };
         default:
             return { ...inputs, arn: inputs.arn ?? `arn:aws:mock:::${name}` };
+    }
+}
+
+/** Account every mocked AWS look-up answers with. */
+export const mockAccountId = "123456789012";
+
+/** Answers of the provider functions (data sources) the AWS half calls; anything else echoes its inputs. */
+function mockCall(token: string, inputs: Record<string, any>): Record<string, any> {
+    switch (token) {
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { id: mockAccountId, accountId: mockAccountId, arn: `arn:aws:iam::${mockAccountId}:user/mock`, userId: "AIDAMOCK" };
+        case "aws:index/getPartition:getPartition":
+            return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com" };
+        case "aws:ec2/getVpc:getVpc":
+            return { ...inputs, id: inputs.id ?? "vpc-0feedface0000001", cidrBlock: "10.40.0.0/16" };
+        case "aws:ec2/getSubnets:getSubnets":
+            return { ...inputs, id: "us-east-1", ids: ["subnet-0looked0up000000a", "subnet-0looked0up000000b"] };
+        case "aws:ecs/getCluster:getCluster":
+            return { ...inputs, id: inputs.clusterName, arn: `arn:aws:ecs:us-east-1:${mockAccountId}:cluster/${inputs.clusterName}` };
+        default:
+            return inputs;
     }
 }
 
@@ -39,7 +62,7 @@ export async function installMocks(config: Record<string, string> = {}, secretKe
                 return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
             },
             call(args: pulumi.runtime.MockCallArgs) {
-                return args.inputs;
+                return mockCall(args.token, args.inputs);
             },
         },
         "prometheus-paas",
