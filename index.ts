@@ -16,6 +16,7 @@ export const instances = config.instances.map((instance) => ({
     replicas: instance.replicas,
     apps: instance.apps.map((app) => `${app.namespace}/${app.name}`),
 }));
+export const tsuruServiceId = platform.tsuruService?.id;
 export const ecsThanosQueryUrl = platform.ecs?.thanosQueryUrl;
 export const ecsQueryLoadBalancerDnsName = platform.ecs?.queryLoadBalancerDnsName;
 export const ecsPrometheusUrls = platform.ecs?.prometheusUrls;

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { builtinPlans, minimumRetentionSeconds, Plan, retentionShareOfTmpfs } from "./plans";
 import { yaceSupportedNamespaces } from "./exporters/yace-namespaces";
+import { validateServiceInputs } from "./tsuru/service";
 import { parseDurationSeconds, parseMiB, prometheusSize } from "./units";
 
 export const projectName = "prometheus-paas";
@@ -297,6 +298,21 @@ const bucketSchema = z.discriminatedUnion("type", [
     }),
 ]);
 
+/** Registration of the service in Tsuru; the semantics are checked by the TsuruService provider's own validator. */
+const tsuruSchema = strictObject({
+    apiUrl: z.string(),
+    serviceId: z.string().default("prometheus"),
+    team: z.string(),
+    /** One URL (stored as Tsuru's `production` endpoint) or cluster name → URL. */
+    endpoints: z.union([z.string(), z.record(z.string())]),
+    multiCluster: z.boolean().default(false),
+    encoding: z.enum(["form", "json"]).default("form"),
+    username: z.string().optional(),
+    documentation: z.string().optional(),
+    adopt: z.boolean().default(false),
+});
+export type TsuruConfig = z.infer<typeof tsuruSchema>;
+
 /** Every key of the `prometheus-paas` namespace; Pulumi.yaml declares the same keys. */
 export const stackConfigSchema = strictObject({
     environment: dnsLabel("environment", 20),
@@ -313,10 +329,12 @@ export const stackConfigSchema = strictObject({
     bucketSecretKey: z.string().optional(),
     ecs: z.preprocess(absentWhenEmpty, ecsSchema.optional()),
     yace: z.preprocess(absentWhenEmpty, yaceSchema.optional()),
+    tsuru: z.preprocess(absentWhenEmpty, tsuruSchema.optional()),
+    tsuruServicePassword: z.string().optional(),
 });
 
 /** Keys whose values are secrets: read with getSecret, never placed in plain outputs. */
-export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey"] as const;
+export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruServicePassword"] as const;
 
 type RawStackConfig = z.infer<typeof stackConfigSchema>;
 type RawInstance = z.infer<typeof instanceSchema>;
@@ -366,6 +384,10 @@ export interface StackConfig {
     readonly ecs?: EcsConfig;
     /** The YACE CloudWatch exporter on ECS; absent when not configured. */
     readonly yace?: YaceConfig;
+    /** Registration of the service in Tsuru; absent when the stack does not register it. */
+    readonly tsuru?: TsuruConfig;
+    /** The broker password Tsuru sends; absent means one is generated. */
+    readonly tsuruServicePassword?: pulumi.Input<string>;
 }
 
 export class ConfigError extends Error {
@@ -530,7 +552,21 @@ function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: st
 }
 
 /** Validates raw stack configuration (keys without the project prefix). Throws ConfigError listing every problem. */
-export function parseStackConfig(raw: Record<string, unknown>, credentials?: BucketCredentials): StackConfig {
+/** Secret values, read as secret Outputs by loadStackConfig; validation sees only their plain copies in `raw`. */
+export interface ConfigSecrets {
+    readonly bucketCredentials?: BucketCredentials;
+    readonly tsuruServicePassword?: pulumi.Input<string>;
+}
+
+function checkTsuru(config: RawStackConfig, problems: string[]): void {
+    if (config.tsuru === undefined) return;
+    const { failures } = validateServiceInputs({ ...config.tsuru, password: config.tsuruServicePassword || "generated" });
+    for (const failure of failures) {
+        problems.push(`${projectName}:tsuru.${failure.property}: ${failure.reason}`);
+    }
+}
+
+export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSecrets = {}): StackConfig {
     const parsed = stackConfigSchema.safeParse(raw);
     if (!parsed.success) {
         throw new ConfigError(parsed.error.issues.map(formatIssue));
@@ -541,6 +577,7 @@ export function parseStackConfig(raw: Record<string, unknown>, credentials?: Buc
     const plans = mergePlans(config.plans, problems);
     const instances = checkInstances(config, plans, problems);
     checkEcs(config, instances, problems);
+    checkTsuru(config, problems);
     if (hasAccessKey !== Boolean(config.bucketSecretKey)) {
         problems.push(`${projectName}:bucketAccessKey: set both bucketAccessKey and bucketSecretKey (as secrets), or neither to use the SDK's default credentials`);
     }
@@ -558,7 +595,9 @@ export function parseStackConfig(raw: Record<string, unknown>, credentials?: Buc
         thanos: { ...config.thanos, compactor: { ...config.thanos.compactor, platform: compactorPlatform(config.thanos.compactor.platform, instances) } },
         bucket: config.bucket,
         alertmanagers: config.alertmanagers,
-        bucketCredentials: credentials,
+        bucketCredentials: secrets.bucketCredentials,
+        tsuru: config.tsuru,
+        tsuruServicePassword: secrets.tsuruServicePassword,
         ecs: config.ecs && {
             ...config.ecs,
             cluster: { name: config.ecs.cluster.name ?? `prometheus-${config.environment}`, existing: config.ecs.cluster.existing },
@@ -580,9 +619,10 @@ export function loadStackConfig(): StackConfig {
     const config = new pulumi.Config(projectName);
     const accessKey = config.getSecret("bucketAccessKey");
     const secretKey = config.getSecret("bucketSecretKey");
-    const credentials = raw.bucketAccessKey && raw.bucketSecretKey ? { accessKey: accessKey!, secretKey: secretKey! } : undefined;
+    const bucketCredentials = raw.bucketAccessKey && raw.bucketSecretKey ? { accessKey: accessKey!, secretKey: secretKey! } : undefined;
+    const tsuruServicePassword = raw.tsuruServicePassword ? config.getSecret("tsuruServicePassword") : undefined;
     // The plain copies only serve validation; the secrets travel as secret Outputs.
-    return parseStackConfig(raw, credentials);
+    return parseStackConfig(raw, { bucketCredentials, tsuruServicePassword });
 }
 
 const stringConfigKeys = new Set(["environment", "region", "product", ...secretConfigKeys]);

@@ -2,6 +2,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { EcsFoundation } from "./aws/foundation";
 import type { StackConfig } from "./config";
 import { Yace } from "./exporters/ecs";
@@ -11,11 +12,14 @@ import { KubernetesPrometheus } from "./prometheus/kubernetes";
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
 import { KubernetesThanos } from "./thanos/kubernetes";
+import { renderServiceDoc } from "./tsuru/doc";
+import { TsuruService } from "./tsuru/service";
 
 export interface Platform {
     readonly bucket: ThanosBucket;
     readonly prometheusUrls: Record<string, pulumi.Output<string>>;
     readonly thanosQueryUrl?: pulumi.Output<string>;
+    readonly tsuruService?: TsuruService;
     /** The AWS ECS half, when the stack has ECS instances or YACE. */
     readonly ecs?: EcsPlatform;
 }
@@ -48,55 +52,16 @@ export function buildPlatform(config: StackConfig): Platform {
         compactor: config.thanos.compactor,
         credentials: config.bucketCredentials,
     }, { provider: awsProvider });
+
     const ecs = buildEcs(config, bucket, awsProvider);
-
-    const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
-    if (kubernetesInstances.length === 0) {
-        return { bucket, prometheusUrls: {}, ecs };
-    }
-
-    const provider = kubernetesProvider(config);
-    const opts = { provider };
-    const namespace = config.kubernetes.createNamespace
-        ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.kubernetes.namespace } }, opts).metadata.name
-        : pulumi.output(config.kubernetes.namespace);
-    const labels = { environment: config.environment, region: config.region, product: config.product, replicaLabel: config.thanos.replicaLabel };
-
-    const prometheusUrls: Record<string, pulumi.Output<string>> = {};
-    const instances = kubernetesInstances.map((instance) => {
-        const prometheus = new KubernetesPrometheus(`prometheus-${instance.name}`, {
-            instance,
-            namespace,
-            labels,
-            alertmanagers: config.alertmanagers,
-            objstoreConfig: bucket.objstoreConfig,
-        }, opts);
-        prometheusUrls[instance.name] = prometheus.url;
-        return prometheus;
-    });
-
-    const thanos = new KubernetesThanos("thanos", {
-        namespace,
-        thanos: compactorOnlyOn("kubernetes", config),
-        objstoreConfig: bucket.objstoreConfig,
-        sidecarServices: instances.map((prometheus) => prometheus.storeApiService),
-    }, opts);
-
-    if (config.grafana.datasources) {
-        new GrafanaDatasources("grafana", {
-            namespace: config.grafana.namespace,
-            datasources: {
-                thanos: thanos.queryUrl.apply((url) => ({ name: `Thanos (${config.environment})`, url, flavor: "Thanos" as const, isDefault: true })),
-                // Reached over VPC peering through the internal load balancer.
-                ...(ecs?.thanosQueryUrl ? { "thanos-ecs": ecs?.thanosQueryUrl.apply((url) => ({ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const })) } : {}),
-                ...Object.fromEntries(kubernetesInstances.map((instance) => [
-                    `prometheus-${instance.name}`,
-                    prometheusUrls[instance.name].apply((url) => ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const })),
-                ])),
-            },
-        }, opts);
-    }
-    return { bucket, prometheusUrls, thanosQueryUrl: thanos.queryUrl, ecs };
+    const kubernetes = buildKubernetes(config, bucket, ecs?.thanosQueryUrl);
+    return {
+        bucket,
+        prometheusUrls: { ...kubernetes?.prometheusUrls },
+        thanosQueryUrl: kubernetes?.thanosQueryUrl,
+        tsuruService: registerTsuruService(config),
+        ecs,
+    };
 }
 
 /** Thanos settings for one platform: the compactor is parked (0 replicas) unless it runs there. */
@@ -165,4 +130,77 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
         prometheusUrls: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].url])),
         configUpdateCommands: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].configUpdateCommand])),
     };
+}
+
+function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQueryUrl?: pulumi.Output<string>) {
+    const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
+    if (kubernetesInstances.length === 0) {
+        return undefined;
+    }
+
+    const provider = kubernetesProvider(config);
+    const opts = { provider };
+    const namespace = config.kubernetes.createNamespace
+        ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.kubernetes.namespace } }, opts).metadata.name
+        : pulumi.output(config.kubernetes.namespace);
+    const labels = { environment: config.environment, region: config.region, product: config.product, replicaLabel: config.thanos.replicaLabel };
+
+    const prometheusUrls: Record<string, pulumi.Output<string>> = {};
+    const instances = kubernetesInstances.map((instance) => {
+        const prometheus = new KubernetesPrometheus(`prometheus-${instance.name}`, {
+            instance,
+            namespace,
+            labels,
+            alertmanagers: config.alertmanagers,
+            objstoreConfig: bucket.objstoreConfig,
+        }, opts);
+        prometheusUrls[instance.name] = prometheus.url;
+        return prometheus;
+    });
+
+    const thanos = new KubernetesThanos("thanos", {
+        namespace,
+        thanos: compactorOnlyOn("kubernetes", config),
+        objstoreConfig: bucket.objstoreConfig,
+        sidecarServices: instances.map((prometheus) => prometheus.storeApiService),
+    }, opts);
+
+    if (config.grafana.datasources) {
+        new GrafanaDatasources("grafana", {
+            namespace: config.grafana.namespace,
+            datasources: {
+                thanos: thanos.queryUrl.apply((url) => ({ name: `Thanos (${config.environment})`, url, flavor: "Thanos" as const, isDefault: true })),
+                // Reached over VPC peering through the internal load balancer.
+                ...(ecsThanosQueryUrl ? { "thanos-ecs": ecsThanosQueryUrl.apply((url) => ({ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const })) } : {}),
+                ...Object.fromEntries(kubernetesInstances.map((instance) => [
+                    `prometheus-${instance.name}`,
+                    prometheusUrls[instance.name].apply((url) => ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const })),
+                ])),
+            },
+        }, opts);
+    }
+    return { prometheusUrls, thanosQueryUrl: thanos.queryUrl };
+}
+
+/** Registers the service with the stack's Tsuru API; the password is generated unless the stack sets one. */
+function registerTsuruService(config: StackConfig): TsuruService | undefined {
+    const tsuru = config.tsuru;
+    if (tsuru === undefined) {
+        return undefined;
+    }
+    const password = config.tsuruServicePassword !== undefined
+        ? pulumi.secret(config.tsuruServicePassword)
+        : new random.RandomPassword("tsuru-service-password", { length: 32, special: false }).result;
+    return new TsuruService("tsuru-service", {
+        apiUrl: tsuru.apiUrl,
+        serviceId: tsuru.serviceId,
+        team: tsuru.team,
+        endpoints: tsuru.endpoints,
+        multiCluster: tsuru.multiCluster,
+        encoding: tsuru.encoding,
+        username: tsuru.username,
+        password,
+        documentation: tsuru.documentation ?? renderServiceDoc(tsuru.serviceId, config.plans),
+        adopt: tsuru.adopt,
+    });
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { ConfigError } from "../../components/config";
 import { minimalRawConfig, readStackConfig, readStackFile, stackNames } from "../support/fixtures";
-import { resolve } from "../support/mocks";
+import { isSecret, resolve } from "../support/mocks";
 import { mockStack, runProgram, runStack, runStackConfig, StackRun } from "../support/stack";
 
 const STATEFULSET = "kubernetes:apps/v1:StatefulSet";
@@ -52,6 +52,23 @@ describe("stacks under mocks", () => {
         const query = run.recorder.ofType("kubernetes:apps/v1:Deployment")[0];
         assert.equal(query.inputs.spec.replicas, 2);
         assert.equal(query.inputs.spec.template.spec.containers[0].args.filter((arg: string) => arg.startsWith("--endpoint=")).length, 5);
+    });
+
+    it("dev and prod register the Tsuru service with a generated secret password and the plan catalog as its doc", async () => {
+        for (const stack of ["dev", "prod"]) {
+            const run = await runStack(stack);
+            const [service] = run.recorder.ofType("pulumi-nodejs:dynamic/paas-tsuru:TsuruService").filter((resource) => resource.name === "tsuru-service");
+            assert.ok(service, `${stack}: no TsuruService`);
+            assert.equal(service.inputs.serviceId, "prometheus");
+            assert.ok(isSecret(service.inputs.password), `${stack}: password must be a secret`);
+            assert.match(service.inputs.documentation, /small: .*tmpfs 512MB/);
+            assert.equal(run.recorder.ofType("random:index/randomPassword:RandomPassword").length, 1);
+            assert.equal(run.recorder.one("random:index/randomPassword:RandomPassword", "tsuru-service-password").inputs.special, false);
+        }
+        const prod = await runStack("prod");
+        const service = prod.recorder.ofType("pulumi-nodejs:dynamic/paas-tsuru:TsuruService").find((resource) => resource.name === "tsuru-service")!;
+        assert.equal(service.inputs.multiCluster, true);
+        assert.deepEqual(Object.keys(service.inputs.endpoints).sort(), ["cluster-b", "production"]);
     });
 
     it("a stack with an existing endpoint registers no AWS resource at all", async () => {

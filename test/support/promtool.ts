@@ -1,25 +1,14 @@
 /**
  * The real promtool, built by scripts/setup-tools.sh at the version of the pinned Prometheus image.
- * A missing promtool fails the tests: these checks must never skip silently.
  */
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import versions from "../../components/versions.json";
-
-function promtoolPath(): string {
-    if (process.env.PROMTOOL) return process.env.PROMTOOL;
-    const toolsDir = process.env.PAAS_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "prometheus-paas", "tools");
-    return path.join(toolsDir, `promtool-${versions.tools.prometheusModule}`, "promtool");
-}
+import { promtoolBinary } from "./tools";
 
 export function promtool(): string {
-    const binary = promtoolPath();
-    if (!fs.existsSync(binary)) {
-        throw new Error(`promtool not found at ${binary}: run 'bash scripts/setup-tools.sh promtool' (or set PROMTOOL)`);
-    }
-    return binary;
+    return promtoolBinary();
 }
 
 /** Prometheus version promtool reports, e.g. "3.16.0". */

@@ -167,3 +167,25 @@ describe("stack config", () => {
         });
     });
 });
+
+describe("stack config: tsuru registration", () => {
+    const tsuru = { apiUrl: "https://tsuru.example.com", team: "platform", endpoints: "https://broker.example.com" };
+
+    it("defaults the service id and encoding", () => {
+        const config = parseStackConfig({ ...minimalRawConfig(), tsuru });
+        assert.equal(config.tsuru!.serviceId, "prometheus");
+        assert.equal(config.tsuru!.encoding, "form");
+    });
+
+    it("rejects a service id Tsuru would refuse, naming the key", () => {
+        assertProblem({ ...minimalRawConfig(), tsuru: { ...tsuru, serviceId: "Prometheus_Service" } }, "prometheus-paas:tsuru.serviceId", "lowercase letters, digits and dashes");
+    });
+
+    it("rejects an endpoint that is not an http(s) URL", () => {
+        assertProblem({ ...minimalRawConfig(), tsuru: { ...tsuru, endpoints: "broker:8080" } }, "prometheus-paas:tsuru.endpoints");
+    });
+
+    it("rejects an unknown encoding", () => {
+        assertProblem({ ...minimalRawConfig(), tsuru: { ...tsuru, encoding: "xml" } }, "prometheus-paas:tsuru.encoding", "'form' | 'json'");
+    });
+});
