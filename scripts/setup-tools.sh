@@ -85,11 +85,13 @@ require_go() {
 
 # Go's default module and build caches are shared by all builds, so a rebuild only recompiles what changed.
 # -mod=mod lets the throw-away wrapper modules complete their go.mod; -trimpath keeps local paths out of
-# the binaries; the toolchain is never switched (a newer one could not be downloaded here anyway).
+# the binaries. GOTOOLCHAIN=auto (unless set in the environment): when a pinned module needs a newer Go
+# than the installed one (Thanos v0.42.5 needs 1.26.10), `go` fetches that toolchain as the module
+# golang.org/toolchain through GOPROXY, checksum-verified, into the module cache.
 setup_go_env() {
   export CGO_ENABLED=0
   export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -mod=mod"
-  export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+  export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 }
 
 # Writes an empty throw-away module into dir $1.
@@ -510,9 +512,14 @@ build_thanos() {
   copy_module_replaces "$build/src" "$(go_mod_field "$mod@$ver" GoMod)"
   go_resolve "$build/src" "$mod" get "$mod/cmd/thanos@$ver" ||
     die "cannot resolve $mod/cmd/thanos@$ver and its dependencies"
-  # Build tags of the release build (.promu.yml: flags: -a -tags ...).
+  # Build tags of the release build: .promu.yml build.tags.all (netgo, slicelabels for v0.42).
   local tags
-  tags="$(sed -nE 's/.*-tags[ =]+([^ ]+).*/\1/p' "$(go_mod_field "$mod@$ver" Dir)/.promu.yml" | head -n1)"
+  tags="$(cd "$PAAS_ROOT" && node -e '
+    const y = require("js-yaml").load(require("fs").readFileSync(process.argv[1], "utf8"));
+    const t = (y.build && y.build.tags) || {};
+    console.log([].concat(t.all || [], t.linux || []).join(","));
+  ' "$(go_mod_field "$mod@$ver" Dir)/.promu.yml")" || die "cannot read the build tags from thanos' .promu.yml"
+  log "  build tags: ${tags:-none}"
   local v=github.com/prometheus/common/version
   mkdir -p "$build/out"
   go -C "$build/src" build -o "$build/out/thanos" ${tags:+-tags "$tags"} -ldflags "-s -w \

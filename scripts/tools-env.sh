@@ -6,7 +6,7 @@
 # are pinned); setup-tools.sh sources this file too, so both always agree on where each tool lives.
 #
 # Exports:
-#   PATH                         prefixed with the cached pulumi and promtool dirs
+#   PATH                         prefixed with the cached promtool, pulumi (and optional thanos) dirs
 #   PROMTOOL                     the promtool that understands kubernetes_sd_configs (Debian's does not)
 #   PULUMI_SKIP_UPDATE_CHECK     true: no network calls to look for a newer CLI
 #   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION  true: plugins are built here, never downloaded
@@ -55,7 +55,7 @@ _paas_tools_env_main() {
 
   # Prepend without duplicating when sourced more than once.
   local dir
-  for dir in "$PAAS_PULUMI_DIR" "$PAAS_PROMTOOL_DIR"; do
+  for dir in "$PAAS_THANOS_DIR" "$PAAS_PULUMI_DIR" "$PAAS_PROMTOOL_DIR"; do
     case ":$PATH:" in
       *":$dir:"*) ;;
       *) PATH="$dir:$PATH" ;;
