@@ -1,23 +1,8 @@
 import { strict as assert } from "assert";
-import { ConfigError, parseStackConfig } from "../../components/config";
+import { parseStackConfig } from "../../components/config";
+import { assertProblem, problemsOf } from "../support/config-problems";
 import { ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { minimalRawConfig } from "../support/fixtures";
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (error) {
-        assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
-        return error.problems;
-    }
-    assert.fail("configuration was accepted");
-}
-
-function assertProblem(raw: Record<string, unknown>, ...fragments: string[]) {
-    const problems = problemsOf(raw);
-    const match = problems.find((problem) => fragments.every((fragment) => problem.includes(fragment)));
-    assert.ok(match, `no problem containing ${JSON.stringify(fragments)} in:\n${problems.join("\n")}`);
-}
 
 function withEcs(patch: Record<string, unknown>): Record<string, unknown> {
     const raw = ecsRawConfig();

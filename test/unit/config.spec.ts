@@ -1,27 +1,12 @@
 import { strict as assert } from "assert";
-import { ConfigError, parseStackConfig } from "../../components/config";
+import { parseStackConfig } from "../../components/config";
+import { assertProblem, problemsOf } from "../support/config-problems";
 import { minimalRawConfig } from "../support/fixtures";
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (error) {
-        assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
-        return error.problems;
-    }
-    assert.fail("configuration was accepted");
-}
 
 function withInstance(patch: Record<string, unknown>): Record<string, unknown> {
     const raw = minimalRawConfig();
     const [instance] = raw.instances as Record<string, unknown>[];
     return { ...raw, instances: [{ ...instance, ...patch }] };
-}
-
-function assertProblem(raw: Record<string, unknown>, ...fragments: string[]) {
-    const problems = problemsOf(raw);
-    const match = problems.find((problem) => fragments.every((fragment) => problem.includes(fragment)));
-    assert.ok(match, `no problem containing ${JSON.stringify(fragments)} in:\n${problems.join("\n")}`);
 }
 
 describe("stack config", () => {
