@@ -172,6 +172,8 @@ export class EventCollector {
                 policy: policy.policyName,
                 message: stripAnsi(policy.message).trim(),
                 resourceUrn: policy.resourceUrn || null,
+                // Newer engines send a severity; the SDK's PolicyEvent type predates it.
+                severity: (policy as { severity?: string }).severity || null,
             });
         }
         const diagnostic = event.diagnosticEvent;
@@ -241,7 +243,8 @@ export function engineErrorLines(text: string, diagnostics: readonly string[] = 
     const fromDiagnostics = diagnostics.flatMap((d) => d.split("\n")).map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
     if (fromDiagnostics.length > 0) return dedupe(fromDiagnostics).slice(0, 30);
     const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trimEnd());
-    const errors = lines.filter((l) => /^\s*error: /.test(l)).map((l) => l.trim());
+    // The Automation API's CommandResult text puts the first stderr line right after " stderr: ".
+    const errors = lines.map((l) => /^\s*(?:(?:stdout|stderr):\s*)*(error: .*)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined);
     if (errors.length > 0) return dedupe(errors);
     return lines.filter((l) => l.trim() !== "" && !/^\s*(code|stdout|stderr|err\?):\s*$/.test(l)).slice(-15);
 }
@@ -271,13 +274,15 @@ function backendLockHint(stack: string, projectName: string): string {
     return `With a file (DIY) backend a stale lock is a file under <backend>/${lockDir}; delete it only when no pulumi process is using the stack.`;
 }
 
-export function lockedMessage(stack: string, waitedMs: number, attempts: number, err: unknown, projectName: string): string {
-    const holders = errorText(err)
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => /created by .*\(pid \d+\)/.test(l));
+export function lockedMessage(stack: string, waitedMs: number, attempts: number, timeoutSeconds: number, err: unknown, projectName: string): string {
+    const holders = dedupe(
+        errorText(err)
+            .split(/\r?\n/)
+            .map((l) => l.trim())
+            .filter((l) => /created by .*\(pid \d+\)/.test(l)),
+    );
     return [
-        `stack '${stack}' is locked by another update; still locked after waiting ${Math.round(waitedMs / 1000)}s (${attempts} attempts, --lock-timeout).`,
+        `stack '${stack}' is locked by another update; still locked after waiting ${Math.round(waitedMs / 1000)}s (--lock-timeout ${timeoutSeconds}s, ${attempts} attempts).`,
         ...holders.map((h) => `lock: ${h}`),
         `If no update is running any more (a crashed or killed pipeline), release the lock: pulumi cancel --stack ${stack} --yes`,
         `(run it in the project directory with the same PULUMI_BACKEND_URL). ${backendLockHint(stack, projectName)}`,
@@ -291,6 +296,9 @@ export function stackNotFoundMessage(stack: string, workDir: string): string {
         `Pass --create to create it (its config comes from Pulumi.${stack.split("/").pop()}.yaml), or check the backend and the stack name.`
     );
 }
+
+export const missingPluginHint =
+    "hint: plugins cannot be downloaded here; `bash scripts/setup-tools.sh` builds the Node.js language host and the Kubernetes provider plugin.";
 
 export const cliMissingMessage =
     "the pulumi CLI was not found on PATH. Build it with `bash scripts/setup-tools.sh`, then `source scripts/tools-env.sh` (puts it on PATH).";
@@ -310,6 +318,7 @@ export function classifyFailure(
         interrupted: boolean;
         waitedMs: number;
         attempts: number;
+        lockTimeoutSeconds: number;
     },
 ): StackFailure {
     const text = errorText(err);
@@ -317,7 +326,7 @@ export function classifyFailure(
     if (isCliMissing(err)) return failure("cli-missing", cliMissingMessage);
     if (isStackNotFound(err)) return failure("stack-not-found", stackNotFoundMessage(context.stack, context.workDir));
     if (isConcurrentUpdate(err)) {
-        return failure("locked", lockedMessage(context.stack, context.waitedMs, context.attempts, err, context.projectName));
+        return failure("locked", lockedMessage(context.stack, context.waitedMs, context.attempts, context.lockTimeoutSeconds, err, context.projectName));
     }
     const configProblems = extractConfigProblems([text, ...context.collector.errorDiagnostics].join("\n"), context.projectName);
     if (configProblems.length > 0) {
@@ -331,7 +340,10 @@ export function classifyFailure(
         const count = context.collector.violations.filter((v) => v.level === "mandatory").length;
         return failure("policy", `${count} mandatory policy violation(s); see the list above. The engine stopped the operation.`);
     }
-    return failure("engine", engineErrorLines(text, context.collector.errorDiagnostics).join("\n") || "the engine failed without a message");
+    const lines = engineErrorLines(text, context.collector.errorDiagnostics);
+    if (lines.length === 0) lines.push("the engine failed without a message");
+    if (/no (language|resource|analyzer) plugin '[^']+' found/.test(text)) lines.push(missingPluginHint);
+    return failure("engine", lines.join("\n"));
 }
 
 function nonZero(changes: OpMap | undefined): Record<string, number> {
@@ -374,7 +386,7 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
         } catch (e) {
             return summary({
                 result: "failed",
-                error: classifyFailure(e, { stack: stackName, workDir: request.workDir, projectName, collector, interrupted: controller.signal.aborted, waitedMs: 0, attempts }),
+                error: classifyFailure(e, { stack: stackName, workDir: request.workDir, projectName, collector, interrupted: controller.signal.aborted, waitedMs: 0, attempts, lockTimeoutSeconds: request.lockTimeoutSeconds }),
             });
         }
         for (;;) {
@@ -424,6 +436,7 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
                         interrupted: controller.signal.aborted,
                         waitedMs: lockedSince === undefined ? 0 : deps.now() - lockedSince,
                         attempts,
+                        lockTimeoutSeconds: request.lockTimeoutSeconds,
                     }),
                 });
             }

@@ -32,6 +32,8 @@ export interface PolicyViolation {
     readonly message: string;
     /** URN of the offending resource; null for stack-level policies. */
     readonly resourceUrn: string | null;
+    /** low, medium, high or critical when the policy declares one; else null. */
+    readonly severity: string | null;
 }
 
 export interface StackFailure {
@@ -137,7 +139,8 @@ export function renderTable(summary: PipelineSummary): string {
         if (stack.policyViolations.length > 0) {
             lines.push("", `${stack.stack}: policy violations`);
             for (const v of stack.policyViolations) {
-                lines.push(`  [${v.level}] ${v.policyPack}/${v.policy}: ${v.message.trim().replace(/\s*\n\s*/g, " ")}`);
+                const level = v.severity ? `${v.level}, ${v.severity}` : v.level;
+                lines.push(`  [${level}] ${v.policyPack}/${v.policy}: ${v.message.trim().replace(/\s*\n\s*/g, " ")}`);
                 lines.push(`      resource: ${v.resourceUrn ?? "(stack)"}`);
             }
         }

@@ -1,12 +1,19 @@
 /**
- * The pipeline CLI (automation/cli.ts) against the REAL engine: the Pulumi CLI built by scripts/setup-tools.sh,
- * a throw-away file backend, the `local` stack of this project.
+ * The pipeline CLI (automation/cli.ts) as a child process against the REAL engine: the Pulumi CLI that
+ * scripts/setup-tools.sh builds, a throw-away file backend, this project's program and its `local` stack.
  *
- * Nothing is written into the repository. `pulumi stack init` writes the passphrase salt into
- * Pulumi.<stack>.yaml next to Pulumi.yaml, so the CLI runs with --cwd on a temporary project directory
- * holding only a Pulumi.yaml (this project's, plus `main:` pointing back at the real program) and the stack
- * files (Pulumi.local.yaml with renderYamlToDirectory moved to a temporary dir). The program, its
- * node_modules and tsconfig are the repository's own.
+ * Nothing is written into the repository. `pulumi stack init` appends the passphrase salt to
+ * Pulumi.<stack>.yaml next to Pulumi.yaml, so the CLI runs with --cwd on a temporary project directory. That
+ * directory holds only a Pulumi.yaml (this project's, plus `main:` pointing at the repository) and the stack
+ * files (Pulumi.local.yaml with renderYamlToDirectory moved to a temporary directory). The program, its
+ * node_modules and its tsconfig are the repository's own.
+ *
+ * Two parts:
+ *  - backend behaviour (needs only the pulumi CLI): --create, missing stack, a real lock with retries and the
+ *    cancel advice, refusal without --yes, the missing-CLI message;
+ *  - the program (needs the Node.js language host and the Kubernetes plugin as well): preview/up/up/preview,
+ *    summaries that match what happened, a policy pack with advisory and mandatory violations, config errors.
+ * Both fail (never skip) when a tool is missing, saying to run `bash scripts/setup-tools.sh`.
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -24,50 +31,216 @@ const pulumiDir = path.join(toolsDir, `pulumi-${versions.tools.pulumi}`);
 const pulumiBin = path.join(pulumiDir, "pulumi");
 const tsNode = path.join(projectRoot, "node_modules", ".bin", "ts-node");
 const cliScript = path.join(projectRoot, "automation", "cli.ts");
-const stackName = "local";
+const setupHint = "run `bash scripts/setup-tools.sh` (then `source scripts/tools-env.sh`)";
 
 interface CliRun {
     readonly status: number;
     readonly stdout: string;
     readonly stderr: string;
     readonly summary: PipelineSummary;
+    /** The first stack's summary. */
     readonly stack: StackSummary;
 }
 
-/** Fails (never skips) when the engine is not built: CI must build it. */
-function requireEngine(env: NodeJS.ProcessEnv): void {
+function requirePulumiCli(): void {
     if (!fs.existsSync(pulumiBin)) {
-        throw new Error(`pulumi CLI ${versions.tools.pulumi} not found at ${pulumiBin}: run \`bash scripts/setup-tools.sh\` (then \`source scripts/tools-env.sh\`)`);
-    }
-    const plugins = spawnSync(pulumiBin, ["plugin", "ls", "--json"], { env, encoding: "utf8" });
-    const list: { name: string; kind: string; version: string }[] = plugins.status === 0 ? JSON.parse(plugins.stdout || "[]") : [];
-    const wanted = versions.tools.pulumiKubernetes.replace(/^v/, "");
-    if (!list.some((p) => p.kind === "resource" && p.name === "kubernetes" && p.version === wanted)) {
-        throw new Error(
-            `the Kubernetes resource plugin ${wanted} is not installed in ${env.PULUMI_HOME ?? "~/.pulumi"} ` +
-                `(pulumi plugin ls: ${plugins.stdout}${plugins.stderr}): run \`bash scripts/setup-tools.sh\``,
-        );
+        throw new Error(`pulumi CLI ${versions.tools.pulumi} not found at ${pulumiBin}: ${setupHint}`);
     }
 }
 
-/** A snapshot of what the engine could write into the repository by mistake. */
+/** The Node.js language host runs the program and the policy pack; the Kubernetes plugin renders the manifests. */
+function requireProgramPlugins(env: NodeJS.ProcessEnv): void {
+    requirePulumiCli();
+    const onPath = (env.PATH ?? "").split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, "pulumi-language-nodejs")));
+    if (!onPath) {
+        throw new Error(`pulumi-language-nodejs (the Node.js language host) is not in ${pulumiDir} nor on PATH: ${setupHint}`);
+    }
+    const plugins = spawnSync(pulumiBin, ["plugin", "ls", "--json"], { env, encoding: "utf8" });
+    const list: { name: string; kind: string; version: string }[] = plugins.status === 0 ? JSON.parse(plugins.stdout || "[]") ?? [] : [];
+    const wanted = versions.tools.pulumiKubernetes.replace(/^v/, "");
+    if (!list.some((p) => p.kind === "resource" && p.name === "kubernetes" && p.version === wanted)) {
+        throw new Error(`the Kubernetes resource plugin ${wanted} is not installed in ${env.PULUMI_HOME ?? "~/.pulumi"} (pulumi plugin ls: ${plugins.stdout.trim() || plugins.stderr.trim()}): ${setupHint}`);
+    }
+}
+
+/** What the engine could write into the repository by mistake: stack files and state/manifest dirs. */
 function repoFingerprint(): string {
     const stackFiles = fs
         .readdirSync(projectRoot)
-        .filter((name) => /^Pulumi\..*\.ya?ml$|^Pulumi\.ya?ml$/.test(name))
+        .filter((name) => /^Pulumi(\..+)?\.ya?ml$/.test(name))
         .sort()
         .map((name) => `${name}:${crypto.createHash("sha256").update(fs.readFileSync(path.join(projectRoot, name))).digest("hex")}`);
-    const strays = [".pulumi", "out/manifests", "automation/.pulumi"].filter((rel) => fs.existsSync(path.join(projectRoot, rel)));
+    const strays = [".pulumi", "out/manifests"].filter((rel) => fs.existsSync(path.join(projectRoot, rel)));
     return JSON.stringify({ stackFiles, strays });
 }
+
+/** A temporary project (Pulumi.yaml -> the repository's program), a file backend and the pipeline CLI. */
+class Sandbox {
+    readonly tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-e2e-"));
+    readonly backendDir = path.join(this.tmp, "backend");
+    readonly workDir = path.join(this.tmp, "project");
+    readonly manifestsDir = path.join(this.tmp, "manifests");
+    readonly summaryFile = path.join(this.tmp, "summary.json");
+    readonly env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PATH: `${pulumiDir}${path.delimiter}${process.env.PATH}`,
+        PULUMI_BACKEND_URL: `file://${this.backendDir}`,
+        PULUMI_CONFIG_PASSPHRASE: "local-only-not-a-secret",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        // `npm test` type-checks the program with tsc already; skip ts-node's second check in each engine run.
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    };
+
+    constructor() {
+        delete this.env.PIPELINE_E2E_DENY;
+        fs.mkdirSync(this.backendDir);
+        fs.mkdirSync(this.workDir);
+        const project = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+        // A directory `main` becomes the program's working directory (pkg/engine/project.go getPwdMain):
+        // the program runs in the repository, with its tsconfig and node_modules.
+        project.main = projectRoot;
+        fs.writeFileSync(path.join(this.workDir, "Pulumi.yaml"), yaml.dump(project));
+        const local = this.localStackFile();
+        local.config["prometheus-paas:kubernetes"] = { ...local.config["prometheus-paas:kubernetes"], renderYamlToDirectory: this.manifestsDir };
+        this.writeStackFile("local", local);
+    }
+
+    localStackFile(): { config: Record<string, any> } {
+        return yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
+    }
+
+    writeStackFile(stack: string, content: unknown): void {
+        fs.writeFileSync(path.join(this.workDir, `Pulumi.${stack}.yaml`), yaml.dump(content));
+    }
+
+    lockDir(stack: string): string {
+        // The diy backend's lock: .pulumi/locks/<org>/<project>/<stack>/<uuid>.json (pkg/backend/diy/lock.go).
+        return path.join(this.backendDir, ".pulumi", "locks", "organization", "prometheus-paas", stack);
+    }
+
+    /** Runs the CLI with stdin a pipe (not a TTY: the CI situation). */
+    spawn(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+        const result = spawnSync(tsNode, ["--transpile-only", cliScript, ...args, "--cwd", this.workDir], {
+            cwd: projectRoot,
+            env: { ...this.env, ...extraEnv },
+            encoding: "utf8",
+            input: "",
+            timeout: 10 * 60 * 1000,
+            maxBuffer: 64 * 1024 * 1024,
+        });
+        if (result.error) throw result.error;
+        return result;
+    }
+
+    /** Runs the CLI and reads its JSON summary (stdout with `--json -`, else the summary file). */
+    cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): CliRun {
+        const result = this.spawn(args, extraEnv);
+        const context = `pipeline ${args.join(" ")} (exit ${result.status})\n--- stderr ---\n${result.stderr.slice(-8000)}\n--- stdout ---\n${result.stdout.slice(-8000)}`;
+        let summary: PipelineSummary;
+        try {
+            summary = JSON.parse(args.includes("-") ? result.stdout : fs.readFileSync(this.summaryFile, "utf8"));
+        } catch (err) {
+            throw new Error(`no JSON summary: ${err}\n${context}`);
+        }
+        assert.equal(summary.exitCode, result.status, `JSON exitCode vs process exit code\n${context}`);
+        return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, summary, stack: summary.stacks[0] };
+    }
+
+    cleanup(): void {
+        fs.rmSync(this.tmp, { recursive: true, force: true });
+    }
+}
+
+function explain(run: CliRun): string {
+    return `exit ${run.status}\n${JSON.stringify(run.summary, null, 2)}\n--- stderr ---\n${run.stderr.slice(-8000)}`;
+}
+
+describe("engine: pipeline CLI, backend behaviour (real Pulumi CLI, file backend)", function () {
+    this.timeout(5 * 60 * 1000);
+    let sandbox: Sandbox;
+    let fingerprint: string;
+
+    before(() => {
+        requirePulumiCli();
+        fingerprint = repoFingerprint();
+        sandbox = new Sandbox();
+    });
+
+    after(() => sandbox?.cleanup());
+
+    it("says how to get the pulumi CLI when it is not on PATH (exit 1)", () => {
+        const run = sandbox.cli(["outputs", "local", "--json", "-"], { PATH: path.dirname(process.execPath) });
+        assert.equal(run.status, 1, explain(run));
+        assert.equal(run.stack.error?.kind, "cli-missing");
+        assert.match(run.stack.error!.message, /bash scripts\/setup-tools\.sh/);
+    });
+
+    it("a missing stack fails with how to create it (exit 1)", () => {
+        const run = sandbox.cli(["outputs", "--stack", "local", "--json", "-"]);
+        assert.equal(run.status, 1, explain(run));
+        assert.equal(run.stack.error?.kind, "stack-not-found", explain(run));
+        assert.match(run.stack.error!.message, /stack 'local' does not exist in PULUMI_BACKEND_URL=file:\/\/.*Pass --create/);
+    });
+
+    it("--create creates the stack in the file backend (its salt goes to the temporary stack file)", () => {
+        const run = sandbox.cli(["outputs", "--stack", "local", "--create", "--json", "-"]);
+        assert.equal(run.status, 0, explain(run));
+        assert.deepEqual(run.stack.outputs, {});
+        assert.ok(fs.existsSync(path.join(sandbox.backendDir, ".pulumi", "stacks", "prometheus-paas", "local.json")), "stack state in the backend");
+        assert.match(fs.readFileSync(path.join(sandbox.workDir, "Pulumi.local.yaml"), "utf8"), /^encryptionsalt: /m);
+    });
+
+    it("refuses up without --yes when stdin is not a terminal (exit 1), and never reaches the engine", () => {
+        const result = sandbox.spawn(["up", "local"]);
+        assert.equal(result.status, 1, result.stderr);
+        assert.match(result.stderr, /refusing to run 'up' on 'local' without --yes: stdin is not a terminal/);
+        assert.doesNotMatch(result.stderr, /\[local\]/);
+    });
+
+    it("a locked stack: retries with backoff until --lock-timeout, then explains how to cancel; `pulumi cancel` releases it", () => {
+        const lockFile = path.join(sandbox.lockDir("local"), `${crypto.randomUUID()}.json`);
+        fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+        fs.writeFileSync(lockFile, JSON.stringify({ pid: 999999, username: "ci", hostname: "other-runner", timestamp: new Date().toISOString() }));
+
+        const started = Date.now();
+        const run = sandbox.cli(["up", "local", "--yes", "--lock-timeout", "5", "--json", "-"]);
+        const elapsed = Date.now() - started;
+        assert.equal(run.status, 1, explain(run));
+        assert.equal(run.stack.result, "failed");
+        assert.equal(run.stack.error?.kind, "locked", explain(run));
+        // 2s (+-20%), then what is left of the 5s, then the last attempt.
+        assert.equal(run.stack.attempts, 3, explain(run));
+        assert.ok(elapsed >= 5000 && run.stack.durationMs >= 5000, `waited ${elapsed} ms`);
+        const message = run.stack.error!.message;
+        assert.match(message, /still locked after waiting \d+s \(--lock-timeout 5s, 3 attempts\)/);
+        assert.equal(message.match(/created by ci@other-runner \(pid 999999\)/g)?.length, 1, message);
+        assert.match(message, /pulumi cancel --stack local --yes/);
+        assert.ok(message.includes(`${sandbox.lockDir("local")}/`), message);
+        assert.equal((run.stderr.match(/\[local\] stack is locked by another update; retrying in/g) ?? []).length, 2, run.stderr);
+        assert.match(run.stderr, /^\[local\] error: the stack is currently locked by 1 lock\(s\)/m, "engine stderr streamed with the stack prefix");
+
+        // The advice works: cancel deletes the stale lock file and updates go through again.
+        const cancel = spawnSync(pulumiBin, ["cancel", "--stack", "local", "--yes", "--non-interactive"], { cwd: sandbox.workDir, env: sandbox.env, encoding: "utf8" });
+        assert.equal(cancel.status, 0, `${cancel.stdout}${cancel.stderr}`);
+        assert.equal(fs.existsSync(lockFile), false, "pulumi cancel deleted the lock file");
+        const refresh = sandbox.cli(["refresh", "local", "--yes", "--lock-timeout", "0", "--json", "-"]);
+        assert.equal(refresh.status, 0, explain(refresh));
+        assert.equal(refresh.stack.attempts, 1);
+    });
+
+    it("leaves the repository untouched", () => {
+        assert.equal(repoFingerprint(), fingerprint);
+    });
+});
 
 const advisoryPolicy = "pipeline-e2e-namespace-seen";
 const mandatoryPolicy = "pipeline-e2e-deny-namespaces";
 
 /**
- * A two-policy pack: an advisory one that always reports each Namespace, and a mandatory one that only
- * reports when PIPELINE_E2E_DENY=1, so one pack serves the passing and the failing runs.
- * Its @pulumi/policy comes from policy/node_modules (the project's pack; `npm ci` there first).
+ * A two-policy pack: an advisory policy that reports each Namespace, and a mandatory one that reports only
+ * when PIPELINE_E2E_DENY=1, so one pack serves the passing and the failing runs. Its @pulumi/policy comes
+ * from policy/node_modules (the project's pack; `npm ci` there first).
  */
 function writePolicyPack(dir: string): void {
     const policyModules = path.join(projectRoot, "policy", "node_modules");
@@ -106,79 +279,29 @@ new PolicyPack("pipeline-e2e", {
     );
 }
 
-describe("engine: pipeline CLI on the local stack (real Pulumi CLI, file backend)", function () {
+describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, language host, Kubernetes plugin)", function () {
     this.timeout(15 * 60 * 1000);
-
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-e2e-"));
-    const backendDir = path.join(tmp, "backend");
-    const workDir = path.join(tmp, "project");
-    const manifestsDir = path.join(tmp, "manifests");
-    const packDir = path.join(tmp, "policy-pack");
-    const summaryFile = path.join(tmp, "summary.json");
-    const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        PATH: `${pulumiDir}${path.delimiter}${process.env.PATH}`,
-        PULUMI_BACKEND_URL: `file://${backendDir}`,
-        PULUMI_CONFIG_PASSPHRASE: "local-only-not-a-secret",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        // The program is the repository's: its tsconfig, type-checked by `npm test`'s tsc already.
-        PULUMI_NODEJS_TSCONFIG_PATH: path.join(projectRoot, "tsconfig.json"),
-        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-    };
-    delete env.PIPELINE_E2E_DENY;
+    let sandbox: Sandbox;
+    let packDir: string;
     let fingerprint: string;
     let createdByPreview = 0;
 
-    function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): CliRun {
-        const result = spawnSync(tsNode, ["--transpile-only", cliScript, ...args, "--cwd", workDir], {
-            cwd: projectRoot,
-            env: { ...env, ...extraEnv },
-            encoding: "utf8",
-            input: "", // stdin is a pipe, not a TTY: the CI situation
-            timeout: 10 * 60 * 1000,
-            maxBuffer: 64 * 1024 * 1024,
-        });
-        if (result.error) throw result.error;
-        const context = `pipeline ${args.join(" ")} (exit ${result.status})\n--- stderr ---\n${result.stderr}\n--- stdout ---\n${result.stdout}`;
-        let summary: PipelineSummary;
-        try {
-            summary = JSON.parse(args.includes("-") ? result.stdout : fs.readFileSync(summaryFile, "utf8"));
-        } catch (err) {
-            throw new Error(`no JSON summary: ${err}\n${context}`);
-        }
-        assert.equal(summary.exitCode, result.status, `JSON exitCode vs process exit code\n${context}`);
-        return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, summary, stack: summary.stacks[0] };
-    }
-
-    function explain(run: CliRun): string {
-        return `exit ${run.status}\n${JSON.stringify(run.summary, null, 2)}\n--- stderr ---\n${run.stderr.slice(-8000)}`;
-    }
-
     before(() => {
-        requireEngine(env);
+        sandbox = new Sandbox();
+        requireProgramPlugins(sandbox.env);
         fingerprint = repoFingerprint();
-        fs.mkdirSync(backendDir);
-        fs.mkdirSync(workDir);
-        const project = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-        project.main = path.relative(workDir, projectRoot); // Pulumi joins `main` to the project dir
-        fs.writeFileSync(path.join(workDir, "Pulumi.yaml"), yaml.dump(project));
-        const local = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
-        local.config["prometheus-paas:kubernetes"] = { ...local.config["prometheus-paas:kubernetes"], renderYamlToDirectory: manifestsDir };
-        fs.writeFileSync(path.join(workDir, "Pulumi.local.yaml"), yaml.dump(local));
-        const broken = structuredClone(local);
+        packDir = path.join(sandbox.tmp, "policy-pack");
+        writePolicyPack(packDir);
+        const broken = sandbox.localStackFile();
         broken.config["prometheus-paas:environment"] = "Not_A_Label";
         broken.config["prometheus-paas:thanos"] = { compactor: { replicas: 2 } };
-        fs.writeFileSync(path.join(workDir, "Pulumi.broken.yaml"), yaml.dump(broken));
-        writePolicyPack(packDir);
+        sandbox.writeStackFile("broken", broken);
     });
 
-    after(() => {
-        fs.rmSync(tmp, { recursive: true, force: true });
-    });
+    after(() => sandbox?.cleanup());
 
-    it("preview --create creates the missing stack and reports only creates, with advisory violations", () => {
-        const run = cli(["preview", "--stack", stackName, "--create", "--policy-pack", packDir, "--json", "-"]);
+    it("preview --create: only creates, advisory violations with their URN, JSON alone on stdout", () => {
+        const run = sandbox.cli(["preview", "--stack", "local", "--create", "--policy-pack", packDir, "--json", "-"]);
         assert.equal(run.status, 0, explain(run));
         assert.equal(run.stack.result, "ok");
         assert.deepEqual(Object.keys(run.stack.changes), ["create"], explain(run));
@@ -187,37 +310,31 @@ describe("engine: pipeline CLI on the local stack (real Pulumi CLI, file backend
         const advisory = run.stack.policyViolations.filter((v) => v.policy === advisoryPolicy);
         assert.ok(advisory.length >= 1, explain(run));
         assert.equal(advisory[0].level, "advisory");
+        assert.match(advisory[0].policyPack, /^pipeline-e2e/);
         assert.match(advisory[0].resourceUrn ?? "", /^urn:pulumi:local::prometheus-paas::.*kubernetes:core\/v1:Namespace::/);
         assert.match(advisory[0].message, /namespace .* seen/);
         assert.ok(run.stdout.trim().startsWith("{") && run.stdout.trim().endsWith("}"), "stdout holds only the JSON document");
         assert.match(run.stderr, /^\[local\] /m, "engine output is streamed, prefixed by the stack");
-        assert.equal(fs.existsSync(manifestsDir), false, "preview renders nothing");
-    });
-
-    it("up without --yes, stdin not a terminal: refuses and changes nothing (exit 1)", () => {
-        const result = spawnSync(tsNode, ["--transpile-only", cliScript, "up", stackName, "--cwd", workDir], { cwd: projectRoot, env, encoding: "utf8", input: "" });
-        assert.equal(result.status, 1, result.stderr);
-        assert.match(result.stderr, /refusing to run 'up' on 'local' without --yes: stdin is not a terminal/);
-        assert.equal(fs.existsSync(manifestsDir), false);
+        assert.equal(fs.existsSync(sandbox.manifestsDir), false, "preview renders nothing");
     });
 
     it("first up creates what preview announced and renders the manifests", () => {
-        const run = cli(["up", stackName, "--yes", "--policy-pack", packDir, "--json", summaryFile]);
+        const run = sandbox.cli(["up", "local", "--yes", "--policy-pack", packDir, "--json", sandbox.summaryFile]);
         assert.equal(run.status, 0, explain(run));
         assert.deepEqual(run.stack.changes, { create: createdByPreview }, explain(run));
         assert.ok(run.stack.policyViolations.some((v) => v.policy === advisoryPolicy));
-        assert.match(run.stdout, /^local\s+up\s+ok\s+1\s+\d+\s+0\/\d+\s+create=\d+$/m, "table on stdout");
-        assert.ok(fs.readdirSync(manifestsDir).length > 0, "renderYamlToDirectory wrote the manifests");
+        assert.match(run.stdout, /^local\s+up\s+ok\s+1\s+\d+\s+0\/\d+\s+create=\d+$/m, "the table is on stdout");
+        assert.ok(fs.readdirSync(sandbox.manifestsDir).length > 0, "renderYamlToDirectory wrote the manifests");
     });
 
     it("second up reports only `same`", () => {
-        const run = cli(["up", "--stack", stackName, "--yes", "--json", "-"]);
+        const run = sandbox.cli(["up", "--stack", "local", "--yes", "--json", "-"]);
         assert.equal(run.status, 0, explain(run));
         assert.deepEqual(run.stack.changes, { same: createdByPreview }, explain(run));
     });
 
-    it("a mandatory violation fails up (exit 1) with level, policy, message and URN, and applies nothing", () => {
-        const run = cli(["up", stackName, "--yes", "--policy-pack", packDir, "--json", "-"], { PIPELINE_E2E_DENY: "1" });
+    it("a mandatory violation fails up (exit 1) with level, policy, message and URN", () => {
+        const run = sandbox.cli(["up", "local", "--yes", "--policy-pack", packDir, "--json", "-"], { PIPELINE_E2E_DENY: "1" });
         assert.equal(run.status, 1, explain(run));
         assert.equal(run.stack.result, "failed");
         assert.equal(run.stack.error?.kind, "policy", explain(run));
@@ -225,62 +342,24 @@ describe("engine: pipeline CLI on the local stack (real Pulumi CLI, file backend
         assert.ok(mandatory.length >= 1, explain(run));
         assert.equal(mandatory[0].policy, mandatoryPolicy);
         assert.equal(mandatory[0].message, "namespaces are denied by the test");
-        assert.match(mandatory[0].policyPack, /^pipeline-e2e/);
         assert.match(mandatory[0].resourceUrn ?? "", /kubernetes:core\/v1:Namespace::/);
         assert.match(run.stderr, /\[mandatory\] pipeline-e2e.*\/pipeline-e2e-deny-namespaces: namespaces are denied by the test/);
     });
 
     it("preview afterwards shows no changes", () => {
-        const run = cli(["preview", stackName, "--policy-pack", packDir, "--json", "-"]);
+        const run = sandbox.cli(["preview", "local", "--policy-pack", packDir, "--json", "-"]);
         assert.equal(run.status, 0, explain(run));
         assert.deepEqual(run.stack.changes, { same: createdByPreview }, explain(run));
     });
 
     it("outputs reports the stack outputs", () => {
-        const run = cli(["outputs", stackName, "--json", "-"]);
+        const run = sandbox.cli(["outputs", "local", "--json", "-"]);
         assert.equal(run.status, 0, explain(run));
         assert.equal(run.stack.outputs?.environment, "local");
-        assert.match(run.stderr, /local: outputs\n(.*\n)*  environment = "local"/);
     });
 
-    it("a locked stack: waits with backoff until --lock-timeout, then explains how to cancel; `pulumi cancel` releases it", () => {
-        // The diy backend's lock: .pulumi/locks/<org>/<project>/<stack>/<uuid>.json (pkg/backend/diy/lock.go).
-        const lockDir = path.join(backendDir, ".pulumi", "locks", "organization", "prometheus-paas", stackName);
-        fs.mkdirSync(lockDir, { recursive: true });
-        const lockFile = path.join(lockDir, `${crypto.randomUUID()}.json`);
-        fs.writeFileSync(lockFile, JSON.stringify({ pid: 999999, username: "ci", hostname: "other-runner", timestamp: new Date().toISOString() }));
-
-        const started = Date.now();
-        const run = cli(["up", stackName, "--yes", "--lock-timeout", "5", "--json", "-"]);
-        const elapsed = Date.now() - started;
-        assert.equal(run.status, 1, explain(run));
-        assert.equal(run.stack.error?.kind, "locked", explain(run));
-        assert.ok(run.stack.attempts >= 3, `expected retries (2s, then the remaining 3s): ${explain(run)}`);
-        assert.ok(elapsed >= 5000, `waited ${elapsed} ms`);
-        const message = run.stack.error!.message;
-        assert.match(message, /created by ci@other-runner \(pid 999999\)/);
-        assert.match(message, /pulumi cancel --stack local --yes/);
-        assert.ok(message.includes(path.join(backendDir, ".pulumi/locks/organization/prometheus-paas/local/")), message);
-        assert.match(run.stderr, /\[local\] stack is locked by another update; retrying in/);
-        assert.deepEqual(run.stack.changes, {});
-
-        // The advice works: cancel removes the stale lock and the stack is usable again.
-        const cancel = spawnSync(pulumiBin, ["cancel", "--stack", stackName, "--yes", "--non-interactive"], { cwd: workDir, env, encoding: "utf8" });
-        assert.equal(cancel.status, 0, `${cancel.stdout}${cancel.stderr}`);
-        assert.equal(fs.existsSync(lockFile), false, "pulumi cancel deleted the lock file");
-        const outputs = cli(["outputs", stackName, "--json", "-"]);
-        assert.equal(outputs.status, 0, explain(outputs));
-    });
-
-    it("a missing stack fails with how to create it (exit 1)", () => {
-        const run = cli(["preview", "--stack", "nosuchstack", "--json", "-"]);
-        assert.equal(run.status, 1, explain(run));
-        assert.equal(run.stack.error?.kind, "stack-not-found");
-        assert.match(run.stack.error!.message, /stack 'nosuchstack' does not exist .*Pass --create/);
-    });
-
-    it("config errors from the program surface as prometheus-paas:<key> lines, exit 2; other stacks still preview", () => {
-        const run = cli(["preview", "broken", stackName, "--create", "--json", "-"]);
+    it("config errors surface as prometheus-paas:<key> lines with exit 2; the other stack still previews", () => {
+        const run = sandbox.cli(["preview", "broken", "local", "--create", "--json", "-"]);
         assert.equal(run.status, 2, explain(run));
         const [broken, local] = run.summary.stacks;
         assert.equal(broken.error?.kind, "config", explain(run));

@@ -28,10 +28,12 @@ import { Operation } from "../../automation/summary";
 
 // The Automation API's error classes take a CommandResult; its toString() is the message, so a string works.
 function lockedError(): Error {
-    return new (ConcurrentUpdateError as any)(
-        "code: 255\n stdout: \n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
-            "  file:///tmp/backend/.pulumi/locks/organization/prometheus-paas/dev/0d7c.json: created by ci@runner-3 (pid 4242) at 2025-11-21T12:00:00Z\n",
-    );
+    const stderr =
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
+        "  file:///tmp/backend/.pulumi/locks/organization/prometheus-paas/dev/0d7c.json?no_tmp_dir=true: created by ci@runner-3 (pid 4242) at 2025-11-21T12:00:00Z\n";
+    // As the Automation API reports it: the CLI's result, wrapped once more by its exec helper.
+    const inner = `code: 255\n stdout: \n stderr: ${stderr}\n err?: \n`;
+    return new (ConcurrentUpdateError as any)(`code: -2\n stdout: \n stderr: ${inner}\n err?: ConcurrentUpdateError: ${inner}\n`);
 }
 
 function notFoundError(stack: string): Error {
@@ -294,8 +296,8 @@ describe("pipeline: summary rendering and exit codes", () => {
                 result: "failed",
                 changes: {},
                 policyViolations: [
-                    { level: "mandatory", policyPack: "prometheus-paas-policy@0.1.0", policy: "thanos-compactor-singleton", message: "two compactors", resourceUrn: "urn:pulumi:prod::prometheus-paas::x" },
-                    { level: "advisory", policyPack: "prometheus-paas-policy@0.1.0", policy: "image-pinned", message: "latest tag", resourceUrn: null },
+                    { level: "mandatory", policyPack: "prometheus-paas-policy@0.1.0", policy: "thanos-compactor-singleton", message: "two compactors", resourceUrn: "urn:pulumi:prod::prometheus-paas::x", severity: "high" },
+                    { level: "advisory", policyPack: "prometheus-paas-policy@0.1.0", policy: "image-pinned", message: "latest tag", resourceUrn: null, severity: null },
                 ],
                 error: { kind: "policy", message: "1 mandatory policy violation(s)", configProblems: [] },
             }),
@@ -310,7 +312,8 @@ describe("pipeline: summary rendering and exit codes", () => {
         assert.match(lines[1], /^dev\s+up\s+ok\s+1\s+1234\s+0\/0\s+create=3 update=1 same=2$/);
         assert.match(lines[2], /^prod\s+up\s+failed\s+1\s+1234\s+1\/1\s+-$/);
         assert.match(lines[3], /^local\s+up\s+skipped\s+0\s+0\s+0\/0\s+-$/);
-        assert.ok(table.includes("  [mandatory] prometheus-paas-policy@0.1.0/thanos-compactor-singleton: two compactors"));
+        assert.ok(table.includes("  [mandatory, high] prometheus-paas-policy@0.1.0/thanos-compactor-singleton: two compactors"));
+        assert.ok(table.includes("  [advisory] prometheus-paas-policy@0.1.0/image-pinned: latest tag"));
         assert.ok(table.includes("      resource: urn:pulumi:prod::prometheus-paas::x"));
         assert.ok(table.includes("      resource: (stack)"));
         assert.ok(table.includes("prod: failed (policy)"));
@@ -321,7 +324,7 @@ describe("pipeline: summary rendering and exit codes", () => {
         const json = JSON.parse(renderJson(summary));
         assert.deepEqual(Object.keys(json).sort(), ["durationMs", "exitCode", "operation", "policyPacks", "schemaVersion", "stacks", "startedAt", "workDir"]);
         assert.deepEqual(Object.keys(json.stacks[1]).sort(), ["attempts", "changes", "durationMs", "error", "operation", "policyViolations", "result", "stack"]);
-        assert.deepEqual(Object.keys(json.stacks[1].policyViolations[0]).sort(), ["level", "message", "policy", "policyPack", "resourceUrn"]);
+        assert.deepEqual(Object.keys(json.stacks[1].policyViolations[0]).sort(), ["level", "message", "policy", "policyPack", "resourceUrn", "severity"]);
         assert.deepEqual(json.stacks[1].error, { kind: "policy", message: "1 mandatory policy violation(s)", configProblems: [] });
     });
 
@@ -332,7 +335,7 @@ describe("pipeline: summary rendering and exit codes", () => {
         assert.equal(exitCodeFor([stackSummary(), stackSummary({ result: "failed", error: config })]), 2);
         assert.equal(exitCodeFor([stackSummary({ result: "failed", error: config }), stackSummary({ result: "failed", error: engine })]), 1);
         assert.equal(exitCodeFor([stackSummary({ result: "failed", error: { ...engine, kind: "locked" } })]), 1);
-        const mandatory = { level: "mandatory", policyPack: "p", policy: "x", message: "m", resourceUrn: null };
+        const mandatory = { level: "mandatory", policyPack: "p", policy: "x", message: "m", resourceUrn: null, severity: null };
         assert.equal(exitCodeFor([stackSummary({ policyViolations: [mandatory] })]), 1);
         assert.equal(exitCodeFor([stackSummary({ policyViolations: [{ ...mandatory, level: "advisory" }] })]), 0);
         assert.equal(exitCodeFor([stackSummary({ result: "skipped" })]), 0);
@@ -401,8 +404,8 @@ describe("pipeline: running stacks against a fake engine", () => {
             // 2 + 4 + 8 = 14s, then the remaining 6s, then one last attempt.
             assert.deepEqual(deps.sleeps, [2000, 4000, 8000, 6000]);
             assert.equal(dev.attempts, 5);
-            assert.match(dev.error!.message, /still locked after waiting 20s \(5 attempts, --lock-timeout\)/);
-            assert.match(dev.error!.message, /lock: .*created by ci@runner-3 \(pid 4242\)/);
+            assert.match(dev.error!.message, /still locked after waiting 20s \(--lock-timeout 20s, 5 attempts\)/);
+            assert.equal(dev.error!.message.match(/lock: .*created by ci@runner-3 \(pid 4242\)/g)?.length, 1, "each lock holder once");
             assert.match(dev.error!.message, /pulumi cancel --stack dev --yes/);
             assert.match(dev.error!.message, /\/var\/state\/\.pulumi\/locks\/organization\/prometheus-paas\/dev\//);
             assert.equal(summary.exitCode, 1);
@@ -450,6 +453,22 @@ describe("pipeline: running stacks against a fake engine", () => {
         assert.equal(preview.stacks[0].error?.message, "error: update failed");
     });
 
+    it("reports the engine's error lines, with a hint when a plugin is missing (no downloads here)", async () => {
+        const source = new FakeSource({
+            dev: async () => {
+                throw new Error(
+                    "code: 255\n stdout: Previewing update (dev):\n stderr: error: failed to load language plugin nodejs: no language plugin 'pulumi-language-nodejs' found in the workspace or on your $PATH\n",
+                );
+            },
+        });
+        const summary = await runPipeline(request({ operation: "preview" }), fakeDeps(source));
+        assert.equal(summary.stacks[0].error?.kind, "engine");
+        assert.deepEqual(summary.stacks[0].error?.message.split("\n"), [
+            "error: failed to load language plugin nodejs: no language plugin 'pulumi-language-nodejs' found in the workspace or on your $PATH",
+            "hint: plugins cannot be downloaded here; `bash scripts/setup-tools.sh` builds the Node.js language host and the Kubernetes provider plugin.",
+        ]);
+    });
+
     it("says how to get the pulumi CLI when it is missing, and stops there", async () => {
         const source: StackSource = {
             open: async () => {
@@ -481,6 +500,7 @@ describe("pipeline: running stacks against a fake engine", () => {
             policy: "thanos-compactor-singleton",
             message: "thanos-compactor-singleton was violated\nbecause of reasons",
             resourceUrn: urn,
+            severity: null,
         });
         assert.equal(dev.policyViolations[1].resourceUrn, null);
         assert.equal(failed.exitCode, 1);
