@@ -3,6 +3,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { projectRoot } from "../support/fixtures";
 import { FakeTsuru, startFakeTsuru } from "../support/fake-tsuru";
 import { engineEnv, pulumiBinary } from "../support/tools";
@@ -11,10 +12,18 @@ const programDir = path.join(projectRoot, "test", "fixtures", "tsuru-program");
 const password = "broker-password-7f3a9c";
 const token = "tsuru-token-e2b81d";
 
+/** A project dir outside the repo (stack init writes the stack file there) whose program is the fixture. */
+function temporaryProject(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-tsuru-project-"));
+    const project = yaml.load(fs.readFileSync(path.join(programDir, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ ...project, main: programDir }));
+    return dir;
+}
+
 /** Runs the CLI without blocking the event loop: the fake Tsuru API answers from this process. */
-function pulumi(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+function pulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
     return new Promise((resolve, reject) => {
-        const child = spawn(pulumiBinary(), [...args, "--non-interactive"], { cwd: programDir, env });
+        const child = spawn(pulumiBinary(), [...args, "--non-interactive"], { cwd, env });
         let output = "";
         child.stdout.on("data", (chunk) => (output += chunk));
         child.stderr.on("data", (chunk) => (output += chunk));
@@ -34,31 +43,32 @@ describe("engine: TsuruService through the real CLI against the fake Tsuru API",
     this.timeout(15 * 60 * 1000);
     let tsuru: FakeTsuru;
     let backendDir: string;
-    let configFile: string;
+    let projectDir: string;
     let env: NodeJS.ProcessEnv;
-    const stackArgs = () => ["--stack", "engine", "--config-file", configFile];
+    const stackArgs = () => ["--stack", "engine"];
+    const run = (args: string[]) => pulumi(args, env, projectDir);
 
     before(async () => {
         tsuru = await startFakeTsuru({ token, teams: ["platform"] });
         backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-tsuru-backend-"));
-        configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "paas-tsuru-config-")), "Pulumi.engine.yaml");
+        projectDir = temporaryProject();
         env = engineEnv(backendDir);
-        await pulumi(["stack", "init", "engine"], env);
-        await pulumi(["config", "set", "apiUrl", tsuru.url, ...stackArgs()], env);
-        await pulumi(["config", "set", "endpoint", "https://broker-a.example.com", ...stackArgs()], env);
-        await pulumi(["config", "set", "--secret", "password", password, ...stackArgs()], env);
-        await pulumi(["config", "set", "--secret", "tsuru:token", token, ...stackArgs()], env);
+        await run(["stack", "init", "engine"]);
+        await run(["config", "set", "apiUrl", tsuru.url, ...stackArgs()]);
+        await run(["config", "set", "endpoint", "https://broker-a.example.com", ...stackArgs()]);
+        await run(["config", "set", "--secret", "password", password, ...stackArgs()]);
+        await run(["config", "set", "--secret", "tsuru:token", token, ...stackArgs()]);
     });
 
     after(async () => {
         await tsuru?.close();
-        for (const dir of [backendDir, configFile && path.dirname(configFile)]) {
+        for (const dir of [backendDir, projectDir]) {
             if (dir) fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 
     it("creates the service with `up`", async () => {
-        await pulumi(["up", "--yes", "--skip-preview", ...stackArgs()], env);
+        await run(["up", "--yes", "--skip-preview", ...stackArgs()]);
         const service = tsuru.services.get("prometheus");
         assert.ok(service, "service not registered");
         assert.deepEqual(service.endpoints, { production: "https://broker-a.example.com" });
@@ -68,8 +78,8 @@ describe("engine: TsuruService through the real CLI against the fake Tsuru API",
     });
 
     it("updates it in place with the whole record", async () => {
-        await pulumi(["config", "set", "endpoint", "https://broker-b.example.com", ...stackArgs()], env);
-        const output = await pulumi(["up", "--yes", "--skip-preview", ...stackArgs()], env);
+        await run(["config", "set", "endpoint", "https://broker-b.example.com", ...stackArgs()]);
+        const output = await run(["up", "--yes", "--skip-preview", ...stackArgs()]);
         assert.match(output, /1 updated/);
         const service = tsuru.services.get("prometheus")!;
         assert.deepEqual(service.endpoints, { production: "https://broker-b.example.com" });
@@ -86,13 +96,14 @@ describe("engine: TsuruService through the real CLI against the fake Tsuru API",
 
     it("notices a deletion made in Tsuru with `refresh`", async () => {
         tsuru.services.delete("prometheus");
-        await pulumi(["refresh", "--yes", "--skip-preview", ...stackArgs()], env);
-        await pulumi(["up", "--yes", "--skip-preview", ...stackArgs()], env);
+        await run(["refresh", "--yes", "--skip-preview", ...stackArgs()]);
+        await run(["up", "--yes", "--skip-preview", ...stackArgs()]);
         assert.ok(tsuru.services.get("prometheus"), "up after refresh should register it again");
     });
 
     it("deletes it with `destroy`", async () => {
-        await pulumi(["destroy", "--yes", "--skip-preview", ...stackArgs()], env);
+        assert.ok(tsuru.services.has("prometheus"), "nothing registered to destroy");
+        await run(["destroy", "--yes", "--skip-preview", ...stackArgs()]);
         assert.equal(tsuru.services.has("prometheus"), false);
     });
 });
