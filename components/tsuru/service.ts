@@ -51,15 +51,9 @@ export interface TsuruServiceArgs {
 }
 
 /** Normalized inputs, as check() returns them and as kept in the state. */
-export type TsuruServiceState = {
+export type TsuruServiceState = Omit<TsuruServiceRecord, "id"> & {
     apiUrl: string;
     serviceId: string;
-    team: string;
-    endpoints: Record<string, string>;
-    username: string;
-    password: string;
-    multiCluster: boolean;
-    encoding: "form" | "json";
     documentation?: string;
     adopt: boolean;
 };
