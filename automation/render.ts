@@ -9,24 +9,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { Command } from "commander";
+import { plainValue, waitForRegistrations } from "./mock-runtime";
 
 export const projectRoot = path.resolve(__dirname, "..");
-
-// @internal in the SDK, but exactly "wait until every registration reached the monitor".
-const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-
-const secretSignature = "4dabf18193072939515e22adb298388d";
-
-/** Serialized inputs wrap secrets in a signature object; manifests need the plain value. */
-function plain(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map(plain);
-    if (value !== null && typeof value === "object") {
-        const record = value as Record<string, unknown>;
-        if (secretSignature in record) return plain(record.value);
-        return Object.fromEntries(Object.entries(record).map(([key, inner]) => [key, plain(inner)]));
-    }
-    return value;
-}
 
 export interface Manifest {
     apiVersion: string;
@@ -63,10 +48,10 @@ export async function renderManifests(root: string, stack: string): Promise<Mani
         call: (args) => args.inputs,
     }, project, stack, false);
     require(path.join(root, "index.ts"));
-    await waitForRPCs();
+    await waitForRegistrations();
     return registered
         .filter((resource) => resource.type.startsWith("kubernetes:") && typeof resource.inputs.kind === "string")
-        .map((resource) => plain(resource.inputs) as Manifest);
+        .map((resource) => plainValue(resource.inputs) as Manifest);
 }
 
 export function manifestFileName(manifest: Manifest): string {

@@ -1,5 +1,8 @@
 /** Pulumi mocks that record every registered resource, for component and stack tests. */
 import * as pulumi from "@pulumi/pulumi";
+import { waitForRegistrations } from "../../automation/mock-runtime";
+
+export { isSecret, unsecret } from "../../automation/mock-runtime";
 
 export interface RegisteredResource {
     readonly type: string;
@@ -15,8 +18,6 @@ export interface Recorder {
     settle(): Promise<void>;
 }
 
-// @internal in the SDK, but it is exactly "wait for outstanding registrations".
-const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
     switch (type) {
@@ -79,24 +80,11 @@ export async function installMocks(config: Record<string, string> = {}, secretKe
             }
             return found[0];
         },
-        settle: () => waitForRPCs(),
+        settle: () => waitForRegistrations(),
     };
 }
 
 /** Resolves an Output (or plain value) in tests. */
 export function resolve<T>(value: pulumi.Input<T>): Promise<T> {
     return new Promise((resolvePromise) => pulumi.output(value).apply((resolved) => resolvePromise(resolved as T)));
-}
-
-/** The SDK's marker for secret values in serialized inputs. */
-const secretSignature = "4dabf18193072939515e22adb298388d";
-const secretSentinel = "1b47061264138c4ac30d75fd1eb44270";
-
-export function isSecret(value: unknown): boolean {
-    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[secretSignature] === secretSentinel;
-}
-
-/** The plain value of a serialized input, secret or not. */
-export function unsecret<T = any>(value: unknown): T {
-    return (isSecret(value) ? (value as { value: T }).value : value) as T;
 }
