@@ -7,7 +7,7 @@ import * as yaml from "js-yaml";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { projectRoot } from "../support/fixtures";
 import { checkConfig } from "../support/promtool";
-import { engineEnv, pulumiBinary } from "../support/tools";
+import { engineEnv, pulumiBinary, temporaryProject } from "../support/tools";
 
 interface Manifest {
     kind: string;
@@ -19,15 +19,12 @@ interface Manifest {
 class LocalStack {
     readonly backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-backend-"));
     readonly manifestsDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-manifests-"));
-    /** `pulumi stack init` writes the passphrase salt into the stack file: keep both files out of the repo. */
-    readonly projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-project-"));
+    readonly projectDir: string;
 
     constructor() {
-        const project = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-        fs.writeFileSync(path.join(this.projectDir, "Pulumi.yaml"), yaml.dump({ ...project, main: projectRoot }));
         const stackFile = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.local.yaml"), "utf8")) as any;
         stackFile.config["prometheus-paas:kubernetes"].renderYamlToDirectory = this.manifestsDir;
-        fs.writeFileSync(path.join(this.projectDir, "Pulumi.local.yaml"), yaml.dump(stackFile));
+        this.projectDir = temporaryProject(projectRoot, { local: stackFile });
     }
 
     run(args: string[], expectSuccess = true): { status: number; output: string } {

@@ -24,10 +24,10 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import versions from "../../components/versions.json";
 import type { PipelineSummary, StackSummary } from "../../automation/summary";
+import { projectRoot } from "../support/fixtures";
+import { engineEnv, toolDirs, temporaryProject } from "../support/tools";
 
-const projectRoot = path.resolve(__dirname, "..", "..");
-const toolsDir = process.env.PAAS_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "prometheus-paas", "tools");
-const pulumiDir = path.join(toolsDir, `pulumi-${versions.tools.pulumi}`);
+const pulumiDir = toolDirs.pulumi;
 const pulumiBin = path.join(pulumiDir, "pulumi");
 const tsNode = path.join(projectRoot, "node_modules", ".bin", "ts-node");
 const cliScript = path.join(projectRoot, "automation", "cli.ts");
@@ -81,29 +81,14 @@ class Sandbox {
     readonly workDir = path.join(this.tmp, "project");
     readonly manifestsDir = path.join(this.tmp, "manifests");
     readonly summaryFile = path.join(this.tmp, "summary.json");
-    readonly env: NodeJS.ProcessEnv = {
-        ...process.env,
-        PATH: `${pulumiDir}${path.delimiter}${process.env.PATH}`,
-        PULUMI_BACKEND_URL: `file://${this.backendDir}`,
-        PULUMI_CONFIG_PASSPHRASE: "local-only-not-a-secret",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        // `npm test` type-checks the program with tsc already; skip ts-node's second check in each engine run.
-        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-    };
+    readonly env: NodeJS.ProcessEnv = engineEnv(this.backendDir);
 
     constructor() {
         delete this.env.PIPELINE_E2E_DENY;
         fs.mkdirSync(this.backendDir);
-        fs.mkdirSync(this.workDir);
-        const project = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-        // A directory `main` becomes the program's working directory (pkg/engine/project.go getPwdMain):
-        // the program runs in the repository, with its tsconfig and node_modules.
-        project.main = projectRoot;
-        fs.writeFileSync(path.join(this.workDir, "Pulumi.yaml"), yaml.dump(project));
         const local = this.localStackFile();
         local.config["prometheus-paas:kubernetes"] = { ...local.config["prometheus-paas:kubernetes"], renderYamlToDirectory: this.manifestsDir };
-        this.writeStackFile("local", local);
+        temporaryProject(projectRoot, { local }, this.workDir);
     }
 
     localStackFile(): { config: Record<string, any> } {

@@ -3,22 +3,13 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import { projectRoot } from "../support/fixtures";
 import { FakeTsuru, startFakeTsuru } from "../support/fake-tsuru";
-import { engineEnv, pulumiBinary } from "../support/tools";
+import { engineEnv, pulumiBinary, temporaryProject } from "../support/tools";
 
 const programDir = path.join(projectRoot, "test", "fixtures", "tsuru-program");
 const password = "broker-password-7f3a9c";
 const token = "tsuru-token-e2b81d";
-
-/** A project dir outside the repo (stack init writes the stack file there) whose program is the fixture. */
-function temporaryProject(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-tsuru-project-"));
-    const project = yaml.load(fs.readFileSync(path.join(programDir, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ ...project, main: programDir }));
-    return dir;
-}
 
 /** Runs the CLI without blocking the event loop: the fake Tsuru API answers from this process. */
 function pulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
@@ -51,7 +42,7 @@ describe("engine: TsuruService through the real CLI against the fake Tsuru API",
     before(async () => {
         tsuru = await startFakeTsuru({ token, teams: ["platform"] });
         backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-tsuru-backend-"));
-        projectDir = temporaryProject();
+        projectDir = temporaryProject(programDir);
         env = engineEnv(backendDir);
         await run(["stack", "init", "engine"]);
         await run(["config", "set", "apiUrl", tsuru.url, ...stackArgs()]);
