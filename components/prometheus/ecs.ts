@@ -20,12 +20,11 @@ import {
     configSyncContainer,
     ContainerDefinition,
     cpuUnits,
-    envsubstScript,
     httpHealthCheck,
     nobody,
-    shellQuote,
     taskSizeFor,
 } from "../aws/containers";
+import { envsubstScript, shellQuote } from "../envsubst";
 import { configReadStatements, ecsDiscoveryStatements, efsClientStatements } from "../aws/iam";
 import type { InstanceConfig } from "../config";
 import { image } from "../images";

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { InstanceConfig } from "../config";
+import { envsubstScript } from "../envsubst";
 import { image } from "../images";
 import {
     containerSecurityContext,
@@ -133,7 +134,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
                             // The sidecar writes the substituted config only once running; Prometheus needs it at start.
                             name: "config-init",
                             image: image("busybox"),
-                            command: ["sh", "-c", `sed "s/[$](POD_NAME)/\${POD_NAME}/g" ${configTemplate} > ${configOut}`],
+                            command: ["sh", "-c", envsubstScript(configTemplate, configOut)],
                             env: [podNameEnv],
                             resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "32Mi" } },
                             securityContext: containerSecurityContext,

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { ConfigError } from "../../components/config";
+import { envsubstScript } from "../../components/envsubst";
 import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
 import { KubernetesThanos } from "../../components/thanos/kubernetes";
@@ -67,7 +68,10 @@ describe("KubernetesPrometheus", () => {
         assert.deepEqual(sidecar.env, [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }]);
         assert.ok(sidecar.ports.some((port: any) => port.name === "grpc" && port.containerPort === 10901));
         const init = statefulSet.inputs.spec.template.spec.initContainers[0];
-        assert.match(init.command[2], /sed "s\/\[\$\]\(POD_NAME\)\/\$\{POD_NAME\}\/g"/);
+        assert.equal(init.command[2], envsubstScript("/etc/prometheus/config/prometheus.yml.tmpl", "/etc/prometheus/config_out/prometheus.yml"));
+        assert.deepEqual(init.env, [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }]);
+        // Kubernetes itself expands $(NAME) in commands: the script must carry none.
+        assert.doesNotMatch(init.command[2], /\$\([A-Za-z_][A-Za-z0-9_]*\)/);
     });
 
     it("pins images, sets probes, memory limits and a non-root security context on every container", () => {

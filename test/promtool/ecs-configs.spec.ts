@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { envsubstScript } from "../../components/aws/containers";
+import { envsubstScript } from "../../components/envsubst";
 import type { StackConfig } from "../../components/config";
 import { ecsPaths, ecsReplicaName, renderEcsInstanceFiles, scrapeSecrets } from "../../components/prometheus/ecs";
 import { ecsConfig } from "../support/ecs-fixtures";

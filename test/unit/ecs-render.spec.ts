@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { configSyncContainer, cpuUnits, envsubstScript, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
+import { configSyncContainer, cpuUnits, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
+import { envsubstScript } from "../../components/envsubst";
 import {
     actionsWithoutResourceScope,
     configReadStatements,
