@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for this project: npm dependencies (project and policy pack) and the real tools
-# (promtool, Pulumi CLI + Node.js language host, Kubernetes provider) built into a versioned cache.
+# Sets up a fresh machine for this project: Debian packages, npm dependencies (project and policy pack), and
+# the real tools built from the Go module proxy into a versioned cache (scripts/setup-tools.sh). Every step
+# is skipped when already done, and fails loudly naming what is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+start=$SECONDS
 
-need() {
-  command -v "$1" >/dev/null 2>&1 || { echo "[setup] ERROR: '$1' is required: $2" >&2; exit 1; }
-}
-need node "install Node.js 20 (https://nodejs.org or Debian's nodejs)"
+fail() { echo "[setup] ERROR: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || fail "'$1' is required: $2"; }
+need node "install Node.js 20"
 need npm "install npm (it ships with Node.js)"
-need go "install Go >= 1.24 (Debian: golang, or https://go.dev/dl)"
-need git "install git (Debian: git)"
+need go "install Go >= 1.24 (e.g. into /usr/local/go)"
+[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || fail "Node.js >= 20 is required, found $(node --version)"
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$node_major" -ge 20 ] || { echo "[setup] ERROR: Node.js >= 20 is required, found $(node --version)" >&2; exit 1; }
+# etcd for the control-plane tests (Debian's 3.4 serves kube-apiserver fine).
+debian_packages=()
+command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
+if [ "${#debian_packages[@]}" -gt 0 ]; then
+  need apt-get "install ${debian_packages[*]} from your distribution"
+  echo "[setup] Debian packages: ${debian_packages[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${debian_packages[@]}" >/tmp/paas-apt.log 2>&1 ||
+    { "${sudo_cmd[@]}" apt-get update >>/tmp/paas-apt.log 2>&1 && "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${debian_packages[@]}" >>/tmp/paas-apt.log 2>&1; } ||
+    { tail -n 20 /tmp/paas-apt.log >&2; fail "apt-get install ${debian_packages[*]} failed"; }
+  # The package may start a system etcd; the tests run their own on other ports.
+  for package in "${debian_packages[@]}"; do dpkg -s "$package" >/dev/null 2>&1 || fail "$package did not install"; done
+fi
 
 echo "[setup] npm dependencies"
 npm ci --ignore-scripts --no-audit --no-fund
-if [ -f policy/package.json ]; then
-  npm ci --ignore-scripts --no-audit --no-fund --prefix policy
-fi
+npm ci --ignore-scripts --no-audit --no-fund --prefix policy
+echo "[setup] npm done after $((SECONDS - start))s"
 
-# The tests need promtool only; the engine (`setup-tools.sh pulumi kubernetes`) is optional, see README.
-bash scripts/setup-tools.sh promtool
+bash scripts/setup-tools.sh
+echo "[setup] done in $((SECONDS - start))s"
