@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { localStackSource } from "./engine";
+import { inlineStackSource } from "./engine";
 import { confirmationProblem, defaultSleep, requestProblems, runPipeline, StackSource } from "./pipeline";
 import { exitCodes, mutatingOperations, Operation, operations, renderJson, renderTable } from "./summary";
 
@@ -239,7 +239,7 @@ if (require.main === module) {
             stdinIsTTY: Boolean(process.stdin.isTTY),
             confirm: terminalConfirm,
         },
-        source: localStackSource,
+        source: inlineStackSource(),
         signal: controller.signal,
     }).then(
         (code) => {

@@ -1,10 +1,14 @@
 /**
- * The real StackSource: the Automation API's LocalWorkspace over this project (a local program, so the
- * engine runs index.ts exactly as `pulumi up` would, with Pulumi.<stack>.yaml as configuration).
+ * The real StackSource: Automation API stacks whose program is this project's stack program, run *inline*
+ * (the engine talks to the language runtime inside this Node process, so no Node.js language host is needed).
+ * workDir is the project directory: its Pulumi.yaml and Pulumi.<stack>.yaml are the project and stack config,
+ * exactly as for `pulumi up -s <stack>`.
  */
-import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { stackProgram } from "../components/program";
 import type { Operation } from "./summary";
-import type { PipelineStack, RunOptions, RunResult, StackSource } from "./pipeline";
+import { readProjectName, type PipelineStack, type RunOptions, type RunResult, type StackSource } from "./pipeline";
+import { engineEnvVars, pulumiCommand } from "./tools";
 
 /** Stack outputs for the report: values as JSON, secrets never printed. */
 export function maskOutputs(outputs: OutputMap): Record<string, unknown> {
@@ -15,7 +19,25 @@ export function maskOutputs(outputs: OutputMap): Record<string, unknown> {
     return result;
 }
 
-class LocalPipelineStack implements PipelineStack {
+export interface EngineOptions {
+    /** The inline program (default: the project's stack program). */
+    readonly program?: PulumiFn;
+    /** Extra environment for the CLI: PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, PULUMI_SKIP_CHECKPOINTS... */
+    readonly envVars?: Record<string, string>;
+}
+
+/** Opens (or creates) a stack of the inline program in workDir, with the offline engine environment. */
+export async function openInlineStack(stackName: string, workDir: string, create: boolean, options: EngineOptions = {}): Promise<Stack> {
+    const args = { stackName, projectName: readProjectName(workDir), program: options.program ?? (async () => stackProgram()) };
+    const workspace: LocalWorkspaceOptions = {
+        workDir,
+        pulumiCommand: await pulumiCommand(),
+        envVars: { ...engineEnvVars(), ...options.envVars },
+    };
+    return create ? LocalWorkspace.createOrSelectStack(args, workspace) : LocalWorkspace.selectStack(args, workspace);
+}
+
+class InlinePipelineStack implements PipelineStack {
     constructor(private readonly stack: Stack) {}
 
     async run(operation: Operation, options: RunOptions): Promise<RunResult> {
@@ -50,10 +72,10 @@ class LocalPipelineStack implements PipelineStack {
     }
 }
 
-export const localStackSource: StackSource = {
-    async open(stackName, { workDir, create }) {
-        const args = { stackName, workDir };
-        const stack = create ? await LocalWorkspace.createOrSelectStack(args) : await LocalWorkspace.selectStack(args);
-        return new LocalPipelineStack(stack);
-    },
-};
+export function inlineStackSource(options: EngineOptions = {}): StackSource {
+    return {
+        async open(stackName, { workDir, create }) {
+            return new InlinePipelineStack(await openInlineStack(stackName, workDir, create, options));
+        },
+    };
+}

@@ -1,7 +1,7 @@
 /**
  * The pipeline's logic: run one operation on each stack in turn, wait out locks, classify failures and
- * collect a summary. The engine sits behind StackSource/PipelineStack (automation/engine.ts wraps the
- * Automation API's LocalWorkspace), so this module is tested with a fake and no Pulumi CLI.
+ * collect a summary. The engine sits behind StackSource/PipelineStack (automation/engine.ts: Automation API
+ * stacks of the inline program), so this module is unit-tested with a fake as well as through the engine.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -208,9 +208,9 @@ export function isStackNotFound(err: unknown): boolean {
     return errorName(err) === "StackNotFoundError";
 }
 
-/** `spawn pulumi ENOENT`: LocalWorkspace could not run the CLI at all. */
+/** The engine cannot run here: no (right) CLI or plugin (EngineMissingError), or the CLI vanished (spawn ENOENT). */
 export function isCliMissing(err: unknown): boolean {
-    return /\bspawn\s+\S*pulumi\S*\s+ENOENT\b/.test(errorText(err));
+    return errorName(err) === "EngineMissingError" || /\bspawn\s+\S*pulumi\S*\s+ENOENT\b/.test(errorText(err));
 }
 
 /**
@@ -298,10 +298,9 @@ export function stackNotFoundMessage(stack: string, workDir: string): string {
 }
 
 export const missingPluginHint =
-    "hint: plugins cannot be downloaded here; `bash scripts/setup-tools.sh` builds the Node.js language host and the Kubernetes provider plugin.";
+    "hint: plugins cannot be downloaded here; `bash scripts/setup.sh` builds the Kubernetes provider and puts the dynamic-provider and policy shims on PATH.";
 
-export const cliMissingMessage =
-    "the pulumi CLI was not found on PATH. Build it with `bash scripts/setup-tools.sh`, then `source scripts/tools-env.sh` (puts it on PATH).";
+export const cliMissingMessage = "the pulumi CLI was not found. Build it with `bash scripts/setup.sh`.";
 
 function failure(kind: FailureKind, message: string, configProblems: string[] = []): StackFailure {
     return { kind, message, configProblems };
@@ -323,7 +322,7 @@ export function classifyFailure(
 ): StackFailure {
     const text = errorText(err);
     if (context.interrupted) return failure("interrupted", `interrupted: the operation on '${context.stack}' was cancelled (SIGINT/SIGTERM).`);
-    if (isCliMissing(err)) return failure("cli-missing", cliMissingMessage);
+    if (isCliMissing(err)) return failure("cli-missing", errorName(err) === "EngineMissingError" ? text : cliMissingMessage);
     if (isStackNotFound(err)) return failure("stack-not-found", stackNotFoundMessage(context.stack, context.workDir));
     if (isConcurrentUpdate(err)) {
         return failure("locked", lockedMessage(context.stack, context.waitedMs, context.attempts, context.lockTimeoutSeconds, err, context.projectName));

@@ -1,13 +1,13 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { projectRoot } from "../support/fixtures";
 import { checkConfig } from "../support/promtool";
-import { engineEnv, pulumiBinary, temporaryProject } from "../support/tools";
+import { EngineSandbox } from "../support/engine";
 
 interface Manifest {
     kind: string;
@@ -15,80 +15,43 @@ interface Manifest {
     [key: string]: any;
 }
 
-/** The real `pulumi` CLI on the local stack, with a throw-away file backend and manifests dir. */
-class LocalStack {
-    readonly backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-backend-"));
-    readonly manifestsDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-manifests-"));
-    readonly projectDir: string;
-
-    constructor() {
-        const stackFile = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.local.yaml"), "utf8")) as any;
-        stackFile.config["prometheus-paas:kubernetes"].renderYamlToDirectory = this.manifestsDir;
-        this.projectDir = temporaryProject(projectRoot, { local: stackFile });
-    }
-
-    run(args: string[], expectSuccess = true): { status: number; output: string } {
-        const result = spawnSync(pulumiBinary(), [...args, "--stack", "local", "--non-interactive"], {
-            cwd: this.projectDir,
-            env: engineEnv(this.backendDir),
-            encoding: "utf8",
-            timeout: 10 * 60 * 1000,
-        });
-        const output = `${result.stdout}${result.stderr}`;
-        if (expectSuccess) {
-            assert.equal(result.status, 0, `pulumi ${args.join(" ")} failed:\n${output}`);
-        }
-        return { status: result.status ?? -1, output };
-    }
-
-    manifests(): Manifest[] {
-        const files: string[] = [];
-        const walk = (dir: string) => {
-            for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-                const full = path.join(dir, entry.name);
-                if (entry.isDirectory()) walk(full);
-                else if (/\.ya?ml$/.test(entry.name)) files.push(full);
-            }
-        };
-        walk(this.manifestsDir);
-        return files.flatMap((file) => yaml.loadAll(fs.readFileSync(file, "utf8")) as Manifest[]).filter(Boolean);
-    }
-
-    find(kind: string, name: string): Manifest {
-        const found = this.manifests().filter((manifest) => manifest.kind === kind && manifest.metadata.name === name);
-        assert.equal(found.length, 1, `expected one ${kind} ${name}`);
-        return found[0];
-    }
-
-    /** Resources in the state, without the stack and provider entries. */
-    managedResources(): string[] {
-        const state = JSON.parse(this.run(["stack", "export"]).output);
-        return (state.deployment.resources ?? []).filter((resource: any) => !resource.type.startsWith("pulumi:")).map((resource: any) => resource.urn);
-    }
-
-    cleanup() {
-        for (const dir of [this.backendDir, this.manifestsDir, this.projectDir]) {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
-    }
+/** Every object renderYamlToDirectory wrote (it writes one directory per group: 0-crd, 1-manifest). */
+export function readManifests(dir: string): Manifest[] {
+    return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
+        .flatMap((entry) => yaml.loadAll(fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8")) as Manifest[])
+        .filter(Boolean);
 }
 
-describe("engine: `pulumi up` of the local stack (real CLI, file backend)", function () {
-    this.timeout(20 * 60 * 1000);
-    let stack: LocalStack;
+describe("engine: the local stack through the real engine (inline program, file backend)", function () {
+    this.timeout(10 * 60 * 1000);
+    const sandbox = new EngineSandbox();
+    const manifestsDir = path.join(sandbox.root, "manifests");
+    let stack: Stack;
+    let created = 0;
     let gitStatusBefore: string;
 
-    before(() => {
+    const find = (kind: string, name: string): Manifest => {
+        const found = readManifests(manifestsDir).filter((manifest) => manifest.kind === kind && manifest.metadata.name === name);
+        assert.equal(found.length, 1, `expected one ${kind} ${name}`);
+        return found[0];
+    };
+
+    before(async () => {
         gitStatusBefore = spawnSync("git", ["status", "--porcelain"], { cwd: projectRoot, encoding: "utf8" }).stdout;
-        stack = new LocalStack();
-        stack.run(["stack", "init"]);
+        sandbox.copyStackFile("local", (config) => {
+            config["prometheus-paas:kubernetes"].renderYamlToDirectory = manifestsDir;
+        });
+        stack = await sandbox.open("local");
     });
 
-    after(() => stack?.cleanup());
+    after(() => sandbox.cleanup());
 
-    it("renders every manifest with `up`", () => {
-        stack.run(["up", "--yes", "--skip-preview"]);
-        const kinds = new Set(stack.manifests().map((manifest) => `${manifest.kind}/${manifest.metadata.name}`));
+    it("`up` creates every resource and renders every manifest", async () => {
+        const result = await stack.up();
+        created = result.summary.resourceChanges?.create ?? 0;
+        assert.ok(created > 20, `created ${created}`);
+        const kinds = new Set(readManifests(manifestsDir).map((manifest) => `${manifest.kind}/${manifest.metadata.name}`));
         for (const expected of [
             "StatefulSet/prometheus-shop", "StatefulSet/prometheus-blog", "StatefulSet/thanos-store", "StatefulSet/thanos-compactor",
             "Deployment/thanos-query", "Service/thanos-query", "PodDisruptionBudget/prometheus-blog", "Namespace/prometheus-local",
@@ -99,8 +62,7 @@ describe("engine: `pulumi up` of the local stack (real CLI, file backend)", func
     });
 
     it("renders the invariants the mock tests check: tmpfs, memory limit, flags, sidecar", () => {
-        const statefulSet = stack.find("StatefulSet", "prometheus-shop");
-        const spec = statefulSet.spec.template.spec;
+        const spec = find("StatefulSet", "prometheus-shop").spec.template.spec;
         const tsdb = spec.volumes.find((volume: any) => volume.name === "tsdb");
         assert.deepEqual(tsdb.emptyDir, { medium: "Memory", sizeLimit: "512Mi" });
         const prometheus = spec.containers.find((c: any) => c.name === "prometheus");
@@ -110,38 +72,41 @@ describe("engine: `pulumi up` of the local stack (real CLI, file backend)", func
         }
         const sidecar = spec.containers.find((c: any) => c.name === "thanos-sidecar");
         assert.equal(sidecar.args[0], "sidecar");
-        assert.equal(stack.find("StatefulSet", "prometheus-blog").spec.replicas, 2);
+        assert.equal(find("StatefulSet", "prometheus-blog").spec.replicas, 2);
     });
 
     it("renders prometheus.yml files that pass promtool", () => {
         for (const name of ["prometheus-shop-config", "prometheus-blog-config"]) {
-            const template: string = stack.find("ConfigMap", name).data["prometheus.yml.tmpl"];
+            const template: string = find("ConfigMap", name).data["prometheus.yml.tmpl"];
             const result = checkConfig(template.split(replicaPlaceholder).join(`${name}-0`));
             assert.ok(result.ok, `${name}: ${result.output}`);
         }
     });
 
-    it("keeps bucket credentials out of ConfigMaps", () => {
-        const configMaps = stack.manifests().filter((manifest) => manifest.kind === "ConfigMap");
+    it("keeps bucket credentials out of ConfigMaps; the objstore Secret carries base64 data", () => {
+        const configMaps = readManifests(manifestsDir).filter((manifest) => manifest.kind === "ConfigMap");
         assert.ok(configMaps.length > 0, "no ConfigMap rendered");
         for (const configMap of configMaps) {
             assert.doesNotMatch(JSON.stringify(configMap.data ?? {}), /secret_key|access_key/, configMap.metadata.name);
         }
+        const objstore = Buffer.from(find("Secret", "thanos-objstore").data["objstore.yml"], "base64").toString("utf8");
+        assert.match(objstore, /type: S3/);
     });
 
-    it("reports no changes on a second `up`", () => {
-        stack.run(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
+    it("a preview with expectNoChanges reports every resource unchanged", async () => {
+        const result = await stack.preview({ expectNoChanges: true });
+        assert.deepEqual(result.changeSummary, { same: created + 1 }, "the stack resource counts as one more");
     });
 
-    it("refreshes cleanly", () => {
-        assert.ok(stack.managedResources().length > 0, "nothing to refresh");
-        stack.run(["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
+    it("refresh finds nothing changed", async () => {
+        const result = await stack.refresh({ expectNoChanges: true });
+        assert.equal(Object.keys(result.summary.resourceChanges ?? {}).filter((op) => op !== "same").length, 0, JSON.stringify(result.summary.resourceChanges));
     });
 
-    it("destroys everything it created", () => {
-        assert.ok(stack.managedResources().length > 0, "nothing to destroy");
-        stack.run(["destroy", "--yes", "--skip-preview"]);
-        assert.deepEqual(stack.managedResources(), []);
+    it("destroy leaves nothing in the state", async () => {
+        assert.ok((await sandbox.managedResources(stack)).length > 0, "nothing to destroy");
+        await stack.destroy();
+        assert.deepEqual(await sandbox.managedResources(stack), []);
     });
 
     it("leaves the repository untouched", () => {

@@ -1,37 +1,21 @@
 /**
  * The pipeline CLI (automation/cli.ts) as a child process against the REAL engine: the Pulumi CLI that
- * scripts/setup-tools.sh builds, a throw-away file backend, this project's program and its `local` stack.
- *
- * Nothing is written into the repository. `pulumi stack init` appends the passphrase salt to
- * Pulumi.<stack>.yaml next to Pulumi.yaml, so the CLI runs with --cwd on a temporary project directory. That
- * directory holds only a Pulumi.yaml (this project's, plus `main:` pointing at the repository) and the stack
- * files (Pulumi.local.yaml with renderYamlToDirectory moved to a temporary directory). The program, its
- * node_modules and its tsconfig are the repository's own.
- *
- * Two parts:
- *  - backend behaviour (needs only the pulumi CLI): --create, missing stack, a real lock with retries and the
- *    cancel advice, refusal without --yes, the missing-CLI message;
- *  - the program (needs the Node.js language host and the Kubernetes plugin as well): preview/up/up/preview,
- *    summaries that match what happened, a policy pack with advisory and mandatory violations, config errors.
- * Both fail (never skip) when a tool is missing, saying to run `bash scripts/setup-tools.sh`.
+ * scripts/setup-tools.sh builds, the inline stack program, a throw-away file backend and the `local` stack.
+ * Nothing is written into the repository: --cwd is a sandbox project dir holding this project's Pulumi.yaml and
+ * the stack files (stack init writes the passphrase salt there).
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import * as yaml from "js-yaml";
-import versions from "../../components/versions.json";
 import type { PipelineSummary, StackSummary } from "../../automation/summary";
+import { engineEnvVars, toolDirs } from "../../automation/tools";
 import { projectRoot } from "../support/fixtures";
-import { engineEnv, toolDirs, temporaryProject } from "../support/tools";
+import { EngineSandbox } from "../support/engine";
 
-const pulumiDir = toolDirs.pulumi;
-const pulumiBin = path.join(pulumiDir, "pulumi");
 const tsNode = path.join(projectRoot, "node_modules", ".bin", "ts-node");
 const cliScript = path.join(projectRoot, "automation", "cli.ts");
-const setupHint = "run `bash scripts/setup-tools.sh` (then `source scripts/tools-env.sh`)";
 
 interface CliRun {
     readonly status: number;
@@ -40,27 +24,6 @@ interface CliRun {
     readonly summary: PipelineSummary;
     /** The first stack's summary. */
     readonly stack: StackSummary;
-}
-
-function requirePulumiCli(): void {
-    if (!fs.existsSync(pulumiBin)) {
-        throw new Error(`pulumi CLI ${versions.tools.pulumi} not found at ${pulumiBin}: ${setupHint}`);
-    }
-}
-
-/** The Node.js language host runs the program and the policy pack; the Kubernetes plugin renders the manifests. */
-function requireProgramPlugins(env: NodeJS.ProcessEnv): void {
-    requirePulumiCli();
-    const onPath = (env.PATH ?? "").split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, "pulumi-language-nodejs")));
-    if (!onPath) {
-        throw new Error(`pulumi-language-nodejs (the Node.js language host) is not in ${pulumiDir} nor on PATH: ${setupHint}`);
-    }
-    const plugins = spawnSync(pulumiBin, ["plugin", "ls", "--json"], { env, encoding: "utf8" });
-    const list: { name: string; kind: string; version: string }[] = plugins.status === 0 ? JSON.parse(plugins.stdout || "[]") ?? [] : [];
-    const wanted = versions.tools.pulumiKubernetes.replace(/^v/, "");
-    if (!list.some((p) => p.kind === "resource" && p.name === "kubernetes" && p.version === wanted)) {
-        throw new Error(`the Kubernetes resource plugin ${wanted} is not installed in ${env.PULUMI_HOME ?? "~/.pulumi"} (pulumi plugin ls: ${plugins.stdout.trim() || plugins.stderr.trim()}): ${setupHint}`);
-    }
 }
 
 /** What the engine could write into the repository by mistake: stack files and state/manifest dirs. */
@@ -74,29 +37,17 @@ function repoFingerprint(): string {
     return JSON.stringify({ stackFiles, strays });
 }
 
-/** A temporary project (Pulumi.yaml -> the repository's program), a file backend and the pipeline CLI. */
-class Sandbox {
-    readonly tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-e2e-"));
-    readonly backendDir = path.join(this.tmp, "backend");
-    readonly workDir = path.join(this.tmp, "project");
-    readonly manifestsDir = path.join(this.tmp, "manifests");
-    readonly summaryFile = path.join(this.tmp, "summary.json");
-    readonly env: NodeJS.ProcessEnv = engineEnv(this.backendDir);
+/** An engine sandbox driven through the pipeline CLI, with the local stack's manifests in the sandbox. */
+class Sandbox extends EngineSandbox {
+    readonly manifestsDir = path.join(this.root, "manifests");
+    readonly summaryFile = path.join(this.root, "summary.json");
+    readonly env: NodeJS.ProcessEnv = { ...process.env, ...this.envVars };
 
     constructor() {
-        delete this.env.PIPELINE_E2E_DENY;
-        fs.mkdirSync(this.backendDir);
-        const local = this.localStackFile();
-        local.config["prometheus-paas:kubernetes"] = { ...local.config["prometheus-paas:kubernetes"], renderYamlToDirectory: this.manifestsDir };
-        temporaryProject(projectRoot, { local }, this.workDir);
-    }
-
-    localStackFile(): { config: Record<string, any> } {
-        return yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
-    }
-
-    writeStackFile(stack: string, content: unknown): void {
-        fs.writeFileSync(path.join(this.workDir, `Pulumi.${stack}.yaml`), yaml.dump(content));
+        super();
+        this.copyStackFile("local", (config) => {
+            config["prometheus-paas:kubernetes"].renderYamlToDirectory = this.manifestsDir;
+        });
     }
 
     lockDir(stack: string): string {
@@ -104,9 +55,13 @@ class Sandbox {
         return path.join(this.backendDir, ".pulumi", "locks", "organization", "prometheus-paas", stack);
     }
 
+    private args(args: string[]): string[] {
+        return ["--transpile-only", cliScript, ...args, "--cwd", this.workDir];
+    }
+
     /** Runs the CLI with stdin a pipe (not a TTY: the CI situation). */
     spawn(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-        const result = spawnSync(tsNode, ["--transpile-only", cliScript, ...args, "--cwd", this.workDir], {
+        const result = spawnSync(tsNode, this.args(args), {
             cwd: projectRoot,
             env: { ...this.env, ...extraEnv },
             encoding: "utf8",
@@ -118,13 +73,26 @@ class Sandbox {
         return result;
     }
 
-    /** Runs the CLI and reads its JSON summary (stdout with `--json -`, else the summary file). */
-    cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): CliRun {
-        const result = this.spawn(args, extraEnv);
+    /** The CLI in the background (stdin closed), for runs that overlap. */
+    spawnAsync(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+        return new Promise((resolve, reject) => {
+            const child = spawn(tsNode, this.args(args), { cwd: projectRoot, env: { ...this.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (chunk) => (stdout += chunk));
+            child.stderr.on("data", (chunk) => (stderr += chunk));
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+        });
+    }
+
+    /** Reads a CLI run's JSON summary (stdout with `--json -`, else the file after `--json`). */
+    parse(args: string[], result: { status: number | null; stdout: string; stderr: string }): CliRun {
         const context = `pipeline ${args.join(" ")} (exit ${result.status})\n--- stderr ---\n${result.stderr.slice(-8000)}\n--- stdout ---\n${result.stdout.slice(-8000)}`;
         let summary: PipelineSummary;
         try {
-            summary = JSON.parse(args.includes("-") ? result.stdout : fs.readFileSync(this.summaryFile, "utf8"));
+            const file = args[args.indexOf("--json") + 1];
+            summary = JSON.parse(file === "-" ? result.stdout : fs.readFileSync(file, "utf8"));
         } catch (err) {
             throw new Error(`no JSON summary: ${err}\n${context}`);
         }
@@ -132,8 +100,8 @@ class Sandbox {
         return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, summary, stack: summary.stacks[0] };
     }
 
-    cleanup(): void {
-        fs.rmSync(this.tmp, { recursive: true, force: true });
+    cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): CliRun {
+        return this.parse(args, this.spawn(args, extraEnv));
     }
 }
 
@@ -147,18 +115,18 @@ describe("engine: pipeline CLI, backend behaviour (real Pulumi CLI, file backend
     let fingerprint: string;
 
     before(() => {
-        requirePulumiCli();
         fingerprint = repoFingerprint();
         sandbox = new Sandbox();
     });
 
     after(() => sandbox?.cleanup());
 
-    it("says how to get the pulumi CLI when it is not on PATH (exit 1)", () => {
-        const run = sandbox.cli(["outputs", "local", "--json", "-"], { PATH: path.dirname(process.execPath) });
+    it("says how to get the engine when the tools are not built (exit 1)", () => {
+        const emptyToolsDir = path.join(sandbox.root, "no-tools");
+        const run = sandbox.cli(["outputs", "local", "--json", "-"], { PAAS_TOOLS_DIR: emptyToolsDir, PATH: path.dirname(process.execPath) });
         assert.equal(run.status, 1, explain(run));
         assert.equal(run.stack.error?.kind, "cli-missing");
-        assert.match(run.stack.error!.message, /bash scripts\/setup-tools\.sh/);
+        assert.match(run.stack.error!.message, /the Pulumi engine is not ready: .*Kubernetes provider plugin 4\.24\.1 is not installed.*no pulumi CLI at .*bash scripts\/setup\.sh/);
     });
 
     it("a missing stack fails with how to create it (exit 1)", () => {
@@ -206,7 +174,11 @@ describe("engine: pipeline CLI, backend behaviour (real Pulumi CLI, file backend
         assert.match(run.stderr, /^\[local\] error: the stack is currently locked by 1 lock\(s\)/m, "engine stderr streamed with the stack prefix");
 
         // The advice works: cancel deletes the stale lock file and updates go through again.
-        const cancel = spawnSync(pulumiBin, ["cancel", "--stack", "local", "--yes", "--non-interactive"], { cwd: sandbox.workDir, env: sandbox.env, encoding: "utf8" });
+        const cancel = spawnSync(path.join(toolDirs.pulumi, "pulumi"), ["cancel", "--stack", "local", "--yes", "--non-interactive"], {
+            cwd: sandbox.workDir,
+            env: { ...sandbox.env, ...engineEnvVars() },
+            encoding: "utf8",
+        });
         assert.equal(cancel.status, 0, `${cancel.stdout}${cancel.stderr}`);
         assert.equal(fs.existsSync(lockFile), false, "pulumi cancel deleted the lock file");
         const refresh = sandbox.cli(["refresh", "local", "--yes", "--lock-timeout", "0", "--json", "-"]);
@@ -246,8 +218,10 @@ new PolicyPack("pipeline-e2e", {
             name: "${advisoryPolicy}",
             description: "Reports every Namespace (advisory, never blocks).",
             enforcementLevel: "advisory",
-            validateResource: (args, reportViolation) => {
+            validateResource: async (args, reportViolation) => {
                 if (isNamespace(args)) reportViolation("namespace " + args.props.metadata.name + " seen");
+                // Lets a test hold the stack's lock for a while.
+                if (isNamespace(args) && process.env.PIPELINE_E2E_SLOW_MS) await new Promise((r) => setTimeout(r, Number(process.env.PIPELINE_E2E_SLOW_MS)));
             },
         },
         {
@@ -264,7 +238,7 @@ new PolicyPack("pipeline-e2e", {
     );
 }
 
-describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, language host, Kubernetes plugin)", function () {
+describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, Kubernetes provider, policy packs)", function () {
     this.timeout(15 * 60 * 1000);
     let sandbox: Sandbox;
     let packDir: string;
@@ -273,14 +247,13 @@ describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, la
 
     before(() => {
         sandbox = new Sandbox();
-        requireProgramPlugins(sandbox.env);
         fingerprint = repoFingerprint();
-        packDir = path.join(sandbox.tmp, "policy-pack");
+        packDir = path.join(sandbox.root, "policy-pack");
         writePolicyPack(packDir);
-        const broken = sandbox.localStackFile();
-        broken.config["prometheus-paas:environment"] = "Not_A_Label";
-        broken.config["prometheus-paas:thanos"] = { compactor: { replicas: 2 } };
-        sandbox.writeStackFile("broken", broken);
+        sandbox.copyStackFile("local", (config) => {
+            config["prometheus-paas:environment"] = "Not_A_Label";
+            config["prometheus-paas:thanos"] = { compactor: { replicas: 2 } };
+        }, "broken");
     });
 
     after(() => sandbox?.cleanup());
@@ -316,6 +289,24 @@ describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, la
         const run = sandbox.cli(["up", "--stack", "local", "--yes", "--json", "-"]);
         assert.equal(run.status, 0, explain(run));
         assert.deepEqual(run.stack.changes, { same: createdByPreview }, explain(run));
+    });
+
+    it("two overlapping `up`s of one stack: the second meets the real lock, retries, and then succeeds", async () => {
+        const args = (name: string) => ["up", "local", "--yes", "--policy-pack", packDir, "--lock-timeout", "300", "--json", path.join(sandbox.root, `${name}.json`)];
+        const first = sandbox.spawnAsync(args("first"), { PIPELINE_E2E_SLOW_MS: "15000" });
+        const deadline = Date.now() + 120_000;
+        while (!(fs.existsSync(sandbox.lockDir("local")) && fs.readdirSync(sandbox.lockDir("local")).length > 0)) {
+            assert.ok(Date.now() < deadline, "the first up never took the lock");
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const second = sandbox.spawnAsync(args("second"));
+        const [firstRun, secondRun] = (await Promise.all([first, second])).map((result, index) => sandbox.parse(args(["first", "second"][index]), result));
+        assert.equal(firstRun.stack.result, "ok", explain(firstRun));
+        assert.equal(firstRun.stack.attempts, 1, explain(firstRun));
+        assert.equal(secondRun.stack.result, "ok", explain(secondRun));
+        assert.ok(secondRun.stack.attempts >= 2, `the second up should have met the lock: ${explain(secondRun)}`);
+        assert.match(secondRun.stderr, /\[local\] stack is locked by another update; retrying in/);
+        assert.deepEqual(secondRun.stack.changes, { same: createdByPreview }, explain(secondRun));
     });
 
     it("a mandatory violation fails up (exit 1) with level, policy, message and URN", () => {

@@ -1,27 +1,14 @@
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { projectRoot } from "../support/fixtures";
 import { FakeTsuru, startFakeTsuru } from "../support/fake-tsuru";
-import { engineEnv, pulumiBinary, temporaryProject } from "../support/tools";
+import { EngineSandbox } from "../support/engine";
+import { tsuruProgram } from "../fixtures/tsuru-program/program";
 
-const programDir = path.join(projectRoot, "test", "fixtures", "tsuru-program");
 const password = "broker-password-7f3a9c";
 const token = "tsuru-token-e2b81d";
-
-/** Runs the CLI without blocking the event loop: the fake Tsuru API answers from this process. */
-function pulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(pulumiBinary(), [...args, "--non-interactive"], { cwd, env });
-        let output = "";
-        child.stdout.on("data", (chunk) => (output += chunk));
-        child.stderr.on("data", (chunk) => (output += chunk));
-        child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve(output) : reject(new Error(`pulumi ${args.join(" ")} exited ${code}:\n${output}`))));
-    });
-}
 
 function readTree(dir: string): string {
     return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -30,71 +17,68 @@ function readTree(dir: string): string {
         .join("\n");
 }
 
-describe("engine: TsuruService through the real CLI against the fake Tsuru API", function () {
-    this.timeout(15 * 60 * 1000);
+describe("engine: TsuruService (dynamic provider) through the real engine against the fake Tsuru API", function () {
+    this.timeout(5 * 60 * 1000);
+    const sandbox = new EngineSandbox(path.join(projectRoot, "test", "fixtures", "tsuru-program", "Pulumi.yaml"));
     let tsuru: FakeTsuru;
-    let backendDir: string;
-    let projectDir: string;
-    let env: NodeJS.ProcessEnv;
-    const stackArgs = () => ["--stack", "engine"];
-    const run = (args: string[]) => pulumi(args, env, projectDir);
+    let stack: Stack;
 
     before(async () => {
         tsuru = await startFakeTsuru({ token, teams: ["platform"] });
-        backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-tsuru-backend-"));
-        projectDir = temporaryProject(programDir);
-        env = engineEnv(backendDir);
-        await run(["stack", "init", "engine"]);
-        await run(["config", "set", "apiUrl", tsuru.url, ...stackArgs()]);
-        await run(["config", "set", "endpoint", "https://broker-a.example.com", ...stackArgs()]);
-        await run(["config", "set", "--secret", "password", password, ...stackArgs()]);
-        await run(["config", "set", "--secret", "tsuru:token", token, ...stackArgs()]);
+        stack = await sandbox.open("engine", async () => tsuruProgram(), { TSURU_TOKEN: token });
+        await stack.setAllConfig({
+            apiUrl: { value: tsuru.url },
+            endpoint: { value: "https://broker-a.example.com" },
+            password: { value: password, secret: true },
+        });
     });
 
     after(async () => {
         await tsuru?.close();
-        for (const dir of [backendDir, projectDir]) {
-            if (dir) fs.rmSync(dir, { recursive: true, force: true });
-        }
+        sandbox.cleanup();
     });
 
     it("creates the service with `up`", async () => {
-        await run(["up", "--yes", "--skip-preview", ...stackArgs()]);
+        const result = await stack.up();
+        assert.equal(result.summary.resourceChanges?.create, 2, JSON.stringify(result.summary.resourceChanges));
         const service = tsuru.services.get("prometheus");
         assert.ok(service, "service not registered");
         assert.deepEqual(service.endpoints, { production: "https://broker-a.example.com" });
         assert.equal(service.password, password);
         assert.equal(service.doc, "Prometheus-as-a-Service (engine test)");
         assert.ok(tsuru.requests.every((request) => request.authorization === `bearer ${token}`));
+        assert.equal(result.outputs.serviceId.value, "prometheus");
     });
 
     it("updates it in place with the whole record", async () => {
-        await run(["config", "set", "endpoint", "https://broker-b.example.com", ...stackArgs()]);
-        const output = await run(["up", "--yes", "--skip-preview", ...stackArgs()]);
-        assert.match(output, /1 updated/);
+        await stack.setConfig("endpoint", { value: "https://broker-b.example.com" });
+        const result = await stack.up();
+        assert.equal(result.summary.resourceChanges?.update, 1, JSON.stringify(result.summary.resourceChanges));
         const service = tsuru.services.get("prometheus")!;
         assert.deepEqual(service.endpoints, { production: "https://broker-b.example.com" });
         assert.equal(service.password, password);
         assert.ok(tsuru.requests.some((request) => request.method === "PUT" && /\/services\/prometheus$/.test(request.path)));
     });
 
-    it("keeps the token and the password out of the state in plain text", () => {
-        const state = readTree(backendDir);
-        assert.ok(state.includes("prometheus"), "state not found");
+    it("keeps the token and the password out of the state and the stack file in plain text", () => {
+        const state = readTree(sandbox.root);
+        assert.ok(state.includes("broker-b.example.com"), "state not found");
         assert.ok(!state.includes(token), "token in state");
         assert.ok(!state.includes(password), "password in state");
     });
 
-    it("notices a deletion made in Tsuru with `refresh`", async () => {
+    it("notices a deletion made in Tsuru with `refresh`, and `up` registers it again", async () => {
         tsuru.services.delete("prometheus");
-        await run(["refresh", "--yes", "--skip-preview", ...stackArgs()]);
-        await run(["up", "--yes", "--skip-preview", ...stackArgs()]);
+        const refreshed = await stack.refresh();
+        assert.equal(refreshed.summary.resourceChanges?.delete, 1, JSON.stringify(refreshed.summary.resourceChanges));
+        await stack.up();
         assert.ok(tsuru.services.get("prometheus"), "up after refresh should register it again");
     });
 
     it("deletes it with `destroy`", async () => {
         assert.ok(tsuru.services.has("prometheus"), "nothing registered to destroy");
-        await run(["destroy", "--yes", "--skip-preview", ...stackArgs()]);
+        await stack.destroy();
         assert.equal(tsuru.services.has("prometheus"), false);
+        assert.deepEqual(await sandbox.managedResources(stack), []);
     });
 });

@@ -1,8 +1,8 @@
 /** Pulumi mocks that record every registered resource, for component and stack tests. */
 import * as pulumi from "@pulumi/pulumi";
-import { waitForRegistrations } from "../../automation/mock-runtime";
+import { waitForRegistrations } from "./mock-runtime";
 
-export { isSecret, unsecret } from "../../automation/mock-runtime";
+export { isSecret, unsecret } from "./mock-runtime";
 
 export interface RegisteredResource {
     readonly type: string;

@@ -457,15 +457,15 @@ describe("pipeline: running stacks against a fake engine", () => {
         const source = new FakeSource({
             dev: async () => {
                 throw new Error(
-                    "code: 255\n stdout: Previewing update (dev):\n stderr: error: failed to load language plugin nodejs: no language plugin 'pulumi-language-nodejs' found in the workspace or on your $PATH\n",
+                    "code: 255\n stdout: Previewing update (dev):\n stderr: error: could not load plugin for kubernetes provider 'default_4_24_1': no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.24.1 or on your $PATH\n",
                 );
             },
         });
         const summary = await runPipeline(request({ operation: "preview" }), fakeDeps(source));
         assert.equal(summary.stacks[0].error?.kind, "engine");
         assert.deepEqual(summary.stacks[0].error?.message.split("\n"), [
-            "error: failed to load language plugin nodejs: no language plugin 'pulumi-language-nodejs' found in the workspace or on your $PATH",
-            "hint: plugins cannot be downloaded here; `bash scripts/setup-tools.sh` builds the Node.js language host and the Kubernetes provider plugin.",
+            "error: could not load plugin for kubernetes provider 'default_4_24_1': no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.24.1 or on your $PATH",
+            "hint: plugins cannot be downloaded here; `bash scripts/setup.sh` builds the Kubernetes provider and puts the dynamic-provider and policy shims on PATH.",
         ]);
     });
 
@@ -477,7 +477,7 @@ describe("pipeline: running stacks against a fake engine", () => {
         };
         const summary = await runPipeline(request({ operation: "preview", stacks: ["dev", "prod"] }), fakeDeps(source));
         assert.equal(summary.stacks[0].error?.kind, "cli-missing");
-        assert.match(summary.stacks[0].error!.message, /bash scripts\/setup-tools.sh/);
+        assert.match(summary.stacks[0].error!.message, /bash scripts\/setup.sh/);
         assert.equal(summary.stacks[1].result, "skipped");
     });
 

@@ -1,6 +1,6 @@
 /**
  * What running the program under the SDK's mock monitor needs beyond pulumi.runtime.setMocks: waiting for the
- * registrations, and reading the secret marker of serialized inputs. Used by the offline renderer and the tests.
+ * registrations, and reading the secret marker of serialized inputs. Used by the mock tests.
  */
 
 // @internal in the SDK, but exactly "wait until every registration reached the monitor".

@@ -1,0 +1,83 @@
+/**
+ * Where scripts/setup-tools.sh puts the real tools (the layout of scripts/tools-env.sh), and the environment
+ * the Pulumi engine needs to run offline with them. A missing tool is an error naming the setup command.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PulumiCommand } from "@pulumi/pulumi/automation";
+import versions from "../components/versions.json";
+
+export const projectRoot = path.resolve(__dirname, "..");
+export const setupHint = "run 'bash scripts/setup.sh' (it builds the tools into the versioned cache)";
+
+const tools = versions.tools;
+const toolsDir = process.env.PAAS_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "prometheus-paas", "tools");
+
+export const toolDirs = {
+    prometheus: path.join(toolsDir, `prometheus-${tools.prometheus.version}`),
+    pulumi: path.join(toolsDir, `pulumi-${tools.pulumi.version}`, "bin"),
+    pulumiKubernetes: path.join(toolsDir, `pulumi-kubernetes-${tools.pulumiKubernetes.pluginVersion}-${tools.pulumiKubernetes.version.split("-").pop()}`),
+    thanos: path.join(toolsDir, `thanos-${tools.thanos.version}`),
+    versitygw: path.join(toolsDir, `versitygw-${tools.versitygw.version}`),
+    kubeApiserver: path.join(toolsDir, `kube-apiserver-${tools.kubeApiserver.version}`),
+    shims: path.join(projectRoot, "scripts", "shims"),
+};
+
+/** The project-owned PULUMI_HOME: the Kubernetes provider plugin is installed there. */
+export const pulumiHome = process.env.PAAS_PULUMI_HOME ?? path.join(toolsDir, "pulumi-home");
+
+export type ToolName = "promtool" | "prometheus" | "thanos" | "versitygw" | "kube-apiserver";
+
+const toolDirOf: Record<ToolName, string> = {
+    promtool: toolDirs.prometheus,
+    prometheus: toolDirs.prometheus,
+    thanos: toolDirs.thanos,
+    versitygw: toolDirs.versitygw,
+    "kube-apiserver": toolDirs.kubeApiserver,
+};
+
+/** The path of a built tool; throws when it is missing. */
+export function toolBinary(name: ToolName): string {
+    const binary = path.join(toolDirOf[name], name);
+    if (!fs.existsSync(binary)) throw new Error(`${name} not found at ${binary}: ${setupHint}`);
+    return binary;
+}
+
+/** The variables every engine run gets: tools and plugin shims on PATH, no downloads, no update checks. */
+export function engineEnvVars(): Record<string, string> {
+    return {
+        PATH: [toolDirs.pulumi, toolDirs.shims, process.env.PATH ?? ""].join(path.delimiter),
+        PULUMI_HOME: pulumiHome,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+}
+
+export class EngineMissingError extends Error {
+    override name = "EngineMissingError";
+}
+
+function kubernetesPluginInstalled(): boolean {
+    return fs.existsSync(path.join(pulumiHome, "plugins", `resource-kubernetes-v${tools.pulumiKubernetes.pluginVersion}`));
+}
+
+/** The Pulumi CLI to drive: the one setup built, else a `pulumi` of the pinned version on PATH. */
+export async function pulumiCommand(): Promise<PulumiCommand> {
+    const version = tools.pulumi.version.replace(/^v/, "");
+    const problems: string[] = [];
+    if (!kubernetesPluginInstalled()) problems.push(`the Kubernetes provider plugin ${tools.pulumiKubernetes.pluginVersion} is not installed in ${pulumiHome}`);
+    const built = path.join(toolDirs.pulumi, "pulumi");
+    let command: PulumiCommand | undefined;
+    if (fs.existsSync(built)) {
+        command = await PulumiCommand.get({ root: path.dirname(toolDirs.pulumi) });
+    } else {
+        command = await PulumiCommand.get().catch(() => undefined);
+        if (command === undefined) problems.push(`no pulumi CLI at ${built} or on PATH`);
+    }
+    if (command !== undefined && command.version?.version !== version) {
+        problems.push(`the pulumi CLI ${command.command} is version ${command.version?.version ?? "unknown"}, not ${version}`);
+    }
+    if (problems.length > 0) throw new EngineMissingError(`the Pulumi engine is not ready: ${problems.join("; ")}. ${setupHint}`);
+    return command!;
+}

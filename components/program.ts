@@ -1,0 +1,32 @@
+/**
+ * The stack program as a function: reads the stack config and builds the platform on every call, so the same
+ * code serves `pulumi up` (index.ts) and the Automation API's inline programs (pipeline, broker, tests), where
+ * a module-level program would register nothing the second time it is required.
+ */
+import { loadStackConfig, StackConfig } from "./config";
+import { buildPlatform } from "./platform";
+
+export function stackProgram(config: StackConfig = loadStackConfig()) {
+    const platform = buildPlatform(config);
+    return {
+        environment: config.environment,
+        prometheusUrls: platform.prometheusUrls,
+        thanosQueryUrl: platform.thanosQueryUrl,
+        bucketName: platform.bucket.bucketName,
+        bucketEndpoint: platform.bucket.endpoint,
+        instances: config.instances.map((instance) => ({
+            name: instance.name,
+            team: instance.team,
+            plan: instance.plan.name,
+            replicas: instance.replicas,
+            apps: instance.apps.map((app) => `${app.namespace}/${app.name}`),
+        })),
+        tsuruServiceId: platform.tsuruService?.id,
+        ecsThanosQueryUrl: platform.ecs?.thanosQueryUrl,
+        ecsQueryLoadBalancerDnsName: platform.ecs?.queryLoadBalancerDnsName,
+        ecsPrometheusUrls: platform.ecs?.prometheusUrls,
+        ecsConfigUpdateCommands: platform.ecs?.configUpdateCommands,
+    };
+}
+
+export type StackOutputs = ReturnType<typeof stackProgram>;
