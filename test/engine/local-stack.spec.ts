@@ -95,12 +95,7 @@ describe("engine: the local stack through the real engine (inline program, file 
 
     it("a preview with expectNoChanges reports every resource unchanged", async () => {
         const result = await stack.preview({ expectNoChanges: true });
-        assert.deepEqual(result.changeSummary, { same: created + 1 }, "the stack resource counts as one more");
-    });
-
-    it("refresh finds nothing changed", async () => {
-        const result = await stack.refresh({ expectNoChanges: true });
-        assert.equal(Object.keys(result.summary.resourceChanges ?? {}).filter((op) => op !== "same").length, 0, JSON.stringify(result.summary.resourceChanges));
+        assert.deepEqual(result.changeSummary, { same: created });
     });
 
     it("destroy leaves nothing in the state", async () => {

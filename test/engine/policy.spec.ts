@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
 import * as path from "path";
 import type { EngineEvent, PolicyEvent } from "@pulumi/pulumi/automation";
 import { projectRoot } from "../support/fixtures";
@@ -31,7 +32,7 @@ describe("engine: the project's policy pack enforced by the real engine", functi
         const result = await stack.preview({ policyPacks: [policyPack], onEvent });
         assert.ok((result.changeSummary.create ?? 0) > 20, JSON.stringify(result.changeSummary));
         assert.deepEqual(events.filter((event) => event.enforcementLevel === "mandatory"), []);
-        assert.match(result.stdout, /Policies:\s*\n\s*✅ prometheus-paas-policy@v0\.1\.0 \(local: policy\)/u, result.stdout);
+        assert.match(result.stdout, /Policies:\s*\n\s*✅ prometheus-paas@v0\.1\.0 \(local: .*policy\)/u, result.stdout);
     });
 
     it("fails a program that puts bucket keys in a ConfigMap, naming the policy", async () => {
@@ -41,13 +42,15 @@ describe("engine: the project's policy pack enforced by the real engine", functi
         const stack = await sandbox.open("leaky", async () => leakyProgram(manifestsDir));
         const { events, onEvent } = policyEvents();
         await assert.rejects(stack.up({ policyPacks: [policyPack], onEvent }), (error: Error) => {
-            assert.match(error.message, /\[mandatory\] prometheus-paas-policy@v0\.1\.0 \(local: policy\) .*no-credentials-in-configmaps/s);
+            assert.match(error.message, /❌ prometheus-paas@v0\.1\.0 .*\n\s+- \[mandatory\] \[severity: critical\]\s+no-credentials-in-configmaps\s+\(kubernetes:core\/v1:ConfigMap: leaky-objstore\)/u);
             return true;
         });
         const violation = events.find((event) => event.policyName === "no-credentials-in-configmaps");
         assert.ok(violation, JSON.stringify(events));
         assert.equal(violation.enforcementLevel, "mandatory");
         assert.match(violation.resourceUrn ?? "", /ConfigMap::leaky-objstore$/);
-        assert.deepEqual(await sandbox.managedResources(stack), [], "nothing was created");
+        const created = await sandbox.managedResources(stack);
+        assert.ok(!created.some((urn) => urn.endsWith("::leaky-objstore")), "the offending ConfigMap was never created");
+        assert.ok(!fs.existsSync(path.join(manifestsDir, "1-manifest", "v1-configmap-prometheus-local-leaky-objstore.yaml")), "nor rendered");
     });
 });

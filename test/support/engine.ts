@@ -35,7 +35,9 @@ export class EngineSandbox {
 
     /** A copy of one of the repository's stack files, edited by `edit`. */
     copyStackFile(stack: string, edit: (config: Record<string, any>) => void = () => {}, as = stack): void {
-        const document = yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, any> };
+        const document = yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, any>; encryptionsalt?: string };
+        // The salt binds a stack file to its passphrase: the sandbox makes its own with the test passphrase.
+        delete document.encryptionsalt;
         edit(document.config);
         this.writeStackFile(as, document);
     }
