@@ -166,11 +166,14 @@ export class EventCollector {
     readonly handle = (event: EngineEvent): void => {
         const policy = event.policyEvent;
         if (policy) {
+            // @pulumi/policy sends "<policy description>\n<violation message>".
+            const [first, ...rest] = stripAnsi(policy.message).trim().split("\n");
             this.violations.push({
                 level: policy.enforcementLevel,
                 policyPack: policy.policyPackVersion ? `${policy.policyPackName}@${policy.policyPackVersion}` : policy.policyPackName,
                 policy: policy.policyName,
-                message: stripAnsi(policy.message).trim(),
+                message: (rest.length > 0 ? rest.join("\n") : first).trim(),
+                description: rest.length > 0 ? first.trim() : null,
                 resourceUrn: policy.resourceUrn || null,
                 // Newer engines send a severity; the SDK's PolicyEvent type predates it.
                 severity: (policy as { severity?: string }).severity || null,

@@ -30,6 +30,8 @@ export interface PolicyViolation {
     readonly policyPack: string;
     readonly policy: string;
     readonly message: string;
+    /** The policy's description, when the engine sent it with the message. */
+    readonly description: string | null;
     /** URN of the offending resource; null for stack-level policies. */
     readonly resourceUrn: string | null;
     /** low, medium, high or critical when the policy declares one; else null. */

@@ -305,7 +305,7 @@ describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, Ku
         assert.equal(firstRun.stack.attempts, 1, explain(firstRun));
         assert.equal(secondRun.stack.result, "ok", explain(secondRun));
         assert.ok(secondRun.stack.attempts >= 2, `the second up should have met the lock: ${explain(secondRun)}`);
-        assert.match(secondRun.stderr, /\[local\] stack is locked by another update; retrying in/);
+        assert.match(secondRun.stdout, /\[local\] stack is locked by another update; retrying in/, "human output is on stdout with --json <file>");
         assert.deepEqual(secondRun.stack.changes, { same: createdByPreview }, explain(secondRun));
     });
 
@@ -319,7 +319,7 @@ describe("engine: pipeline CLI on the local stack's program (real Pulumi CLI, Ku
         assert.equal(mandatory[0].policy, mandatoryPolicy);
         assert.equal(mandatory[0].message, "namespaces are denied by the test");
         assert.match(mandatory[0].resourceUrn ?? "", /kubernetes:core\/v1:Namespace::/);
-        assert.match(run.stderr, /\[mandatory\] pipeline-e2e.*\/pipeline-e2e-deny-namespaces: namespaces are denied by the test/);
+        assert.match(run.stderr, /- \[mandatory\]\s+pipeline-e2e-deny-namespaces\s+\(kubernetes:core\/v1:Namespace: namespace\)\n.*\n\[local\]\s+namespaces are denied by the test/);
     });
 
     it("preview afterwards shows no changes", () => {

@@ -93,7 +93,7 @@ function policyEvent(level: "mandatory" | "advisory", policy: string, urn?: stri
         timestamp: 0,
         policyEvent: {
             resourceUrn: urn,
-            message: `${policy} was violated\nbecause of reasons`,
+            message: `Description of ${policy}.\n${policy} was violated\nbecause of reasons`,
             color: "never",
             policyName: policy,
             policyPackName: "prometheus-paas-policy",
@@ -296,8 +296,8 @@ describe("pipeline: summary rendering and exit codes", () => {
                 result: "failed",
                 changes: {},
                 policyViolations: [
-                    { level: "mandatory", policyPack: "prometheus-paas-policy@0.1.0", policy: "thanos-compactor-singleton", message: "two compactors", resourceUrn: "urn:pulumi:prod::prometheus-paas::x", severity: "high" },
-                    { level: "advisory", policyPack: "prometheus-paas-policy@0.1.0", policy: "image-pinned", message: "latest tag", resourceUrn: null, severity: null },
+                    { level: "mandatory", policyPack: "prometheus-paas-policy@0.1.0", policy: "thanos-compactor-singleton", message: "two compactors", description: null, resourceUrn: "urn:pulumi:prod::prometheus-paas::x", severity: "high" },
+                    { level: "advisory", policyPack: "prometheus-paas-policy@0.1.0", policy: "image-pinned", message: "latest tag", description: null, resourceUrn: null, severity: null },
                 ],
                 error: { kind: "policy", message: "1 mandatory policy violation(s)", configProblems: [] },
             }),
@@ -324,7 +324,7 @@ describe("pipeline: summary rendering and exit codes", () => {
         const json = JSON.parse(renderJson(summary));
         assert.deepEqual(Object.keys(json).sort(), ["durationMs", "exitCode", "operation", "policyPacks", "schemaVersion", "stacks", "startedAt", "workDir"]);
         assert.deepEqual(Object.keys(json.stacks[1]).sort(), ["attempts", "changes", "durationMs", "error", "operation", "policyViolations", "result", "stack"]);
-        assert.deepEqual(Object.keys(json.stacks[1].policyViolations[0]).sort(), ["level", "message", "policy", "policyPack", "resourceUrn", "severity"]);
+        assert.deepEqual(Object.keys(json.stacks[1].policyViolations[0]).sort(), ["description", "level", "message", "policy", "policyPack", "resourceUrn", "severity"]);
         assert.deepEqual(json.stacks[1].error, { kind: "policy", message: "1 mandatory policy violation(s)", configProblems: [] });
     });
 
@@ -335,7 +335,7 @@ describe("pipeline: summary rendering and exit codes", () => {
         assert.equal(exitCodeFor([stackSummary(), stackSummary({ result: "failed", error: config })]), 2);
         assert.equal(exitCodeFor([stackSummary({ result: "failed", error: config }), stackSummary({ result: "failed", error: engine })]), 1);
         assert.equal(exitCodeFor([stackSummary({ result: "failed", error: { ...engine, kind: "locked" } })]), 1);
-        const mandatory = { level: "mandatory", policyPack: "p", policy: "x", message: "m", resourceUrn: null, severity: null };
+        const mandatory = { level: "mandatory", policyPack: "p", policy: "x", message: "m", description: null, resourceUrn: null, severity: null };
         assert.equal(exitCodeFor([stackSummary({ policyViolations: [mandatory] })]), 1);
         assert.equal(exitCodeFor([stackSummary({ policyViolations: [{ ...mandatory, level: "advisory" }] })]), 0);
         assert.equal(exitCodeFor([stackSummary({ result: "skipped" })]), 0);
@@ -499,6 +499,7 @@ describe("pipeline: running stacks against a fake engine", () => {
             policyPack: "prometheus-paas-policy@0.1.0",
             policy: "thanos-compactor-singleton",
             message: "thanos-compactor-singleton was violated\nbecause of reasons",
+            description: "Description of thanos-compactor-singleton.",
             resourceUrn: urn,
             severity: null,
         });
