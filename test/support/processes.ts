@@ -1,0 +1,175 @@
+/**
+ * Real processes for the tests and benchmarks (Prometheus, Thanos, S3 server, etcd, kube-apiserver...): started on
+ * loopback with their output in a log file, waited for with bounded waits that fail early when the process dies
+ * (quoting its log), and always killed: by stop(), by ProcessGroup.stopAll(), and on exit of this Node process.
+ */
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+const running = new Set<ChildProcess>();
+
+function killAllNow(): void {
+    for (const child of running) {
+        try {
+            process.kill(-child.pid!, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    }
+}
+process.on("exit", killAllNow);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+        killAllNow();
+        process.exit(130);
+    });
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+export interface StartOptions {
+    readonly cwd?: string;
+    /** Added to this process's environment. */
+    readonly env?: NodeJS.ProcessEnv;
+    /** Where the log file goes (default: a temp dir). */
+    readonly logDir?: string;
+}
+
+export class ManagedProcess {
+    readonly child: ChildProcess;
+    readonly logFile: string;
+    /** Resolves when the process has exited. */
+    readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+    private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
+
+    constructor(readonly name: string, command: string, args: readonly string[], options: StartOptions = {}) {
+        const logDir = options.logDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "paas-proc-"));
+        fs.mkdirSync(logDir, { recursive: true });
+        this.logFile = path.join(logDir, `${name}.log`);
+        const log = fs.openSync(this.logFile, "a");
+        fs.writeSync(log, `$ ${command} ${args.join(" ")}\n`);
+        // Own process group, so stop() also reaches anything it forks.
+        this.child = spawn(command, [...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", log, log], detached: true });
+        fs.closeSync(log);
+        running.add(this.child);
+        this.exited = new Promise((resolve) => {
+            const done = (code: number | null, signal: NodeJS.Signals | null) => {
+                running.delete(this.child);
+                this.exitInfo = { code, signal };
+                resolve(this.exitInfo);
+            };
+            this.child.once("exit", done);
+            this.child.once("error", (error) => {
+                fs.appendFileSync(this.logFile, `spawn failed: ${error.message}\n`);
+                done(null, null);
+            });
+        });
+    }
+
+    get hasExited(): boolean {
+        return this.exitInfo !== undefined;
+    }
+
+    /** The last lines of the log, for failure messages. */
+    logTail(lines = 40): string {
+        const text = fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, "utf8") : "";
+        return text.split("\n").slice(-lines).join("\n");
+    }
+
+    /** Sends `signal`, then SIGKILL after `graceMs`; resolves with the exit code (null when killed). */
+    async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<number | null> {
+        if (!this.hasExited) {
+            try {
+                process.kill(-this.child.pid!, signal);
+            } catch {
+                // already gone
+            }
+            const timer = setTimeout(() => {
+                try {
+                    process.kill(-this.child.pid!, "SIGKILL");
+                } catch {
+                    // already gone
+                }
+            }, graceMs);
+            await this.exited;
+            clearTimeout(timer);
+        }
+        return (await this.exited).code;
+    }
+}
+
+/** Starts a process (see ManagedProcess); it is killed at the latest when this Node process exits. */
+export function startProcess(name: string, command: string, args: readonly string[], options?: StartOptions): ManagedProcess {
+    return new ManagedProcess(name, command, args, options);
+}
+
+export interface WaitOptions {
+    readonly timeoutMs: number;
+    readonly intervalMs?: number;
+    /** Fail at once, quoting its log, when this process exits while waiting. */
+    readonly process?: ManagedProcess;
+}
+
+/** Polls `probe` until it returns a value (not undefined); throws naming `what` after the timeout. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, options: WaitOptions): Promise<T> {
+    const deadline = Date.now() + options.timeoutMs;
+    let lastError = "";
+    for (;;) {
+        if (options.process?.hasExited) {
+            const { code, signal } = await options.process.exited;
+            throw new Error(`${options.process.name} exited (code ${code}, signal ${signal}) while waiting for ${what}; its log:\n${options.process.logTail()}`);
+        }
+        try {
+            const value = await probe();
+            if (value !== undefined) return value;
+        } catch (error) {
+            lastError = error instanceof Error ? error.message : String(error);
+        }
+        if (Date.now() > deadline) {
+            const log = options.process ? `\n${options.process.name}'s log:\n${options.process.logTail()}` : "";
+            throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}${log}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 200));
+    }
+}
+
+/** Waits until GET `url` answers with a status below 400 (or `status`). */
+export function waitForHttp(url: string, options: WaitOptions & { readonly status?: number }): Promise<Response> {
+    return waitFor(`${url} to answer`, async () => {
+        const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+        const ok = options.status !== undefined ? response.status === options.status : response.status < 400;
+        return ok ? response : undefined;
+    }, options);
+}
+
+/** Processes started for one suite, stopped together (in reverse order) in its `after`. */
+export class ProcessGroup {
+    private readonly processes: ManagedProcess[] = [];
+
+    constructor(readonly logDir: string = fs.mkdtempSync(path.join(os.tmpdir(), "paas-procs-"))) {}
+
+    start(name: string, command: string, args: readonly string[], options: Omit<StartOptions, "logDir"> = {}): ManagedProcess {
+        const started = startProcess(name, command, args, { ...options, logDir: this.logDir });
+        this.processes.push(started);
+        return started;
+    }
+
+    async stopAll(): Promise<void> {
+        for (const started of [...this.processes].reverse()) await started.stop();
+        this.processes.length = 0;
+    }
+}

@@ -1,0 +1,34 @@
+import { strict as assert } from "assert";
+import * as http from "http";
+import { freePort, ProcessGroup, startProcess, waitFor, waitForHttp } from "../support/processes";
+
+describe("test processes: start, bounded waits, teardown", () => {
+    it("stop() ends a process (and what it forked) and reports the kill", async () => {
+        const sleeper = startProcess("sleeper", "sh", ["-c", "sleep 30 & sleep 30"]);
+        assert.equal(sleeper.hasExited, false);
+        assert.equal(await sleeper.stop("SIGTERM", 2_000), null);
+        assert.equal(sleeper.hasExited, true);
+    });
+
+    it("a wait fails at once, quoting the log, when its process dies", async () => {
+        const crasher = startProcess("crasher", "sh", ["-c", "echo boom: bad flag >&2; exit 3"]);
+        const started = Date.now();
+        await assert.rejects(waitFor("never", () => undefined, { timeoutMs: 30_000, process: crasher }), /crasher exited \(code 3, signal null\) while waiting for never; its log:\n.*\nboom: bad flag/s);
+        assert.ok(Date.now() - started < 5_000);
+    });
+
+    it("a wait times out naming what it waited for and the last error", async () => {
+        await assert.rejects(waitFor("the answer", () => { throw new Error("not yet"); }, { timeoutMs: 300, intervalMs: 50 }), /timed out after 300 ms waiting for the answer \(last error: not yet\)/);
+    });
+
+    it("waitForHttp resolves once the server answers; a group stops everything it started", async () => {
+        const port = await freePort();
+        const group = new ProcessGroup();
+        const server = group.start("server", process.execPath, ["-e", `setTimeout(() => require("http").createServer((q, s) => s.end("ok")).listen(${port}, "127.0.0.1"), 300)`]);
+        const response = await waitForHttp(`http://127.0.0.1:${port}/`, { timeoutMs: 10_000, process: server });
+        assert.equal(await response.text(), "ok");
+        await group.stopAll();
+        assert.equal(server.hasExited, true);
+        await assert.rejects(new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/`, resolve).on("error", reject)));
+    });
+});
