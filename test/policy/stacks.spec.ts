@@ -125,8 +125,7 @@ describe("policy pack over deliberately bad stacks", () => {
         const program = path.join(fixturesDir, "bad-stack", "index.ts");
         const { resources } = await recordRegistrations(async () => {
             const recorder = await installMocks({}, [], "bad");
-            delete require.cache[require.resolve(program)];
-            require(program);
+            (require(program) as { badStack(): void }).badStack();
             await recorder.settle();
         });
         const findings = await evaluate(resources);
