@@ -12,8 +12,8 @@
 #
 # Versions: components/versions.json (tools). Cache: ${PAAS_TOOLS_DIR:-~/.cache/prometheus-paas/tools}, a dir
 # per tool and version; a tool that is present and reports its version is skipped. Module downloads run in
-# parallel (network-bound), compiles one after the other (so shared packages compile once into Go's build
-# cache). A module the proxy does not serve at its pinned version fails the step; nothing falls back.
+# parallel (network-bound); each tool compiles once its download is done, two at a time (a link is
+# single-threaded). A module the proxy does not serve at its pinned version fails the step; nothing falls back.
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,8 +70,10 @@ resolve_packages() {
 
 # Runs `$1 $2` and checks that its output contains $3.
 reports_version() {
+  local out
   [ -x "$1" ] || return 1
-  "$1" $2 2>&1 | grep -qF -- "$3"
+  out="$("$1" $2 2>&1)" || return 1
+  [[ "$out" == *"$3"* ]]
 }
 
 # ------------------------------------------------------------------------------------------------ tools
@@ -200,7 +202,7 @@ install_kubernetes_plugin() {
 # ------------------------------------------------------------------------------------------------ main
 
 main() {
-  local tools=() tool fn failed=() pids=() i
+  local tools=() tool failed=() rc
   for tool in "$@"; do
     case "$tool" in
       -h | --help) usage; exit 0 ;;
@@ -223,36 +225,41 @@ main() {
     if "ready_${tool//-/_}"; then log "$tool: ready"; else todo+=("$tool"); fi
   done
 
-  for tool in "${todo[@]}"; do
-    fn="${tool//-/_}"
-    ( TOOL=$tool; set -Eeuo pipefail; s=$SECONDS; mkdir -p "$BUILD/$tool"
-      "prepare_$fn" "$BUILD/$tool"
-      echo "downloaded in $((SECONDS - s))s" ) >"$LOG_DIR/$tool.log" 2>&1 &
-    pids+=($!)
-  done
-  for i in "${!todo[@]}"; do
-    tool=${todo[$i]}
-    if ! wait "${pids[$i]}"; then
-      failed+=("$tool")
-      printf '[tools] %s: downloading failed; last lines of %s:\n' "$tool" "$LOG_DIR/$tool.log" >&2
-      grep -v '^go: downloading' "$LOG_DIR/$tool.log" | tail -n 25 >&2
-      continue
-    fi
-    log "$tool: $(tail -n 1 "$LOG_DIR/$tool.log") (after $((SECONDS - started))s)"
-  done
-
-  for tool in "${todo[@]}"; do
-    case " ${failed[*]-} " in *" $tool "*) continue ;; esac
-    local s=$SECONDS
-    # Not `if ( ... )`: bash ignores errexit inside a condition.
-    ( TOOL=$tool; set -Eeuo pipefail; "compile_${tool//-/_}" "$BUILD/$tool"; "ready_${tool//-/_}" ) >>"$LOG_DIR/$tool.log" 2>&1 &
-    if wait $!; then
-      log "$tool: compiled in $((SECONDS - s))s"
+  # Every download starts at once; a tool compiles as soon as its download is done, at most $PAAS_TOOLS_JOBS
+  # compiles at a time (2: a link is single-threaded, so a second compile keeps the other core busy).
+  local jobs=${PAAS_TOOLS_JOBS:-2} running=0 pid queue=() kind
+  declare -A job_tool=() job_kind=() job_start=()
+  start_job() { # kind tool
+    local fn=${2//-/_}
+    if [ "$1" = download ]; then
+      ( TOOL=$2; set -Eeuo pipefail; mkdir -p "$BUILD/$2"; "prepare_$fn" "$BUILD/$2" ) >"$LOG_DIR/$2.log" 2>&1 &
     else
-      failed+=("$tool")
-      printf '[tools] %s: compiling failed or the result does not report its version; last lines of %s:\n' "$tool" "$LOG_DIR/$tool.log" >&2
-      tail -n 25 "$LOG_DIR/$tool.log" >&2
+      # Not `if ( ... )`: bash ignores errexit inside a condition.
+      ( TOOL=$2; set -Eeuo pipefail; "compile_$fn" "$BUILD/$2"; "ready_$fn" ) >>"$LOG_DIR/$2.log" 2>&1 &
+      running=$((running + 1))
     fi
+    job_tool[$!]=$2 job_kind[$!]=$1 job_start[$!]=$SECONDS
+  }
+  for tool in "${todo[@]}"; do start_job download "$tool"; done
+  while [ "${#job_tool[@]}" -gt 0 ]; do
+    pid=""
+    if wait -n -p pid "${!job_tool[@]}"; then rc=0; else rc=$?; fi
+    [ -n "$pid" ] || continue
+    tool=${job_tool[$pid]} kind=${job_kind[$pid]}
+    unset "job_tool[$pid]"
+    [ "$kind" = download ] || running=$((running - 1))
+    if [ "$rc" -ne 0 ]; then
+      failed+=("$tool")
+      printf '[tools] %s: %s failed (exit %s); last lines of %s:\n' "$tool" "$kind" "$rc" "$LOG_DIR/$tool.log" >&2
+      grep -v '^go: downloading' "$LOG_DIR/$tool.log" | tail -n 25 >&2
+    else
+      log "$tool: ${kind} done in $((SECONDS - job_start[$pid]))s (at $((SECONDS - started))s)"
+      [ "$kind" = download ] && queue+=("$tool")
+    fi
+    while [ "$running" -lt "$jobs" ] && [ "${#queue[@]}" -gt 0 ]; do
+      start_job compile "${queue[0]}"
+      queue=("${queue[@]:1}")
+    done
   done
 
   case " ${tools[*]} " in
