@@ -1,13 +1,11 @@
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
-import { projectRoot } from "../support/fixtures";
 import { checkConfig } from "../support/promtool";
-import { EngineSandbox } from "../support/engine";
+import { EngineSandbox, repoFingerprint } from "../support/engine";
 
 interface Manifest {
     kind: string;
@@ -29,7 +27,7 @@ describe("engine: the local stack through the real engine (inline program, file 
     const manifestsDir = path.join(sandbox.root, "manifests");
     let stack: Stack;
     let created = 0;
-    let gitStatusBefore: string;
+    let fingerprint: string;
 
     const find = (kind: string, name: string): Manifest => {
         const found = readManifests(manifestsDir).filter((manifest) => manifest.kind === kind && manifest.metadata.name === name);
@@ -38,7 +36,7 @@ describe("engine: the local stack through the real engine (inline program, file 
     };
 
     before(async () => {
-        gitStatusBefore = spawnSync("git", ["status", "--porcelain"], { cwd: projectRoot, encoding: "utf8" }).stdout;
+        fingerprint = repoFingerprint();
         sandbox.copyStackFile("local", (config) => {
             config["prometheus-paas:kubernetes"].renderYamlToDirectory = manifestsDir;
         });
@@ -105,7 +103,6 @@ describe("engine: the local stack through the real engine (inline program, file 
     });
 
     it("leaves the repository untouched", () => {
-        const after = spawnSync("git", ["status", "--porcelain"], { cwd: projectRoot, encoding: "utf8" }).stdout;
-        assert.equal(after, gitStatusBefore);
+        assert.equal(repoFingerprint(), fingerprint);
     });
 });

@@ -12,7 +12,7 @@ import * as path from "path";
 import type { PipelineSummary, StackSummary } from "../../automation/summary";
 import { engineEnvVars, toolDirs } from "../../automation/tools";
 import { projectRoot } from "../support/fixtures";
-import { EngineSandbox } from "../support/engine";
+import { EngineSandbox, repoFingerprint } from "../support/engine";
 
 const tsNode = path.join(projectRoot, "node_modules", ".bin", "ts-node");
 const cliScript = path.join(projectRoot, "automation", "cli.ts");
@@ -24,17 +24,6 @@ interface CliRun {
     readonly summary: PipelineSummary;
     /** The first stack's summary. */
     readonly stack: StackSummary;
-}
-
-/** What the engine could write into the repository by mistake: stack files and state/manifest dirs. */
-function repoFingerprint(): string {
-    const stackFiles = fs
-        .readdirSync(projectRoot)
-        .filter((name) => /^Pulumi(\..+)?\.ya?ml$/.test(name))
-        .sort()
-        .map((name) => `${name}:${crypto.createHash("sha256").update(fs.readFileSync(path.join(projectRoot, name))).digest("hex")}`);
-    const strays = [".pulumi", "out/manifests"].filter((rel) => fs.existsSync(path.join(projectRoot, rel)));
-    return JSON.stringify({ stackFiles, strays });
 }
 
 /** An engine sandbox driven through the pipeline CLI, with the local stack's manifests in the sandbox. */

@@ -2,6 +2,7 @@
  * A throw-away place for real engine runs: a file backend and a project dir holding this project's Pulumi.yaml
  * and the stack files a test writes (stack init writes the passphrase salt there, never into the repository).
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,6 +10,17 @@ import * as yaml from "js-yaml";
 import type { PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { openInlineStack } from "../../automation/engine";
 import { projectRoot } from "./fixtures";
+
+/** What an engine run could write into the repository by mistake: stack files (salt lines), state and manifest dirs. */
+export function repoFingerprint(): string {
+    const stackFiles = fs
+        .readdirSync(projectRoot)
+        .filter((name) => /^Pulumi(\..+)?\.ya?ml$/.test(name))
+        .sort()
+        .map((name) => `${name}:${crypto.createHash("sha256").update(fs.readFileSync(path.join(projectRoot, name))).digest("hex")}`);
+    const strays = [".pulumi", ".pulumi-state", "out/manifests"].filter((rel) => fs.existsSync(path.join(projectRoot, rel)));
+    return JSON.stringify({ stackFiles, strays });
+}
 
 export const testPassphrase = "engine-test-passphrase";
 
