@@ -11,6 +11,8 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { projectName } from "../../components/config";
+import { prometheusWebPort, sidecarHttpPort } from "../../components/prometheus/render";
+import { queryHttpPort, thanosHttpPort } from "../../components/thanos/render";
 import { EngineSandbox } from "../support/engine";
 import { readStackConfig } from "../support/fixtures";
 import { LocalCluster, LocalPod } from "../support/local-pods";
@@ -19,10 +21,6 @@ import { freePort, ProcessGroup, runToCompletion, waitFor, waitForHttp } from ".
 import { completedBlockRange, copyBlockAs, createBlocks, openMetricsGauge } from "../support/tsdb";
 import { toolBinary } from "../support/tools";
 
-const prometheusWeb = 9090;
-const sidecarHttp = 10902;
-const thanosHttp = 10902;
-const queryHttp = 9090;
 const metric = "paas_e2e_backfilled";
 const recordedMetric = "paas_e2e:reloaded";
 const stepMs = 30_000;
@@ -93,7 +91,8 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
     const promtoolBlocks = new Map<string, string>();
     const backfilled = new Map<string, string>();
     const initContainerOutput = new Map<string, string>();
-    let failed = false;
+    /** Keeps the temp dir (with every process's log) for a look after a failure, of a test or of `before`. */
+    let failed = true;
 
     const stackKey = (key: string) => `${projectName}:${key}`;
     const onePerTenant = () => Object.fromEntries(config.instances.map((instance) => [instance.name, 1]));
@@ -112,7 +111,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         return stdout.trim() === "" ? [] : JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`);
     };
     const instantQuery = (expr: string, time: number, dedup: boolean) =>
-        api<{ resultType: string; result: VectorSample[] }>(query.url(queryHttp, `/api/v1/query?${new URLSearchParams({ query: expr, time: String(time / 1000), dedup: String(dedup) })}`)).then((data) => data.result);
+        api<{ resultType: string; result: VectorSample[] }>(query.url(queryHttpPort, `/api/v1/query?${new URLSearchParams({ query: expr, time: String(time / 1000), dedup: String(dedup) })}`)).then((data) => data.result);
 
     before(async () => {
         s3.port = await freePort();
@@ -151,23 +150,24 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         for (const pod of prometheusPods) {
             const prometheus = await pod.start("prometheus");
             await pod.start("thanos-sidecar");
-            await waitForHttp(pod.url(prometheusWeb, "/-/ready"), { timeoutMs: 60_000, process: prometheus });
+            await waitForHttp(pod.url(prometheusWebPort, "/-/ready"), { timeoutMs: 60_000, process: prometheus });
         }
         for (const pod of prometheusPods) {
             const sidecar = pod.processes.get("thanos-sidecar")!;
-            await waitFor(`${pod.name}'s sidecar to upload its block`, async () => ((await metricValue(pod.url(sidecarHttp, "/metrics"), "thanos_shipper_uploads_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: sidecar });
+            await waitFor(`${pod.name}'s sidecar to upload its block`, async () => ((await metricValue(pod.url(sidecarHttpPort, "/metrics"), "thanos_shipper_uploads_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: sidecar });
         }
 
         // The store gateway reads the bucket at start (then every 15 min): it starts once the blocks are there.
         const [store] = await cluster.schedule("StatefulSet", "thanos-store");
-        await waitForHttp(store.url(thanosHttp, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
+        await waitForHttp(store.url(thanosHttpPort, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
         [query] = await cluster.schedule("Deployment", "thanos-query");
         const queryProcess = await query.start("query");
         await waitFor("Query to see every sidecar and the store", async () => {
-            const stores = await api<Record<string, { lastError: string | null }[]>>(query.url(queryHttp, "/api/v1/stores"));
+            const stores = await api<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
             const healthy = Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length;
             return healthy === prometheusPods.length + 1 || undefined;
         }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
+        failed = false;
     });
 
     afterEach(function () {
@@ -207,20 +207,20 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             const rendered = (yaml.load(initContainerOutput.get(pod.name)!) as PrometheusYml).scrape_configs.map((job) => job.job_name);
             const appJobs = rendered.filter((job) => job.startsWith("tsuru-app-"));
             assert.deepEqual(appJobs, instanceOf(pod).apps.map((app) => `tsuru-app-${app.name}`), `${pod.name}: the rendered app jobs`);
-            const loaded = yaml.load((await api<{ yaml: string }>(pod.url(prometheusWeb, "/api/v1/status/config"))).yaml) as PrometheusYml;
+            const loaded = yaml.load((await api<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml) as PrometheusYml;
             for (const job of appJobs) {
                 const found = loaded.scrape_configs.find((candidate) => candidate.job_name === job);
                 assert.ok(found?.kubernetes_sd_configs?.length, `${pod.name} has not loaded ${job} with its Kubernetes discovery: ${JSON.stringify(found)}`);
             }
             // Scrape pools follow the first discovery update (throttled to 5 s).
             const pools = await waitFor(`${pod.name}'s scrape pools to include ${rendered.join(", ")}`, async () => {
-                const { scrapePools } = await api<{ scrapePools: string[] }>(pod.url(prometheusWeb, "/api/v1/scrape_pools"));
+                const { scrapePools } = await api<{ scrapePools: string[] }>(pod.url(prometheusWebPort, "/api/v1/scrape_pools"));
                 return rendered.every((job) => scrapePools.includes(job)) ? scrapePools : undefined;
             }, { timeoutMs: 30_000, intervalMs: 500, process: pod.processes.get("prometheus") });
             assert.deepEqual([...pools].sort(), [...rendered].sort(), `${pod.name}: scrape pools`);
             // The self-scrape jobs point at the pod's own Prometheus and sidecar (localhost in the pod); the app jobs have no target.
-            const targets = await api<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWeb, "/api/v1/targets"));
-            assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWeb, "/metrics"), pod.url(sidecarHttp, "/metrics")].sort(), `${pod.name}: active targets`);
+            const targets = await api<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"));
+            assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWebPort, "/metrics"), pod.url(sidecarHttpPort, "/metrics")].sort(), `${pod.name}: active targets`);
         }
     });
 
@@ -237,7 +237,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         const haInstance = config.instances.find((instance) => instance.replicas > 1)!.name;
         const statefulSets = () => prometheusPods.map((pod) => findManifest(cluster.manifests, "StatefulSet", `prometheus-${instanceOf(pod).name}`).spec);
         const specsBefore = statefulSets();
-        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await api<{ startTime: string }>(pod.url(prometheusWeb, "/api/v1/status/runtimeinfo"))).startTime));
+        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await api<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime));
 
         // A tenant rule group for every instance and a new app for the HA one: a second `up`, as an operator runs it.
         sandbox.editStackFile("e2e", (stackConfig) => {
@@ -257,12 +257,12 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         for (const [index, pod] of prometheusPods.entries()) {
             const prometheus = pod.processes.get("prometheus")!;
             await waitFor(`${pod.name} to load the new rule group`, async () => {
-                const rules = await api<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWeb, "/api/v1/rules"));
+                const rules = await api<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWebPort, "/api/v1/rules"));
                 return rules.groups.some((ruleGroup) => ruleGroup.name === "e2e-reload" && ruleGroup.rules.some((rule) => rule.name === recordedMetric)) || undefined;
             }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
             if (instanceOf(pod).name === haInstance) {
                 const loaded = await waitFor(`${pod.name} to load the new app job`, async () => {
-                    const text = (await api<{ yaml: string }>(pod.url(prometheusWeb, "/api/v1/status/config"))).yaml;
+                    const text = (await api<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml;
                     return text.includes("job_name: tsuru-app-e2e-new-app") ? text : undefined;
                 }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
                 assert.deepEqual((yaml.load(loaded) as PrometheusYml).global.external_labels, expectedExternalLabels(pod), `${pod.name}: external labels after the reload`);
@@ -273,8 +273,8 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
                 assert.equal((yaml.load(reloaderOutput) as PrometheusYml).global.external_labels[config.thanos.replicaLabel], pod.name);
             }
             assert.equal(prometheus.hasExited, false, `${pod.name}'s Prometheus exited`);
-            assert.equal((await api<{ startTime: string }>(pod.url(prometheusWeb, "/api/v1/status/runtimeinfo"))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
-            assert.equal(await metricValue(pod.url(prometheusWeb, "/metrics"), "prometheus_config_last_reload_successful"), 1);
+            assert.equal((await api<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
+            assert.equal(await metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_successful"), 1);
         }
     });
 
@@ -323,7 +323,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
     it("the compactor with the rendered flags completes a pass over the bucket without halting, and exits 0 when stopped", async () => {
         const [compactorPod] = await cluster.schedule("StatefulSet", "thanos-compactor");
         const compactor = await compactorPod.start("compactor", noConsistencyDelay);
-        const metrics = compactorPod.url(thanosHttp, "/metrics");
+        const metrics = compactorPod.url(thanosHttpPort, "/metrics");
         await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
         assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
         assert.equal(await metricValue(metrics, 'thanos_blocks_meta_synced{state="loaded"}'), prometheusPods.length, "the pass did not look at every uploaded block");
@@ -344,7 +344,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         assert.equal(sharing.length, 2, `two blocks with ${first.name}'s labels: ${JSON.stringify(sharing)}`);
 
         const compactor = await compactorPod.start("compactor", noConsistencyDelay);
-        const metrics = compactorPod.url(thanosHttp, "/metrics");
+        const metrics = compactorPod.url(thanosHttpPort, "/metrics");
         await waitFor("the compactor to halt (thanos_compact_halted 1)", async () => (await metricValue(metrics, "thanos_compact_halted")) === 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
         assert.match(fs.readFileSync(compactor.logFile, "utf8"), /critical error detected; halting.*overlap/, "the compactor's log names the overlap");
         // A halted compactor waits forever for someone to look, SIGTERM included.
