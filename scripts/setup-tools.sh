@@ -68,7 +68,8 @@ resolve_packages() {
   go -C "$dir" list -deps "${@%@*}" >/dev/null || die "cannot load ${*%@*} (see above)"
 }
 
-# Runs `$1 $2` and checks that its output contains $3.
+# Runs `$1 $2` and checks that its output contains $3. The output is read whole first: a `| grep -q` under
+# pipefail fails at random when grep exits before the tool has written its last lines (SIGPIPE).
 reports_version() {
   local out
   [ -x "$1" ] || return 1

@@ -1,25 +1,10 @@
 import { strict as assert } from "assert";
-import * as fs from "fs";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { checkConfig } from "../support/promtool";
 import { EngineSandbox, repoFingerprint } from "../support/engine";
-
-interface Manifest {
-    kind: string;
-    metadata: { name: string; namespace?: string };
-    [key: string]: any;
-}
-
-/** Every object renderYamlToDirectory wrote (it writes one directory per group: 0-crd, 1-manifest). */
-export function readManifests(dir: string): Manifest[] {
-    return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
-        .flatMap((entry) => yaml.loadAll(fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8")) as Manifest[])
-        .filter(Boolean);
-}
+import { findManifest, Manifest, readManifests } from "../support/manifests";
 
 describe("engine: the local stack through the real engine (inline program, file backend)", function () {
     this.timeout(10 * 60 * 1000);
@@ -29,11 +14,7 @@ describe("engine: the local stack through the real engine (inline program, file 
     let created = 0;
     let fingerprint: string;
 
-    const find = (kind: string, name: string): Manifest => {
-        const found = readManifests(manifestsDir).filter((manifest) => manifest.kind === kind && manifest.metadata.name === name);
-        assert.equal(found.length, 1, `expected one ${kind} ${name}`);
-        return found[0];
-    };
+    const find = (kind: string, name: string): Manifest => findManifest(readManifests(manifestsDir), kind, name);
 
     before(async () => {
         fingerprint = repoFingerprint();

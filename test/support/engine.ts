@@ -54,6 +54,14 @@ export class EngineSandbox {
         this.writeStackFile(as, document);
     }
 
+    /** Edits the config of a stack file in the sandbox in place; its salt and secure values stay. */
+    editStackFile(stack: string, edit: (config: Record<string, any>) => void): void {
+        const file = path.join(this.workDir, `Pulumi.${stack}.yaml`);
+        const document = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> };
+        edit(document.config);
+        this.writeStackFile(stack, document);
+    }
+
     open(stack: string, program?: PulumiFn, envVars: Record<string, string> = {}): Promise<Stack> {
         return openInlineStack(stack, this.workDir, true, { program, envVars: { ...this.envVars, ...envVars } });
     }

@@ -12,13 +12,7 @@ import * as path from "path";
 const running = new Set<ChildProcess>();
 
 function killAllNow(): void {
-    for (const child of running) {
-        try {
-            process.kill(-child.pid!, "SIGKILL");
-        } catch {
-            // already gone
-        }
-    }
+    for (const child of running) killGroup(child, "SIGKILL");
 }
 process.on("exit", killAllNow);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -43,8 +37,10 @@ export function freePort(): Promise<number> {
 
 export interface StartOptions {
     readonly cwd?: string;
-    /** Added to this process's environment. */
+    /** Added to this process's environment (or the whole environment, with inheritEnv false). */
     readonly env?: NodeJS.ProcessEnv;
+    /** false: the process gets only `env`, as a container gets only what its spec declares. Default true. */
+    readonly inheritEnv?: boolean;
     /** Where the log file goes (default: a temp dir). */
     readonly logDir?: string;
 }
@@ -63,7 +59,7 @@ export class ManagedProcess {
         const log = fs.openSync(this.logFile, "a");
         fs.writeSync(log, `$ ${command} ${args.join(" ")}\n`);
         // Own process group, so stop() also reaches anything it forks.
-        this.child = spawn(command, [...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", log, log], detached: true });
+        this.child = spawn(command, [...args], { cwd: options.cwd, env: childEnv(options), stdio: ["ignore", log, log], detached: true });
         fs.closeSync(log);
         running.add(this.child);
         this.exited = new Promise((resolve) => {
@@ -93,18 +89,8 @@ export class ManagedProcess {
     /** Sends `signal`, then SIGKILL after `graceMs`; resolves with the exit code (null when killed). */
     async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<number | null> {
         if (!this.hasExited) {
-            try {
-                process.kill(-this.child.pid!, signal);
-            } catch {
-                // already gone
-            }
-            const timer = setTimeout(() => {
-                try {
-                    process.kill(-this.child.pid!, "SIGKILL");
-                } catch {
-                    // already gone
-                }
-            }, graceMs);
+            killGroup(this.child, signal);
+            const timer = setTimeout(() => killGroup(this.child, "SIGKILL"), graceMs);
             await this.exited;
             clearTimeout(timer);
         }
@@ -112,9 +98,58 @@ export class ManagedProcess {
     }
 }
 
+function childEnv(options: StartOptions): NodeJS.ProcessEnv {
+    return options.inheritEnv === false ? { ...options.env } : { ...process.env, ...options.env };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+    try {
+        process.kill(-child.pid!, signal);
+    } catch {
+        // already gone
+    }
+}
+
 /** Starts a process (see ManagedProcess); it is killed at the latest when this Node process exits. */
 export function startProcess(name: string, command: string, args: readonly string[], options?: StartOptions): ManagedProcess {
     return new ManagedProcess(name, command, args, options);
+}
+
+export interface RunOptions extends Omit<StartOptions, "logDir"> {
+    readonly timeoutMs: number;
+}
+
+/**
+ * Runs a command to its end (a one-shot tool, an init container) and returns its output; throws naming it,
+ * with its exit code and the end of its output, when it fails or outlives `timeoutMs` (then it is killed).
+ */
+export function runToCompletion(name: string, command: string, args: readonly string[], options: RunOptions): Promise<{ stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, [...args], { cwd: options.cwd, env: childEnv(options), stdio: ["ignore", "pipe", "pipe"], detached: true });
+        running.add(child);
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (chunk) => (stdout += chunk));
+        child.stderr!.on("data", (chunk) => (stderr += chunk));
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            killGroup(child, "SIGKILL");
+        }, options.timeoutMs);
+        const tail = () => `${stdout}${stderr}`.split("\n").slice(-40).join("\n");
+        child.once("error", (error) => {
+            clearTimeout(timer);
+            running.delete(child);
+            reject(new Error(`${name}: cannot run ${command}: ${error.message}`));
+        });
+        child.once("close", (code, signal) => {
+            clearTimeout(timer);
+            running.delete(child);
+            if (timedOut) reject(new Error(`${name} did not finish within ${options.timeoutMs} ms; its output:\n${tail()}`));
+            else if (code !== 0) reject(new Error(`${name} failed (code ${code}, signal ${signal}): ${command} ${args.join(" ")}\n${tail()}`));
+            else resolve({ stdout, stderr });
+        });
+    });
 }
 
 export interface WaitOptions {

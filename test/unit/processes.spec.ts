@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as http from "http";
-import { freePort, ProcessGroup, startProcess, waitFor, waitForHttp } from "../support/processes";
+import { freePort, ProcessGroup, runToCompletion, startProcess, waitFor, waitForHttp } from "../support/processes";
 
 describe("test processes: start, bounded waits, teardown", () => {
     it("stop() ends a process (and what it forked) and reports the kill", async () => {
@@ -30,5 +30,24 @@ describe("test processes: start, bounded waits, teardown", () => {
         await group.stopAll();
         assert.equal(server.hasExited, true);
         await assert.rejects(new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/`, resolve).on("error", reject)));
+    });
+
+    it("runToCompletion returns the output, and fails naming the tool with its output, exit code or timeout", async () => {
+        const { stdout } = await runToCompletion("echo", "sh", ["-c", "echo out; echo err >&2"], { timeoutMs: 5_000 });
+        assert.equal(stdout, "out\n");
+        await assert.rejects(runToCompletion("failing", "sh", ["-c", "echo why >&2; exit 4"], { timeoutMs: 5_000 }), /failing failed \(code 4, signal null\).*\nwhy/s);
+        const started = Date.now();
+        await assert.rejects(runToCompletion("slow", "sh", ["-c", "echo begun; sleep 30"], { timeoutMs: 300 }), /slow did not finish within 300 ms; its output:\nbegun/);
+        assert.ok(Date.now() - started < 5_000);
+    });
+
+    it("a process started without inheritEnv sees only the environment it is given", async () => {
+        process.env.PAAS_LEAK_CHECK = "leaked";
+        try {
+            const { stdout } = await runToCompletion("env", "/usr/bin/env", [], { timeoutMs: 5_000, inheritEnv: false, env: { ONLY: "this" } });
+            assert.equal(stdout, "ONLY=this\n");
+        } finally {
+            delete process.env.PAAS_LEAK_CHECK;
+        }
     });
 });

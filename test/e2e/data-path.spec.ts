@@ -1,0 +1,353 @@
+/**
+ * The data path for real (DESIGN.md test layer 5): a test copy of the local stack goes through the real engine,
+ * and the pods it renders run as local processes on loopback (test/support/local-pods.ts): an S3 server with the
+ * bucket, every Prometheus replica with its Thanos sidecar, the store gateway, Query and the compactor, started
+ * from the rendered arguments, ConfigMaps and Secrets with only paths and ports remapped.
+ */
+import { strict as assert } from "assert";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { projectName } from "../../components/config";
+import { prometheusWebPort, sidecarHttpPort } from "../../components/prometheus/render";
+import { queryHttpPort, thanosHttpPort } from "../../components/thanos/render";
+import { EngineSandbox } from "../support/engine";
+import { readStackConfig } from "../support/fixtures";
+import { LocalCluster, LocalPod } from "../support/local-pods";
+import { findManifest } from "../support/manifests";
+import { freePort, ProcessGroup, runToCompletion, waitFor, waitForHttp } from "../support/processes";
+import { completedBlockRange, copyBlockAs, createBlocks, openMetricsGauge } from "../support/tsdb";
+import { toolBinary } from "../support/tools";
+
+const metric = "paas_e2e_backfilled";
+const recordedMetric = "paas_e2e:reloaded";
+const stepMs = 30_000;
+/** Series "a" has the value of its sample index, "b" 1000 more. */
+const knownSeries = [
+    { labels: { series: "a" }, value: (index: number) => index },
+    { labels: { series: "b" }, value: (index: number) => 1000 + index },
+];
+
+interface BlockListing {
+    ulid: string;
+    minTime: number;
+    maxTime: number;
+    thanos: { labels: Record<string, string>; source: string };
+}
+
+interface PrometheusYml {
+    global: { external_labels: Record<string, string> };
+    scrape_configs: { job_name: string; kubernetes_sd_configs?: unknown[] }[];
+}
+
+interface VectorSample {
+    metric: Record<string, string>;
+    value: [number, string];
+}
+
+async function api<T>(url: string): Promise<T> {
+    const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+    const body = (await response.json()) as { status: string; data: T; error?: string };
+    if (body.status !== "success") throw new Error(`${url}: HTTP ${response.status}: ${body.error}`);
+    return body.data;
+}
+
+/** Sum of a metric's samples on a /metrics page; undefined when the page does not have it. */
+async function metricValue(url: string, name: string): Promise<number | undefined> {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
+    const values = text.split("\n").filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`)).map((line) => Number(line.split(" ").pop()));
+    return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0);
+}
+
+/**
+ * The one flag the tests add: the compactor ignores blocks uploaded less than its consistency delay ago (30 min
+ * by default, which the program keeps), so without it a pass over freshly uploaded blocks would check nothing.
+ */
+const noConsistencyDelay = ["--consistency-delay=0s"];
+
+function count<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+    return counts;
+}
+
+describe("e2e: the data path on the files the program renders (S3 server, Prometheus HA pair, Thanos sidecar, store, query, compactor)", function () {
+    this.timeout(5 * 60_000);
+    const sandbox = new EngineSandbox();
+    const manifestsDir = path.join(sandbox.root, "manifests");
+    const group = new ProcessGroup(path.join(sandbox.root, "logs"));
+    const s3 = { accessKey: crypto.randomBytes(8).toString("hex"), secretKey: crypto.randomBytes(16).toString("hex"), dir: path.join(sandbox.root, "s3"), port: 0 };
+    const config = readStackConfig("local");
+    // A complete 2h block, as Prometheus would have cut it before the pods started.
+    const range = completedBlockRange(Date.now(), 0);
+    let stack: Stack;
+    let cluster: LocalCluster;
+    let prometheusPods: LocalPod[];
+    let query: LocalPod;
+    let bucket: string;
+    /** Pod name → the block promtool made, and its copy in the pod's TSDB. */
+    const promtoolBlocks = new Map<string, string>();
+    const backfilled = new Map<string, string>();
+    const initContainerOutput = new Map<string, string>();
+    /** Keeps the temp dir (with every process's log) for a look after a failure, of a test or of `before`. */
+    let failed = true;
+
+    const stackKey = (key: string) => `${projectName}:${key}`;
+    const onePerTenant = () => Object.fromEntries(config.instances.map((instance) => [instance.name, 1]));
+    const replicasPerTenant = () => Object.fromEntries(config.instances.map((instance) => [instance.name, instance.replicas]));
+    const instanceOf = (pod: LocalPod) => config.instances.find((instance) => pod.name.startsWith(`prometheus-${instance.name}-`))!;
+    const expectedExternalLabels = (pod: LocalPod) => {
+        const instance = instanceOf(pod);
+        return { environment: config.environment, region: config.region, product: config.product, tenant: instance.name, team: instance.team, [config.thanos.replicaLabel]: pod.name };
+    };
+    /** The Prometheus config file of a pod, from its rendered --config.file (the envsubst output). */
+    const configOut = (pod: LocalPod) => pod.args(pod.container("prometheus")).find((arg) => arg.startsWith("--config.file="))!.split("=")[1];
+    const objstoreFile = (pod: LocalPod) => path.join(pod.volumeDir("objstore"), "objstore.yml");
+    const listBucket = async (pod: LocalPod): Promise<BlockListing[]> => {
+        const { stdout } = await runToCompletion("thanos tools bucket ls", toolBinary("thanos"), ["tools", "bucket", "ls", "-o", "json", `--objstore.config-file=${objstoreFile(pod)}`], { timeoutMs: 60_000 });
+        // One indented JSON document per block, one after the other.
+        return stdout.trim() === "" ? [] : JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`);
+    };
+    const instantQuery = (expr: string, time: number, dedup: boolean) =>
+        api<{ resultType: string; result: VectorSample[] }>(query.url(queryHttpPort, `/api/v1/query?${new URLSearchParams({ query: expr, time: String(time / 1000), dedup: String(dedup) })}`)).then((data) => data.result);
+
+    before(async () => {
+        s3.port = await freePort();
+        sandbox.copyStackFile("local", (stackConfig) => {
+            stackConfig[stackKey("kubernetes")].renderYamlToDirectory = manifestsDir;
+            stackConfig[stackKey("bucket")].endpoint = `127.0.0.1:${s3.port}`;
+        }, "e2e");
+        stack = await sandbox.open("e2e");
+        await stack.setConfig(stackKey("bucketAccessKey"), { value: s3.accessKey, secret: true });
+        await stack.setConfig(stackKey("bucketSecretKey"), { value: s3.secretKey, secret: true });
+        await stack.up();
+
+        cluster = new LocalCluster(manifestsDir, path.join(sandbox.root, "pods"), group);
+        const objstore = Buffer.from(findManifest(cluster.manifests, "Secret", "thanos-objstore").data["objstore.yml"], "base64").toString("utf8");
+        bucket = (yaml.load(objstore) as { config: { bucket: string } }).config.bucket;
+        fs.mkdirSync(path.join(s3.dir, bucket), { recursive: true });
+        const s3Server = group.start("s3", toolBinary("versitygw"), ["--access", s3.accessKey, "--secret", s3.secretKey, "--port", `127.0.0.1:${s3.port}`, "posix", s3.dir], { inheritEnv: false, env: {} });
+        await waitForHttp(`http://127.0.0.1:${s3.port}/`, { timeoutMs: 30_000, process: s3Server, status: 403 });
+
+        prometheusPods = [];
+        for (const workload of cluster.manifests.filter((manifest) => manifest.kind === "StatefulSet" && manifest.metadata.labels?.["app.kubernetes.io/name"] === "prometheus")) {
+            prometheusPods.push(...(await cluster.schedule("StatefulSet", workload.metadata.name)));
+        }
+        const text = openMetricsGauge(metric, knownSeries, range, stepMs);
+        for (const pod of prometheusPods) {
+            // Into the directory the rendered --storage.tsdb.path names, before Prometheus opens it.
+            const tsdb = pod.args(pod.container("prometheus")).find((arg) => arg.startsWith("--storage.tsdb.path="))!.split("=")[1];
+            const blocks = await createBlocks(text, path.join(sandbox.root, "backfill", pod.name));
+            assert.equal(blocks.length, 1, `promtool made ${blocks.length} blocks of one aligned 2h range`);
+            promtoolBlocks.set(pod.name, blocks[0]);
+            backfilled.set(pod.name, path.join(tsdb, path.basename(blocks[0])));
+            fs.cpSync(blocks[0], backfilled.get(pod.name)!, { recursive: true });
+            await pod.runInitContainers();
+            initContainerOutput.set(pod.name, fs.readFileSync(configOut(pod), "utf8"));
+        }
+        for (const pod of prometheusPods) {
+            const prometheus = await pod.start("prometheus");
+            await pod.start("thanos-sidecar");
+            await waitForHttp(pod.url(prometheusWebPort, "/-/ready"), { timeoutMs: 60_000, process: prometheus });
+        }
+        for (const pod of prometheusPods) {
+            const sidecar = pod.processes.get("thanos-sidecar")!;
+            await waitFor(`${pod.name}'s sidecar to upload its block`, async () => ((await metricValue(pod.url(sidecarHttpPort, "/metrics"), "thanos_shipper_uploads_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: sidecar });
+        }
+
+        // The store gateway reads the bucket at start (then every 15 min): it starts once the blocks are there.
+        const [store] = await cluster.schedule("StatefulSet", "thanos-store");
+        await waitForHttp(store.url(thanosHttpPort, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
+        [query] = await cluster.schedule("Deployment", "thanos-query");
+        const queryProcess = await query.start("query");
+        await waitFor("Query to see every sidecar and the store", async () => {
+            const stores = await api<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
+            const healthy = Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length;
+            return healthy === prometheusPods.length + 1 || undefined;
+        }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
+        failed = false;
+    });
+
+    afterEach(function () {
+        if (this.currentTest?.state === "failed") failed = true;
+    });
+
+    after(async () => {
+        await group.stopAll();
+        if (failed) console.log(`e2e: kept ${sandbox.root} (process logs in ${group.logDir})`);
+        else sandbox.cleanup();
+    });
+
+    it("the bucket holds each replica's block with the instance's external labels in meta.json (replica label = pod name)", async () => {
+        const blocks = await listBucket(prometheusPods[0]);
+        for (const pod of prometheusPods) {
+            const uploaded = blocks.filter((block) => block.ulid === path.basename(backfilled.get(pod.name)!));
+            assert.equal(uploaded.length, 1, `${pod.name}'s block is not in bucket ${bucket}; it holds ${JSON.stringify(blocks.map((block) => [block.ulid, block.thanos.labels]))}`);
+            const [block] = uploaded;
+            assert.deepEqual(block.thanos.labels, expectedExternalLabels(pod), `external labels of ${pod.name}'s block`);
+            assert.equal(block.thanos.source, "sidecar");
+            assert.ok(block.minTime >= range.start && block.maxTime <= range.end, `block ${block.minTime}-${block.maxTime} is outside the backfilled range ${range.start}-${range.end}`);
+        }
+        assert.equal(blocks.length, prometheusPods.length, `one block per replica, found ${blocks.length}`);
+    });
+
+    it("the init container's envsubst writes each pod's own name as the replica label", () => {
+        for (const pod of prometheusPods) {
+            const rendered = initContainerOutput.get(pod.name)!;
+            assert.doesNotMatch(rendered, /\$\(/, `${pod.name}: a $(VAR) placeholder is left`);
+            const labels = (yaml.load(rendered) as PrometheusYml).global.external_labels;
+            assert.deepEqual(labels, expectedExternalLabels(pod), `${pod.name}'s external labels`);
+        }
+    });
+
+    it("every app job of the rendered config is loaded by the live Prometheus (discovering the units waits for the Kubernetes control-plane layer)", async () => {
+        for (const pod of prometheusPods) {
+            const rendered = (yaml.load(initContainerOutput.get(pod.name)!) as PrometheusYml).scrape_configs.map((job) => job.job_name);
+            const appJobs = rendered.filter((job) => job.startsWith("tsuru-app-"));
+            assert.deepEqual(appJobs, instanceOf(pod).apps.map((app) => `tsuru-app-${app.name}`), `${pod.name}: the rendered app jobs`);
+            const loaded = yaml.load((await api<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml) as PrometheusYml;
+            for (const job of appJobs) {
+                const found = loaded.scrape_configs.find((candidate) => candidate.job_name === job);
+                assert.ok(found?.kubernetes_sd_configs?.length, `${pod.name} has not loaded ${job} with its Kubernetes discovery: ${JSON.stringify(found)}`);
+            }
+            // Scrape pools follow the first discovery update (throttled to 5 s).
+            const pools = await waitFor(`${pod.name}'s scrape pools to include ${rendered.join(", ")}`, async () => {
+                const { scrapePools } = await api<{ scrapePools: string[] }>(pod.url(prometheusWebPort, "/api/v1/scrape_pools"));
+                return rendered.every((job) => scrapePools.includes(job)) ? scrapePools : undefined;
+            }, { timeoutMs: 30_000, intervalMs: 500, process: pod.processes.get("prometheus") });
+            assert.deepEqual([...pools].sort(), [...rendered].sort(), `${pod.name}: scrape pools`);
+            // The self-scrape jobs point at the pod's own Prometheus and sidecar (localhost in the pod); the app jobs have no target.
+            const targets = await api<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"));
+            assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWebPort, "/metrics"), pod.url(sidecarHttpPort, "/metrics")].sort(), `${pod.name}: active targets`);
+        }
+    });
+
+    it("Query serves the live self-scrape series of every replica through the sidecars, labelled with its pod name", async () => {
+        const live = await waitFor("a first self-scrape of every replica (30 s scrape interval)", async () => {
+            const result = await instantQuery('up{job="prometheus"}', Date.now(), false);
+            return result.length === prometheusPods.length ? result : undefined;
+        }, { timeoutMs: 90_000, intervalMs: 1_000 });
+        assert.deepEqual(live.map((sample) => sample.metric[config.thanos.replicaLabel]).sort(), prometheusPods.map((pod) => pod.name).sort());
+        assert.ok(live.every((sample) => sample.value[1] === "1"), `a self-scrape is down: ${JSON.stringify(live)}`);
+    });
+
+    it("a changed config and rules file reach Prometheus through the sidecar's reloader, with no restart; its envsubst output carries the pod's own name", async () => {
+        const haInstance = config.instances.find((instance) => instance.replicas > 1)!.name;
+        const statefulSets = () => prometheusPods.map((pod) => findManifest(cluster.manifests, "StatefulSet", `prometheus-${instanceOf(pod).name}`).spec);
+        const specsBefore = statefulSets();
+        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await api<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime));
+
+        // A tenant rule group for every instance and a new app for the HA one: a second `up`, as an operator runs it.
+        sandbox.editStackFile("e2e", (stackConfig) => {
+            for (const instance of stackConfig[stackKey("instances")]) {
+                instance.rules = [...(instance.rules ?? []), { name: "e2e-reload", interval: "5s", rules: [{ record: recordedMetric, expr: "vector(1)" }] }];
+                if (instance.name === haInstance) instance.apps.push({ name: "e2e-new-app", namespace: instance.apps[0].namespace });
+            }
+        });
+        await stack.up();
+        cluster.reloadManifests();
+        assert.deepEqual(statefulSets(), specsBefore, "a StatefulSet changed, so Kubernetes would restart its pods");
+        for (const pod of prometheusPods) {
+            const expected = instanceOf(pod).name === haInstance ? ["config/prometheus.yml.tmpl", "rules/tenant-rules.yml"] : ["rules/tenant-rules.yml"];
+            assert.deepEqual(pod.refreshVolumes().sort(), expected, `${pod.name}: the ConfigMap files that changed`);
+        }
+
+        for (const [index, pod] of prometheusPods.entries()) {
+            const prometheus = pod.processes.get("prometheus")!;
+            await waitFor(`${pod.name} to load the new rule group`, async () => {
+                const rules = await api<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWebPort, "/api/v1/rules"));
+                return rules.groups.some((ruleGroup) => ruleGroup.name === "e2e-reload" && ruleGroup.rules.some((rule) => rule.name === recordedMetric)) || undefined;
+            }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
+            if (instanceOf(pod).name === haInstance) {
+                const loaded = await waitFor(`${pod.name} to load the new app job`, async () => {
+                    const text = (await api<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml;
+                    return text.includes("job_name: tsuru-app-e2e-new-app") ? text : undefined;
+                }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
+                assert.deepEqual((yaml.load(loaded) as PrometheusYml).global.external_labels, expectedExternalLabels(pod), `${pod.name}: external labels after the reload`);
+                // Only the reloader writes the file after start: the new job proves it is its output.
+                const reloaderOutput = fs.readFileSync(configOut(pod), "utf8");
+                assert.match(reloaderOutput, /job_name: tsuru-app-e2e-new-app/, `${pod.name}: the reloader has not rewritten ${configOut(pod)}`);
+                assert.doesNotMatch(reloaderOutput, /\$\(/, `${pod.name}: a $(VAR) placeholder is left`);
+                assert.equal((yaml.load(reloaderOutput) as PrometheusYml).global.external_labels[config.thanos.replicaLabel], pod.name);
+            }
+            assert.equal(prometheus.hasExited, false, `${pod.name}'s Prometheus exited`);
+            assert.equal((await api<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
+            assert.equal(await metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_successful"), 1);
+        }
+    });
+
+    it("with dedup on the replica label Query returns one live series per tenant through the sidecars; without, one per replica", async () => {
+        // The recorded series carries only the external labels (the self-scrape ones also differ in `instance`
+        // here, where each pod's localhost port is remapped to its own).
+        const now = () => Date.now();
+        const withoutDedup = await waitFor(`${recordedMetric} from every replica`, async () => {
+            const result = await instantQuery(recordedMetric, now(), false);
+            return result.length === prometheusPods.length ? result : undefined;
+        }, { timeoutMs: 60_000, intervalMs: 1_000 });
+        assert.deepEqual(count(withoutDedup, (sample) => sample.metric.tenant), replicasPerTenant());
+        const withDedup = await instantQuery(recordedMetric, now(), true);
+        assert.deepEqual(count(withDedup, (sample) => sample.metric.tenant), onePerTenant(), `dedup=true: ${JSON.stringify(withDedup)}`);
+    });
+
+    it("Query returns the backfilled series from the store gateway once the Prometheus pods and their tmpfs are gone", async () => {
+        for (const pod of prometheusPods) await pod.stop();
+        assert.ok(prometheusPods.every((pod) => !fs.existsSync(backfilled.get(pod.name)!)), "a local block survived");
+        const index = 60;
+        const time = range.start + index * stepMs;
+        const result = await waitFor("the backfilled samples from the store gateway", async () => {
+            const samples = await instantQuery(metric, time, false);
+            return samples.length === prometheusPods.length * knownSeries.length ? samples : undefined;
+        }, { timeoutMs: 60_000, intervalMs: 1_000 });
+        for (const pod of prometheusPods) {
+            for (const series of knownSeries) {
+                const found = result.filter((sample) => sample.metric[config.thanos.replicaLabel] === pod.name && sample.metric.series === series.labels.series);
+                assert.equal(found.length, 1, `${pod.name} ${JSON.stringify(series.labels)}: ${JSON.stringify(result)}`);
+                assert.equal(Number(found[0].value[1]), series.value(index), `${pod.name} ${JSON.stringify(series.labels)} at sample ${index}`);
+                assert.deepEqual({ ...found[0].metric, __name__: undefined, series: undefined }, { ...expectedExternalLabels(pod), __name__: undefined, series: undefined });
+            }
+        }
+    });
+
+    it("with dedup on the replica label Query returns one backfilled series per tenant; without, one per replica", async () => {
+        const time = range.start + 60 * stepMs;
+        const expr = `${metric}{series="a"}`;
+        const withDedup = await instantQuery(expr, time, true);
+        assert.deepEqual(count(withDedup, (sample) => sample.metric.tenant), onePerTenant(), `dedup=true: ${JSON.stringify(withDedup)}`);
+        assert.ok(withDedup.every((sample) => !(config.thanos.replicaLabel in sample.metric)), "deduplicated series keep the replica label");
+        const withoutDedup = await instantQuery(expr, time, false);
+        assert.deepEqual(count(withoutDedup, (sample) => sample.metric.tenant), replicasPerTenant(), `dedup=false: ${JSON.stringify(withoutDedup)}`);
+    });
+
+    it("the compactor with the rendered flags completes a pass over the bucket without halting, and exits 0 when stopped", async () => {
+        const [compactorPod] = await cluster.schedule("StatefulSet", "thanos-compactor");
+        const compactor = await compactorPod.start("compactor", noConsistencyDelay);
+        const metrics = compactorPod.url(thanosHttpPort, "/metrics");
+        await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
+        assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
+        assert.equal(await metricValue(metrics, 'thanos_blocks_meta_synced{state="loaded"}'), prometheusPods.length, "the pass did not look at every uploaded block");
+        assert.equal(await compactor.stop(), 0, `the compactor's exit code; its log:\n${compactor.logTail()}`);
+        assert.doesNotMatch(fs.readFileSync(compactor.logFile, "utf8"), /halting/);
+    });
+
+    it("the compactor halts on a bucket where two Prometheus share external labels (the negative case)", async () => {
+        // What a second Prometheus with the same external labels would upload: blog-1's block under blog-0's labels.
+        const [first, second] = prometheusPods.filter((pod) => instanceOf(pod).replicas > 1);
+        const uploadDir = path.join(sandbox.root, "shared-labels");
+        fs.mkdirSync(uploadDir);
+        copyBlockAs(promtoolBlocks.get(second.name)!, uploadDir);
+        const compactorPod = cluster.pod("thanos-compactor-0");
+        const labelFlags = Object.entries(expectedExternalLabels(first)).map(([name, value]) => `--label=${name}="${value}"`);
+        await runToCompletion("thanos tools bucket upload-blocks", toolBinary("thanos"), ["tools", "bucket", "upload-blocks", `--objstore.config-file=${objstoreFile(compactorPod)}`, `--path=${uploadDir}`, ...labelFlags], { timeoutMs: 60_000 });
+        const sharing = (await listBucket(compactorPod)).filter((block) => block.thanos.labels[config.thanos.replicaLabel] === first.name);
+        assert.equal(sharing.length, 2, `two blocks with ${first.name}'s labels: ${JSON.stringify(sharing)}`);
+
+        const compactor = await compactorPod.start("compactor", noConsistencyDelay);
+        const metrics = compactorPod.url(thanosHttpPort, "/metrics");
+        await waitFor("the compactor to halt (thanos_compact_halted 1)", async () => (await metricValue(metrics, "thanos_compact_halted")) === 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
+        assert.match(fs.readFileSync(compactor.logFile, "utf8"), /critical error detected; halting.*overlap/, "the compactor's log names the overlap");
+        // A halted compactor waits forever for someone to look, SIGTERM included.
+        await compactor.stop("SIGKILL");
+    });
+});
