@@ -2,9 +2,13 @@
  * The instance stacks through the Automation API: one LocalWorkspace per operation on the broker's project dir,
  * the inline program passed to each run (no language host), the backend and passphrase from the broker's config.
  */
-import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { execFile } from "child_process";
+import { promisify } from "util";
+import { EngineEvent, LocalWorkspace, OutputMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { engineEnvVars, pulumiCommand } from "../automation/tools";
 import { stackNameOf, stackPrefix } from "./store";
+
+const execFileAsync = promisify(execFile);
 
 export interface EngineSettings {
     readonly workDir: string;
@@ -55,43 +59,76 @@ export class InstanceEngine {
     }
 
     /** Creates the stack in the backend when it is new (the CLI writes the secrets salt into its config file). */
-    async ensureStack(instance: string): Promise<Stack> {
-        return Stack.createOrSelect(stackNameOf(instance), await this.workspace());
+    async openStack(instance: string): Promise<Stack> {
+        return withoutSummaryCalls(await Stack.createOrSelect(stackNameOf(instance), await this.workspace()));
+    }
+
+    /** Selects an existing stack; undefined when the backend has none of that name. */
+    async selectStack(instance: string): Promise<Stack | undefined> {
+        try {
+            return withoutSummaryCalls(await Stack.select(stackNameOf(instance), await this.workspace()));
+        } catch (error) {
+            if (/no stack named|not found|does not exist/i.test(String(error))) return undefined;
+            throw error;
+        }
     }
 
     /** Deletes a lock left by a run that died with the broker (the broker owns its instance stacks). */
-    async clearStaleLock(instance: string): Promise<void> {
-        const workspace = await this.workspace();
-        const exists = (await workspace.listStacks()).some((stack) => stack.name.split("/").pop() === stackNameOf(instance));
-        if (!exists) return;
-        const stack = await Stack.select(stackNameOf(instance), workspace);
+    async clearStaleLock(stack: Stack): Promise<void> {
         await stack.cancel().catch(() => undefined);
     }
 
-    async up(instance: string, program: PulumiFn, onOutput?: (line: string) => void): Promise<RunResult> {
+    /** `up` of the inline program; outputs and changes come from the engine's event stream. */
+    async up(stack: Stack, program: PulumiFn, onOutput?: (line: string) => void): Promise<RunResult> {
         const started = Date.now();
-        const stack = await this.ensureStack(instance);
-        const result = await stack.up({ program, color: "never", onOutput });
-        return {
-            outputs: Object.fromEntries(Object.entries(result.outputs).map(([key, output]) => [key, output.secret ? "[secret]" : output.value])),
-            changes: (result.summary.resourceChanges ?? {}) as Record<string, number>,
-            durationMs: Date.now() - started,
-        };
+        const seen = eventCollector();
+        await stack.up({ program, color: "never", onOutput, onEvent: seen.onEvent });
+        return { outputs: seen.outputs, changes: seen.changes, durationMs: Date.now() - started };
     }
 
     /** Destroys the stack's resources, then removes the stack (its state, history and config file). */
-    async destroyAndRemove(instance: string, onOutput?: (line: string) => void): Promise<RunResult> {
+    async destroyAndRemove(instance: string, cancelStaleLock: boolean, onOutput?: (line: string) => void): Promise<RunResult> {
         const started = Date.now();
-        const workspace = await this.workspace();
-        const name = stackNameOf(instance);
-        const exists = (await workspace.listStacks()).some((stack) => stack.name.split("/").pop() === name);
-        let changes: Record<string, number> = {};
-        if (exists) {
-            const stack = await Stack.select(name, workspace);
-            const result = await stack.destroy({ color: "never", onOutput });
-            changes = (result.summary.resourceChanges ?? {}) as Record<string, number>;
-            await workspace.removeStack(name);
+        const stack = await this.selectStack(instance);
+        const seen = eventCollector();
+        if (stack !== undefined) {
+            if (cancelStaleLock) await this.clearStaleLock(stack);
+            await stack.destroy({ color: "never", onOutput, onEvent: seen.onEvent });
+            // `stack rm` keeps a .bak of the checkpoint in a DIY backend unless told otherwise.
+            await execFileAsync(this.command!.command, ["stack", "rm", "--yes", "--remove-backups", "--stack", stack.name], {
+                cwd: this.settings.workDir,
+                env: { ...process.env, ...this.envVars },
+            });
         }
-        return { outputs: {}, changes, durationMs: Date.now() - started };
+        return { outputs: {}, changes: seen.changes, durationMs: Date.now() - started };
     }
+}
+
+/**
+ * Stack.up/destroy follow the run with `stack output` (twice) and `stack history`: three more CLI processes per
+ * run, which on two cores cost about as much as the run itself. The broker reads the same facts from the event
+ * stream instead, so those two calls answer nothing here.
+ */
+function withoutSummaryCalls(stack: Stack): Stack {
+    const quiet = stack as unknown as { outputs: () => Promise<OutputMap>; info: () => Promise<undefined> };
+    quiet.outputs = async () => ({});
+    quiet.info = async () => undefined;
+    return stack;
+}
+
+function eventCollector() {
+    const collected = { outputs: {} as Record<string, unknown>, changes: {} as Record<string, number> };
+    return {
+        get outputs() {
+            return collected.outputs;
+        },
+        get changes() {
+            return collected.changes;
+        },
+        onEvent(event: EngineEvent) {
+            const outputs = event.resOutputsEvent?.metadata;
+            if (outputs?.type === "pulumi:pulumi:Stack" && outputs.new?.outputs) collected.outputs = outputs.new.outputs as Record<string, unknown>;
+            if (event.summaryEvent) collected.changes = event.summaryEvent.resourceChanges as Record<string, number>;
+        },
+    };
 }

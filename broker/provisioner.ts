@@ -164,17 +164,18 @@ export class Provisioner {
         const log = logger.child({ instance: name, generation });
         const engineLog = (line: string) => log.debug({ engine: line.trimEnd() });
         try {
-            if (this.resumed.delete(name)) await engine.clearStaleLock(name);
+            const resumed = this.resumed.delete(name);
             if (record.removing) {
-                const result = await this.withLock(name, () => engine.destroyAndRemove(name, engineLog));
+                const result = await this.withLock(name, () => engine.destroyAndRemove(name, resumed, engineLog));
                 await this.withLock(name, () => this.store.delete(name));
                 if (target.kind === "render") fs.rmSync(instanceRenderDirectory(target, name), { recursive: true, force: true });
                 log.info({ operation: "remove", durationMs: result.durationMs, changes: result.changes }, "instance removed");
                 return;
             }
-            await this.withLock(name, () => engine.ensureStack(name));
+            const stack = await this.withLock(name, () => engine.openStack(name));
+            if (resumed) await engine.clearStaleLock(stack);
             const program = async () => instanceProgram({ name, settings, target, objstoreConfig });
-            const result = await engine.up(name, program, engineLog);
+            const result = await engine.up(stack, program, engineLog);
             const built = typeof result.outputs.generation === "number" ? result.outputs.generation : generation;
             await this.record(name, (current) => ({ ...current, appliedGeneration: Math.max(current.appliedGeneration, built), lastError: built === current.generation ? "" : current.lastError }));
             log.info({ operation: "up", durationMs: result.durationMs, changes: result.changes }, "instance up");
