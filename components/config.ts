@@ -309,13 +309,48 @@ const bucketSchema = z.discriminatedUnion("type", [
     }),
 ]);
 
+const poolNamespacesSchema = strictObject({
+    /** Namespace of a pool's units, `{pool}` replaced by the pool name (Tsuru with use-pool-namespaces: tsuru-{pool}). */
+    pattern: z.string().regex(/^[a-z0-9-]*(\{pool\})?[a-z0-9-]*$/, "pattern is a namespace with at most one {pool}, e.g. tsuru-{pool} or default").default("tsuru-{pool}"),
+    /** Exceptions by pool name. */
+    pools: z.record(dnsLabel("namespace")).default({}),
+});
+export type PoolNamespaces = z.infer<typeof poolNamespacesSchema>;
+
+const imageReference = z
+    .string()
+    .regex(/^[a-z0-9.\/:_-]+(:[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})$/, "image must be pinned: repository:tag or repository@sha256:digest")
+    .refine((image) => !/:latest$/.test(image), "image must be pinned to a version, never :latest");
+
+/** The broker on the Tsuru cluster (components/broker/deployment.ts); its password is tsuruServicePassword. */
+const brokerSchema = strictObject({
+    /** The image built from the project's Dockerfile, pinned. */
+    image: imageReference,
+    /** Namespace of the broker itself; default: kubernetes.namespace. */
+    namespace: dnsLabel("namespace").optional(),
+    /** Namespace the instances' Prometheus pods run in (the broker's RBAC is limited to it and to discovery grants). */
+    instanceNamespace: dnsLabel("namespace").default("prometheus-tenants"),
+    port: z.number().int().min(1024).max(65535).default(8080),
+    /** Pulumi backend of the instance stacks; default: a file backend on the broker's volume. */
+    backendUrl: z.string().regex(/^[a-z0-9]+:\/\//, "backendUrl must be a Pulumi backend URL such as file:///var/lib/broker/state or s3://bucket?region=us-east-1").optional(),
+    /** Size of the volume holding the file backend and the instance stacks' config. */
+    storage: quantity("storage").default("2Gi"),
+    /** Tsuru cluster name whose endpoint is this broker (Tsuru falls back to `production`). */
+    cluster: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "cluster must be a Tsuru cluster name").default("production"),
+    /** Engine runs at once. */
+    concurrency: z.number().int().min(1).max(16).default(4),
+    poolNamespaces: poolNamespacesSchema.default({}),
+    poolPlans: z.record(z.array(z.string()).min(1)).default({}),
+});
+export type BrokerConfig = z.infer<typeof brokerSchema>;
+
 /** Registration of the service in Tsuru; the semantics are checked by the TsuruService provider's own validator. */
 const tsuruSchema = strictObject({
     apiUrl: z.string(),
     serviceId: z.string().default("prometheus"),
     team: z.string(),
-    /** One URL (stored as Tsuru's `production` endpoint) or cluster name → URL. */
-    endpoints: z.union([z.string(), z.record(z.string())]),
+    /** One URL (stored as Tsuru's `production` endpoint) or cluster name → URL; the broker's own cluster is added when `broker` is set. */
+    endpoints: z.union([z.string(), z.record(z.string())]).optional(),
     multiCluster: z.boolean().default(false),
     encoding: z.enum(["form", "json"]).default("form"),
     username: z.string().optional(),
@@ -342,10 +377,12 @@ export const stackConfigSchema = strictObject({
     yace: z.preprocess(absentWhenEmpty, yaceSchema.optional()),
     tsuru: z.preprocess(absentWhenEmpty, tsuruSchema.optional()),
     tsuruServicePassword: z.string().optional(),
+    broker: z.preprocess(absentWhenEmpty, brokerSchema.optional()),
+    brokerBackendPassphrase: z.string().optional(),
 });
 
 /** Keys whose values are secrets: read with getSecret, never placed in plain outputs. */
-export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruServicePassword"] as const;
+export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruServicePassword", "brokerBackendPassphrase"] as const;
 
 type RawStackConfig = z.infer<typeof stackConfigSchema>;
 type RawInstance = z.infer<typeof instanceSchema>;
@@ -400,6 +437,10 @@ export interface StackConfig {
     readonly tsuru?: TsuruConfig;
     /** The broker password Tsuru sends; absent means one is generated. */
     readonly tsuruServicePassword?: pulumi.Input<string>;
+    /** The broker deployed on the cluster; absent when the stack runs none. */
+    readonly broker?: BrokerConfig;
+    /** Passphrase of the broker's backend (secret). */
+    readonly brokerBackendPassphrase?: pulumi.Input<string>;
 }
 
 export class ConfigError extends Error {
@@ -571,11 +612,24 @@ function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: st
 export interface ConfigSecrets {
     readonly bucketCredentials?: BucketCredentials;
     readonly tsuruServicePassword?: pulumi.Input<string>;
+    readonly brokerBackendPassphrase?: pulumi.Input<string>;
 }
 
 function checkTsuru(config: RawStackConfig, problems: string[]): void {
+    if (config.broker !== undefined) {
+        if (!config.brokerBackendPassphrase) problems.push(`${projectName}:brokerBackendPassphrase: is required with broker (set it with --secret); it encrypts the instance stacks' secrets`);
+        const plans = mergePlans(config.plans, []);
+        for (const [pool, names] of Object.entries(config.broker.poolPlans)) {
+            for (const name of names.filter((plan) => plans[plan] === undefined)) problems.push(`${projectName}:broker.poolPlans.${pool}: unknown plan '${name}'; allowed: ${Object.keys(plans).join(", ")}`);
+        }
+    }
     if (config.tsuru === undefined) return;
-    const { failures } = validateServiceInputs({ ...config.tsuru, password: config.tsuruServicePassword || "generated" });
+    if (config.tsuru.endpoints === undefined && config.broker === undefined) {
+        problems.push(`${projectName}:tsuru.endpoints: is required unless the stack deploys the broker (then its address is registered)`);
+        return;
+    }
+    const endpoints = config.broker ? { ...(typeof config.tsuru.endpoints === "string" ? { production: config.tsuru.endpoints } : config.tsuru.endpoints), [config.broker.cluster]: "http://broker.placeholder.svc:8080" } : config.tsuru.endpoints;
+    const { failures } = validateServiceInputs({ ...config.tsuru, endpoints, password: config.tsuruServicePassword || "generated" });
     for (const failure of failures) {
         problems.push(`${projectName}:tsuru.${failure.property}: ${failure.reason}`);
     }
@@ -613,6 +667,8 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
         bucketCredentials: secrets.bucketCredentials,
         tsuru: config.tsuru,
         tsuruServicePassword: secrets.tsuruServicePassword,
+        broker: config.broker,
+        brokerBackendPassphrase: secrets.brokerBackendPassphrase,
         ecs: config.ecs && {
             ...config.ecs,
             cluster: { name: config.ecs.cluster.name ?? `prometheus-${config.environment}`, existing: config.ecs.cluster.existing },
@@ -636,8 +692,9 @@ export function loadStackConfig(): StackConfig {
     const secretKey = config.getSecret("bucketSecretKey");
     const bucketCredentials = raw.bucketAccessKey && raw.bucketSecretKey ? { accessKey: accessKey!, secretKey: secretKey! } : undefined;
     const tsuruServicePassword = raw.tsuruServicePassword ? config.getSecret("tsuruServicePassword") : undefined;
+    const brokerBackendPassphrase = raw.brokerBackendPassphrase ? config.getSecret("brokerBackendPassphrase") : undefined;
     // The plain copies only serve validation; the secrets travel as secret Outputs.
-    return parseStackConfig(raw, { bucketCredentials, tsuruServicePassword });
+    return parseStackConfig(raw, { bucketCredentials, tsuruServicePassword, brokerBackendPassphrase });
 }
 
 const stringConfigKeys = new Set(["environment", "region", "product", ...secretConfigKeys]);
@@ -662,13 +719,6 @@ function decodeConfigValue(value: string): unknown {
 /** Project of the instance stacks (stack `instance-<name>`); the namespace of their config keys. */
 export const instanceProjectName = "prometheus-paas-instance";
 
-const poolNamespacesSchema = strictObject({
-    /** Namespace of a pool's units, `{pool}` replaced by the pool name (Tsuru with use-pool-namespaces: tsuru-{pool}). */
-    pattern: z.string().regex(/^[a-z0-9-]*(\{pool\})?[a-z0-9-]*$/, "pattern is a namespace with at most one {pool}, e.g. tsuru-{pool} or default").default("tsuru-{pool}"),
-    /** Exceptions by pool name. */
-    pools: z.record(dnsLabel("namespace")).default({}),
-});
-export type PoolNamespaces = z.infer<typeof poolNamespacesSchema>;
 
 /** What the broker process is told about the platform (the deployment component renders it from the stack config). */
 export const brokerSettingsSchema = strictObject({
@@ -779,4 +829,20 @@ export function loadInstanceRecord(): InstanceRecord {
         raw[key] = value;
     }
     return parseInstanceRecord(raw);
+}
+
+/** A merged plan catalog in the `plans` key's own format (what the broker's settings carry). */
+export function planOverrides(plans: Readonly<Record<string, Plan>>): Record<string, z.infer<typeof planOverrideSchema>> {
+    return Object.fromEntries(Object.values(plans).map((plan) => [plan.name, {
+        description: plan.description,
+        cpu: plan.cpu,
+        memory: `${plan.memoryMiB}Mi`,
+        tmpfs: `${plan.tmpfsMiB}Mi`,
+        retentionTime: plan.retentionTime,
+        retentionSize: `${plan.retentionSizeMiB}Mi`,
+        scrapeInterval: plan.scrapeInterval,
+        sampleLimit: plan.sampleLimit,
+        labelLimit: plan.labelLimit,
+        targetLimit: plan.targetLimit,
+    }]));
 }
