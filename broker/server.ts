@@ -8,7 +8,7 @@
 import { createHash, timingSafeEqual } from "crypto";
 import fastifyBasicAuth from "@fastify/basic-auth";
 import fastifyFormbody from "@fastify/formbody";
-import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { AppTarget, BrokerSettings, ConfigError, instanceFromRecord, InstanceRecord, JobTarget, poolNamespace } from "../components/config";
 import { prometheusWebPort } from "../components/prometheus/render";
@@ -308,4 +308,3 @@ function appTarget(name: string, namespace: string, parameters: Record<string, u
     return target as unknown as AppTarget;
 }
 
-export type { FastifyReply };
