@@ -73,6 +73,15 @@ const appSchema = strictObject({
     }).optional(),
 });
 
+/** A Tsuru job bound to an instance: its pods carry tsuru.io/job-name and run in its pool's namespace. */
+const jobSchema = strictObject({
+    name: dnsLabel("job name", 40),
+    namespace: dnsLabel("namespace"),
+    port: z.number().int().min(1).max(65535).default(8888),
+    path: z.string().startsWith("/", "path must start with '/'").default("/metrics"),
+    scheme: z.enum(["http", "https"]).default("http"),
+});
+
 const ruleSchema = strictObject({
     alert: z.string().optional(),
     record: z.string().optional(),
@@ -95,6 +104,8 @@ const instanceSchema = strictObject({
     platform: z.enum(["kubernetes", "ecs"]).default("kubernetes"),
     replicas: z.number().int().min(1, "replicas must be 1 (single) or 2-3 (HA)").max(3, "replicas must be at most 3"),
     apps: z.array(appSchema).default([]),
+    /** Tsuru jobs bound to the instance (Kubernetes only). */
+    jobs: z.array(jobSchema).default([]),
     externalLabels: z.record(z.string().min(1, "external label values must be non-empty")).default({}),
     rules: z.array(ruleGroupSchema).default([]),
 }).partial({ replicas: true });
@@ -298,13 +309,48 @@ const bucketSchema = z.discriminatedUnion("type", [
     }),
 ]);
 
+const poolNamespacesSchema = strictObject({
+    /** Namespace of a pool's units, `{pool}` replaced by the pool name (Tsuru with use-pool-namespaces: tsuru-{pool}). */
+    pattern: z.string().regex(/^[a-z0-9-]*(\{pool\})?[a-z0-9-]*$/, "pattern is a namespace with at most one {pool}, e.g. tsuru-{pool} or default").default("tsuru-{pool}"),
+    /** Exceptions by pool name. */
+    pools: z.record(dnsLabel("namespace")).default({}),
+});
+export type PoolNamespaces = z.infer<typeof poolNamespacesSchema>;
+
+const imageReference = z
+    .string()
+    .regex(/^[a-z0-9.\/:_-]+(:[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})$/, "image must be pinned: repository:tag or repository@sha256:digest")
+    .refine((image) => !/:latest$/.test(image), "image must be pinned to a version, never :latest");
+
+/** The broker on the Tsuru cluster (components/broker/deployment.ts); its password is tsuruServicePassword. */
+const brokerSchema = strictObject({
+    /** The image built from the project's Dockerfile, pinned. */
+    image: imageReference,
+    /** Namespace of the broker itself; default: kubernetes.namespace. */
+    namespace: dnsLabel("namespace").optional(),
+    /** Namespace the instances' Prometheus pods run in (the broker's RBAC is limited to it and to discovery grants). */
+    instanceNamespace: dnsLabel("namespace").default("prometheus-tenants"),
+    port: z.number().int().min(1024).max(65535).default(8080),
+    /** Pulumi backend of the instance stacks; default: a file backend on the broker's volume. */
+    backendUrl: z.string().regex(/^[a-z0-9]+:\/\//, "backendUrl must be a Pulumi backend URL such as file:///var/lib/broker/state or s3://bucket?region=us-east-1").optional(),
+    /** Size of the volume holding the file backend and the instance stacks' config. */
+    storage: quantity("storage").default("2Gi"),
+    /** Tsuru cluster name whose endpoint is this broker (Tsuru falls back to `production`). */
+    cluster: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "cluster must be a Tsuru cluster name").default("production"),
+    /** Engine runs at once. */
+    concurrency: z.number().int().min(1).max(16).default(4),
+    poolNamespaces: poolNamespacesSchema.default({}),
+    poolPlans: z.record(z.array(z.string()).min(1)).default({}),
+});
+export type BrokerConfig = z.infer<typeof brokerSchema>;
+
 /** Registration of the service in Tsuru; the semantics are checked by the TsuruService provider's own validator. */
 const tsuruSchema = strictObject({
     apiUrl: z.string(),
     serviceId: z.string().default("prometheus"),
     team: z.string(),
-    /** One URL (stored as Tsuru's `production` endpoint) or cluster name → URL. */
-    endpoints: z.union([z.string(), z.record(z.string())]),
+    /** One URL (stored as Tsuru's `production` endpoint) or cluster name → URL; the broker's own cluster is added when `broker` is set. */
+    endpoints: z.union([z.string(), z.record(z.string())]).optional(),
     multiCluster: z.boolean().default(false),
     encoding: z.enum(["form", "json"]).default("form"),
     username: z.string().optional(),
@@ -331,14 +377,17 @@ export const stackConfigSchema = strictObject({
     yace: z.preprocess(absentWhenEmpty, yaceSchema.optional()),
     tsuru: z.preprocess(absentWhenEmpty, tsuruSchema.optional()),
     tsuruServicePassword: z.string().optional(),
+    broker: z.preprocess(absentWhenEmpty, brokerSchema.optional()),
+    brokerBackendPassphrase: z.string().optional(),
 });
 
 /** Keys whose values are secrets: read with getSecret, never placed in plain outputs. */
-export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruServicePassword"] as const;
+export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruServicePassword", "brokerBackendPassphrase"] as const;
 
 type RawStackConfig = z.infer<typeof stackConfigSchema>;
 type RawInstance = z.infer<typeof instanceSchema>;
 export type AppTarget = z.infer<typeof appSchema>;
+export type JobTarget = z.infer<typeof jobSchema>;
 export type RuleGroup = z.infer<typeof ruleGroupSchema>;
 export type ThanosConfig = z.infer<typeof thanosSchema>;
 export type BucketConfig = z.infer<typeof bucketSchema>;
@@ -388,6 +437,10 @@ export interface StackConfig {
     readonly tsuru?: TsuruConfig;
     /** The broker password Tsuru sends; absent means one is generated. */
     readonly tsuruServicePassword?: pulumi.Input<string>;
+    /** The broker deployed on the cluster; absent when the stack runs none. */
+    readonly broker?: BrokerConfig;
+    /** Passphrase of the broker's backend (secret). */
+    readonly brokerBackendPassphrase?: pulumi.Input<string>;
 }
 
 export class ConfigError extends Error {
@@ -498,6 +551,9 @@ const awsS3Endpoint = /(^|\.)amazonaws\.com(\.cn)?(:[0-9]+)?$/;
 function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: string[]): void {
     const ecsInstances = instances.filter((instance) => instance.platform === "ecs");
     instances.forEach((instance, index) => {
+        if (instance.platform === "ecs" && instance.jobs.length > 0) {
+            problems.push(`${projectName}:instances[${index}].jobs: Tsuru jobs are discovered by their Kubernetes pod labels; allowed only on platform kubernetes`);
+        }
         instance.apps.forEach((app, appIndex) => {
             if (app.basicAuth !== undefined && instance.platform !== "ecs") {
                 problems.push(`${projectName}:instances[${index}].apps[${appIndex}].basicAuth: the password comes from Secrets Manager through ECS; allowed only on platform ecs`);
@@ -556,11 +612,24 @@ function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: st
 export interface ConfigSecrets {
     readonly bucketCredentials?: BucketCredentials;
     readonly tsuruServicePassword?: pulumi.Input<string>;
+    readonly brokerBackendPassphrase?: pulumi.Input<string>;
 }
 
 function checkTsuru(config: RawStackConfig, problems: string[]): void {
+    if (config.broker !== undefined) {
+        if (!config.brokerBackendPassphrase) problems.push(`${projectName}:brokerBackendPassphrase: is required with broker (set it with --secret); it encrypts the instance stacks' secrets`);
+        const plans = mergePlans(config.plans, []);
+        for (const [pool, names] of Object.entries(config.broker.poolPlans)) {
+            for (const name of names.filter((plan) => plans[plan] === undefined)) problems.push(`${projectName}:broker.poolPlans.${pool}: unknown plan '${name}'; allowed: ${Object.keys(plans).join(", ")}`);
+        }
+    }
     if (config.tsuru === undefined) return;
-    const { failures } = validateServiceInputs({ ...config.tsuru, password: config.tsuruServicePassword || "generated" });
+    if (config.tsuru.endpoints === undefined && config.broker === undefined) {
+        problems.push(`${projectName}:tsuru.endpoints: is required unless the stack deploys the broker (then its address is registered)`);
+        return;
+    }
+    const endpoints = config.broker ? { ...(typeof config.tsuru.endpoints === "string" ? { production: config.tsuru.endpoints } : config.tsuru.endpoints), [config.broker.cluster]: "http://broker.placeholder.svc:8080" } : config.tsuru.endpoints;
+    const { failures } = validateServiceInputs({ ...config.tsuru, endpoints, password: config.tsuruServicePassword || "generated" });
     for (const failure of failures) {
         problems.push(`${projectName}:tsuru.${failure.property}: ${failure.reason}`);
     }
@@ -598,6 +667,8 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
         bucketCredentials: secrets.bucketCredentials,
         tsuru: config.tsuru,
         tsuruServicePassword: secrets.tsuruServicePassword,
+        broker: config.broker,
+        brokerBackendPassphrase: secrets.brokerBackendPassphrase,
         ecs: config.ecs && {
             ...config.ecs,
             cluster: { name: config.ecs.cluster.name ?? `prometheus-${config.environment}`, existing: config.ecs.cluster.existing },
@@ -621,8 +692,9 @@ export function loadStackConfig(): StackConfig {
     const secretKey = config.getSecret("bucketSecretKey");
     const bucketCredentials = raw.bucketAccessKey && raw.bucketSecretKey ? { accessKey: accessKey!, secretKey: secretKey! } : undefined;
     const tsuruServicePassword = raw.tsuruServicePassword ? config.getSecret("tsuruServicePassword") : undefined;
+    const brokerBackendPassphrase = raw.brokerBackendPassphrase ? config.getSecret("brokerBackendPassphrase") : undefined;
     // The plain copies only serve validation; the secrets travel as secret Outputs.
-    return parseStackConfig(raw, { bucketCredentials, tsuruServicePassword });
+    return parseStackConfig(raw, { bucketCredentials, tsuruServicePassword, brokerBackendPassphrase });
 }
 
 const stringConfigKeys = new Set(["environment", "region", "product", ...secretConfigKeys]);
@@ -637,4 +709,140 @@ function decodeConfigValue(value: string): unknown {
         }
     }
     return value;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The broker: one Pulumi stack per Tsuru service instance. Its settings are the platform facts an instance needs
+// (labels, namespace, plan catalog, alertmanagers); each instance's record is its own stack's config.
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Project of the instance stacks (stack `instance-<name>`); the namespace of their config keys. */
+export const instanceProjectName = "prometheus-paas-instance";
+
+
+/** What the broker process is told about the platform (the deployment component renders it from the stack config). */
+export const brokerSettingsSchema = strictObject({
+    environment: dnsLabel("environment", 20),
+    region: z.string().min(1),
+    product: z.string().min(1).default("tsuru"),
+    /** Namespace the instances' Prometheus pods run in. */
+    namespace: dnsLabel("namespace").default("prometheus-tenants"),
+    replicaLabel: labelName.default("prometheus_replica"),
+    alertmanagers: z.array(z.string().url("alertmanagers entries must be URLs such as http://alertmanager:9093")).default([]),
+    /** Plan catalog overrides, exactly as the stack's `plans` key. */
+    plans: z.record(planOverrideSchema).default({}),
+    /** Thanos Query of the platform stack, shown by `tsuru service-instance-info`. */
+    thanosQueryUrl: z.string().url().optional(),
+    /** Where the units of an app run when `app-internal-hosts` does not say (from `app-pool-name`). */
+    poolNamespaces: poolNamespacesSchema.default({}),
+    /** Plans offered in a pool (pool name → plan names); pools not listed get every plan. */
+    poolPlans: z.record(z.array(z.string()).min(1)).default({}),
+});
+
+export interface BrokerSettings extends Omit<z.infer<typeof brokerSettingsSchema>, "plans"> {
+    readonly plans: Readonly<Record<string, Plan>>;
+}
+
+export function parseBrokerSettings(raw: Record<string, unknown>): BrokerSettings {
+    const parsed = brokerSettingsSchema.safeParse(raw);
+    if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map((issue) => formatIssue(issue).replace(`${projectName}:`, "broker settings: ")));
+    }
+    const problems: string[] = [];
+    const plans = mergePlans(parsed.data.plans, problems);
+    for (const [pool, names] of Object.entries(parsed.data.poolPlans)) {
+        for (const name of names.filter((plan) => plans[plan] === undefined)) {
+            problems.push(`broker settings: poolPlans.${pool}: unknown plan '${name}'; allowed: ${Object.keys(plans).join(", ")}`);
+        }
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { ...parsed.data, plans };
+}
+
+/** The namespace of a pool's units under the pool rule. */
+export function poolNamespace(rule: PoolNamespaces, pool: string): string {
+    return rule.pools[pool] ?? rule.pattern.replace("{pool}", pool.toLowerCase());
+}
+
+/**
+ * One instance's record, kept as its stack's config (`prometheus-paas-instance:<key>`): what Tsuru asked for
+ * (plan, team, tags, apps, jobs...) and how far the broker got (generation applied, last error, removal).
+ */
+export const instanceRecordSchema = strictObject({
+    plan: z.string().min(1),
+    team: z.string().min(1),
+    description: z.string().default(""),
+    tags: z.array(z.string()).default([]),
+    /** Pool and cluster of the instance (X-Tsuru-Pool-Name / X-Tsuru-Cluster-Name). */
+    pool: z.string().optional(),
+    cluster: z.string().optional(),
+    /** `parameters.*` of create/update, as Tsuru sent them. */
+    parameters: z.record(z.unknown()).default({}),
+    apps: z.array(appSchema).default([]),
+    jobs: z.array(jobSchema).default([]),
+    /** Bumped on every change of the record; the program exports the generation it built. */
+    generation: z.number().int().min(1),
+    /** Last generation an engine run applied, and the last one that failed with its reason. */
+    appliedGeneration: z.number().int().min(0).default(0),
+    failedGeneration: z.number().int().min(0).default(0),
+    lastError: z.string().default(""),
+    /** Remove was accepted: resources are destroyed, then the stack is removed. */
+    removing: z.boolean().default(false),
+    updatedAt: z.string().default(""),
+});
+export type InstanceRecord = z.infer<typeof instanceRecordSchema>;
+
+/** Record keys whose config values are plain strings (never JSON-decoded, so a team "123" stays a string). */
+const recordStringKeys = new Set(["plan", "team", "description", "pool", "cluster", "lastError", "updatedAt"]);
+
+/** Validates a record read from stack config, where the CLI may have written scalars as strings ("1", "true"). */
+export function parseInstanceRecord(config: Record<string, unknown>): InstanceRecord {
+    const raw = Object.fromEntries(Object.entries(config).map(([key, value]) =>
+        [key, typeof value === "string" && !recordStringKeys.has(key) ? decodeConfigValue(value) : value]));
+    const parsed = instanceRecordSchema.safeParse(raw);
+    if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map((issue) => `${instanceProjectName}:${formatPath(issue.path)}: ${issue.message}`));
+    }
+    return parsed.data;
+}
+
+/** The instance a record describes, validated by the same rules as the `instances` of a stack. */
+export function instanceFromRecord(name: string, record: Pick<InstanceRecord, "plan" | "team" | "apps" | "jobs">, settings: BrokerSettings): InstanceConfig {
+    const parsed = instanceSchema.safeParse({ name, plan: record.plan, team: record.team, apps: record.apps, jobs: record.jobs });
+    if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map((issue) => `instance ${name}: ${formatPath(issue.path) || "name"}: ${issue.message}`));
+    }
+    const problems: string[] = [];
+    const raw = { instances: [parsed.data], thanos: { replicaLabel: settings.replicaLabel } } as unknown as RawStackConfig;
+    const [instance] = checkInstances(raw, settings.plans as Record<string, Plan>, problems);
+    if (problems.length > 0) throw new ConfigError(problems.map((problem) => problem.replace(`${projectName}:instances[0]`, `instance ${name}`)));
+    return instance;
+}
+
+/** Reads the current (instance) stack's record inside its inline program. */
+export function loadInstanceRecord(): InstanceRecord {
+    const prefix = `${instanceProjectName}:`;
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.slice(prefix.length);
+        raw[key] = value;
+    }
+    return parseInstanceRecord(raw);
+}
+
+/** A merged plan catalog in the `plans` key's own format (what the broker's settings carry). */
+export function planOverrides(plans: Readonly<Record<string, Plan>>): Record<string, z.infer<typeof planOverrideSchema>> {
+    return Object.fromEntries(Object.values(plans).map((plan) => [plan.name, {
+        description: plan.description,
+        cpu: plan.cpu,
+        memory: `${plan.memoryMiB}Mi`,
+        tmpfs: `${plan.tmpfsMiB}Mi`,
+        retentionTime: plan.retentionTime,
+        retentionSize: `${plan.retentionSizeMiB}Mi`,
+        scrapeInterval: plan.scrapeInterval,
+        sampleLimit: plan.sampleLimit,
+        labelLimit: plan.labelLimit,
+        targetLimit: plan.targetLimit,
+    }]));
 }

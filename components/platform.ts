@@ -4,7 +4,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { EcsFoundation } from "./aws/foundation";
-import type { StackConfig } from "./config";
+import { BrokerDeployment } from "./broker/deployment";
+import { planOverrides, type StackConfig } from "./config";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
 import { EcsPrometheus } from "./prometheus/ecs";
@@ -12,6 +13,8 @@ import { KubernetesPrometheus } from "./prometheus/kubernetes";
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
 import { KubernetesThanos } from "./thanos/kubernetes";
+import { workloadLabels } from "./kubernetes/workload";
+import { thanosGrpcPort } from "./thanos/render";
 import { renderServiceDoc } from "./tsuru/doc";
 import { TsuruService } from "./tsuru/service";
 
@@ -20,6 +23,8 @@ export interface Platform {
     readonly prometheusUrls: Record<string, pulumi.Output<string>>;
     readonly thanosQueryUrl?: pulumi.Output<string>;
     readonly tsuruService?: TsuruService;
+    /** In-cluster URL of the broker, when the stack deploys it. */
+    readonly brokerUrl?: pulumi.Output<string>;
     /** The AWS ECS half, when the stack has ECS instances or YACE. */
     readonly ecs?: EcsPlatform;
 }
@@ -54,12 +59,14 @@ export function buildPlatform(config: StackConfig): Platform {
     }, { provider: awsProvider });
 
     const ecs = buildEcs(config, bucket, awsProvider);
-    const kubernetes = buildKubernetes(config, bucket, ecs?.thanosQueryUrl);
+    const servicePassword = config.tsuru !== undefined || config.broker !== undefined ? brokerPassword(config) : undefined;
+    const kubernetes = buildKubernetes(config, bucket, ecs?.thanosQueryUrl, servicePassword);
     return {
         bucket,
         prometheusUrls: { ...kubernetes?.prometheusUrls },
         thanosQueryUrl: kubernetes?.thanosQueryUrl,
-        tsuruService: registerTsuruService(config),
+        tsuruService: registerTsuruService(config, servicePassword, kubernetes?.brokerUrl),
+        brokerUrl: kubernetes?.brokerUrl,
         ecs,
     };
 }
@@ -132,9 +139,9 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
     };
 }
 
-function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQueryUrl?: pulumi.Output<string>) {
+function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQueryUrl?: pulumi.Output<string>, servicePassword?: pulumi.Output<string>) {
     const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
-    if (kubernetesInstances.length === 0) {
+    if (kubernetesInstances.length === 0 && config.broker === undefined) {
         return undefined;
     }
 
@@ -158,12 +165,33 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
         return prometheus;
     });
 
+    const brokerSidecars = config.broker && brokerInstancesSidecars(config, namespace, opts);
     const thanos = new KubernetesThanos("thanos", {
         namespace,
         thanos: compactorOnlyOn("kubernetes", config),
         objstoreConfig: bucket.objstoreConfig,
-        sidecarServices: instances.map((prometheus) => prometheus.storeApiService),
+        sidecarServices: [...instances.map((prometheus) => prometheus.storeApiService), ...(brokerSidecars ? [brokerSidecars] : [])],
     }, opts);
+    const brokerUrl = config.broker && new BrokerDeployment("broker", {
+        broker: config.broker,
+        namespace: config.broker.namespace ?? namespace,
+        settings: thanos.queryUrl.apply((thanosQueryUrl) => ({
+            environment: config.environment,
+            region: config.region,
+            product: config.product,
+            namespace: config.broker!.instanceNamespace,
+            replicaLabel: config.thanos.replicaLabel,
+            alertmanagers: config.alertmanagers,
+            plans: planOverrides(config.plans),
+            thanosQueryUrl,
+            poolNamespaces: config.broker!.poolNamespaces,
+            poolPlans: config.broker!.poolPlans,
+        })),
+        username: config.tsuru?.username ?? config.tsuru?.serviceId ?? "prometheus",
+        password: servicePassword!,
+        backendPassphrase: config.brokerBackendPassphrase!,
+        objstoreConfig: bucket.objstoreConfig,
+    }, opts).url;
 
     if (config.grafana.datasources) {
         new GrafanaDatasources("grafana", {
@@ -179,23 +207,47 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
             },
         }, opts);
     }
-    return { prometheusUrls, thanosQueryUrl: thanos.queryUrl };
+    return { prometheusUrls, thanosQueryUrl: thanos.queryUrl, brokerUrl };
+}
+
+/**
+ * The broker's instances live in their own namespace; one headless Service there selects every instance's
+ * Prometheus pod, so the platform's Thanos query finds each new sidecar by DNS without a platform update.
+ */
+function brokerInstancesSidecars(config: StackConfig, platformNamespace: pulumi.Output<string>, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+    const instanceNamespace = config.broker!.instanceNamespace;
+    const namespace = instanceNamespace === config.kubernetes.namespace
+        ? platformNamespace
+        : new k8s.core.v1.Namespace("broker-instances-namespace", { metadata: { name: instanceNamespace } }, opts).metadata.name;
+    const { "app.kubernetes.io/instance": _instance, ...prometheusPods } = workloadLabels("prometheus", "prometheus", "any");
+    const service = new k8s.core.v1.Service("broker-instances-sidecars", {
+        metadata: { name: "prometheus-sidecars", namespace, labels: workloadLabels("thanos", "sidecars", "broker-instances") },
+        spec: { clusterIP: "None", selector: prometheusPods, ports: [{ name: "grpc", port: thanosGrpcPort, targetPort: "grpc" }] },
+    }, opts);
+    return pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+}
+
+/** The password Tsuru presents to the broker: the stack's, or a generated one. */
+function brokerPassword(config: StackConfig): pulumi.Output<string> {
+    return config.tsuruServicePassword !== undefined
+        ? pulumi.secret(pulumi.output(config.tsuruServicePassword))
+        : new random.RandomPassword("tsuru-service-password", { length: 32, special: false }).result;
 }
 
 /** Registers the service with the stack's Tsuru API; the password is generated unless the stack sets one. */
-function registerTsuruService(config: StackConfig): TsuruService | undefined {
+function registerTsuruService(config: StackConfig, password: pulumi.Output<string> | undefined, brokerUrl: pulumi.Output<string> | undefined): TsuruService | undefined {
     const tsuru = config.tsuru;
-    if (tsuru === undefined) {
+    if (tsuru === undefined || password === undefined) {
         return undefined;
     }
-    const password = config.tsuruServicePassword !== undefined
-        ? pulumi.secret(config.tsuruServicePassword)
-        : new random.RandomPassword("tsuru-service-password", { length: 32, special: false }).result;
+    // Endpoints per cluster: the broker deployed here answers for its own cluster.
+    const configured = typeof tsuru.endpoints === "string" ? { production: tsuru.endpoints } : tsuru.endpoints;
+    const endpoints = brokerUrl && config.broker ? { ...configured, [config.broker.cluster]: brokerUrl } : tsuru.endpoints!;
     return new TsuruService("tsuru-service", {
         apiUrl: tsuru.apiUrl,
         serviceId: tsuru.serviceId,
         team: tsuru.team,
-        endpoints: tsuru.endpoints,
+        endpoints,
         multiCluster: tsuru.multiCluster,
         encoding: tsuru.encoding,
         username: tsuru.username,

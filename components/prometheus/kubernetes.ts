@@ -14,7 +14,7 @@ import {
 import { prometheusMemoryLimitMiB } from "../plans";
 import { sidecarArgs, thanosGrpcPort, thanosHttpPort } from "../thanos/render";
 import { mebibytes } from "../units";
-import { ExternalLabelContext, prometheusArgs, prometheusWebPort, renderInstanceFiles, tsuruAppScrapeJob } from "./render";
+import { ExternalLabelContext, prometheusArgs, prometheusWebPort, renderInstanceFiles, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
 
 /** Placeholder the sidecar's reloader (and the init container) replace with the pod name. */
 export const replicaPlaceholder = "$(POD_NAME)";
@@ -47,7 +47,10 @@ export function renderKubernetesInstanceFiles(args: Pick<KubernetesPrometheusArg
     return renderInstanceFiles({
         ...args,
         replicaValue: replicaPlaceholder,
-        scrapeJobs: args.instance.apps.map((app) => tsuruAppScrapeJob(app, args.instance.plan)),
+        scrapeJobs: [
+            ...args.instance.apps.map((app) => tsuruAppScrapeJob(app, args.instance.plan)),
+            ...(args.instance.jobs ?? []).map((job) => tsuruJobScrapeJob(job, args.instance.plan)),
+        ],
         ruleDir: paths.rules,
     });
 }
@@ -76,7 +79,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         }, child);
 
         // Discovery rights only in the namespaces of the bound apps, never cluster-wide.
-        const appNamespaces = [...new Set(instance.apps.map((app) => app.namespace))].sort();
+        const appNamespaces = [...new Set([...instance.apps, ...(instance.jobs ?? [])].map((target) => target.namespace))].sort();
         for (const appNamespace of appNamespaces) {
             const role = new k8s.rbac.v1.Role(`${name}-discovery-${appNamespace}`, {
                 metadata: { name: `${baseName}-discovery`, namespace: appNamespace, labels },

@@ -3,7 +3,7 @@
  * Shared by the Kubernetes and ECS implementations; no Pulumi imports.
  */
 import * as yaml from "js-yaml";
-import type { AppTarget, InstanceConfig, RuleGroup } from "../config";
+import type { AppTarget, InstanceConfig, JobTarget, RuleGroup } from "../config";
 import { Plan } from "../plans";
 import { prometheusSize } from "../units";
 
@@ -112,6 +112,28 @@ export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
             },
         ],
         relabel_configs: relabel,
+    };
+}
+
+/**
+ * The pods of one Tsuru job (tsuru.io/job-name, Tsuru's JobLabels) in its pool's namespace, while they run:
+ * a job's pod lives as long as its run, so only jobs that run for several scrape intervals are seen.
+ */
+export function tsuruJobScrapeJob(job: JobTarget, plan: Plan): ScrapeConfig {
+    return {
+        job_name: `tsuru-job-${job.name}`,
+        metrics_path: job.path,
+        scheme: job.scheme,
+        ...planLimits(plan),
+        kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [job.namespace] }, selectors: [{ role: "pod", label: `tsuru.io/job-name=${job.name}` }] }],
+        relabel_configs: [
+            { source_labels: [tsuruLabel("job_name")], regex: escapeRegex(job.name), action: "keep" },
+            { source_labels: ["__meta_kubernetes_pod_phase"], regex: "Running", action: "keep" },
+            { source_labels: ["__meta_kubernetes_pod_ip"], regex: "(.+)", target_label: "__address__", replacement: `$1:${job.port}` },
+            { source_labels: [tsuruLabel("job_name")], target_label: "tsuru_job" },
+            { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+            { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+        ],
     };
 }
 

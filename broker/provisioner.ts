@@ -1,0 +1,202 @@
+/**
+ * Runs the engine for the instances: one queue entry per instance (operations on one instance are serialized and
+ * repeated re-renders coalesce into one run of the latest record), different instances in parallel up to
+ * `concurrency` engine runs at once. The record says what to reach (generation, removing) and how far the engine
+ * got (appliedGeneration, failedGeneration, lastError), so a restarted broker resumes every unfinished instance.
+ */
+import * as fs from "fs";
+import type { Logger } from "pino";
+import { BrokerSettings, InstanceRecord } from "../components/config";
+import { instanceProgram, instanceRenderDirectory, InstanceTarget } from "../components/instance-program";
+import { InstanceEngine } from "./engine";
+import { InstanceStore } from "./store";
+
+export type InstanceState = "provisioning" | "up" | "failed" | "removing";
+
+export interface ProvisionerOptions {
+    readonly store: InstanceStore;
+    readonly engine: InstanceEngine;
+    readonly settings: BrokerSettings;
+    readonly target: InstanceTarget;
+    readonly objstoreConfig: string;
+    /** Engine runs at once (each is a CLI process plus a Kubernetes provider). */
+    readonly concurrency: number;
+    readonly logger: Logger;
+}
+
+/** The lines of an engine failure that say what went wrong (the CLI's message also carries its whole output). */
+export function engineErrorSummary(error: unknown): string {
+    const text = error instanceof Error ? error.message : String(error);
+    const lines = text.split("\n").map((line) => line.trim()).filter((line) => /error:|failed|invalid/i.test(line) && !/^\s*$/.test(line));
+    const unique = [...new Set(lines.length > 0 ? lines : [text.split("\n")[0]])];
+    const summary = unique.join("; ");
+    return summary.length > 1000 ? `${summary.slice(0, 997)}...` : summary;
+}
+
+export class Provisioner {
+    private readonly waiting: string[] = [];
+    private readonly running = new Set<string>();
+    /** Changed while running: run again once the current run ends. */
+    private readonly dirty = new Set<string>();
+    /** Resumed after a restart: a dead run may have left the stack locked. */
+    private readonly resumed = new Set<string>();
+    private readonly locks = new Map<string, Promise<unknown>>();
+    private stopped = false;
+
+    constructor(private readonly options: ProvisionerOptions) {}
+
+    get store(): InstanceStore {
+        return this.options.store;
+    }
+
+    /** Finds the unfinished instances (creates, changes, removals whose run did not end) and queues them. */
+    async resume(): Promise<string[]> {
+        const { store, engine, logger } = this.options;
+        const names = store.names();
+        const stacks = await engine.listInstances();
+        for (const orphan of stacks.filter((name) => !names.includes(name))) {
+            logger.warn({ instance: orphan }, "stack without a record in the broker's project dir: left alone (remove it with pulumi stack rm)");
+        }
+        const unfinished: string[] = [];
+        for (const name of names) {
+            let record: InstanceRecord | undefined;
+            try {
+                record = store.get(name);
+            } catch (error) {
+                logger.error({ instance: name, err: error }, "unreadable instance record");
+                continue;
+            }
+            if (record && needsRun(record)) {
+                unfinished.push(name);
+                this.resumed.add(name);
+                this.schedule(name);
+            }
+        }
+        if (unfinished.length > 0) logger.info({ instances: unfinished }, "resuming instances whose last operation did not finish");
+        return unfinished;
+    }
+
+    /** Serializes the CLI's writes to an instance's stack file with the broker's own. */
+    async withLock<T>(name: string, action: () => Promise<T> | T): Promise<T> {
+        const previous = this.locks.get(name) ?? Promise.resolve();
+        const next = previous.catch(() => undefined).then(action);
+        this.locks.set(name, next);
+        try {
+            return await next;
+        } finally {
+            if (this.locks.get(name) === next) this.locks.delete(name);
+        }
+    }
+
+    /** Changes an instance's record (a new generation) and queues a run; returns the new record. */
+    async change(name: string, edit: (record: InstanceRecord) => InstanceRecord): Promise<InstanceRecord> {
+        const updated = await this.withLock(name, () => {
+            const current = this.store.get(name);
+            if (current === undefined) throw new Error(`instance ${name} has no record`);
+            const next = { ...edit(current), generation: current.generation + 1, updatedAt: new Date().toISOString() };
+            this.store.put(name, next);
+            return next;
+        });
+        this.schedule(name);
+        return updated;
+    }
+
+    /** Records a new instance and queues its first run; false when it already exists. */
+    async create(name: string, record: Omit<InstanceRecord, "generation" | "appliedGeneration" | "failedGeneration" | "lastError" | "removing" | "updatedAt">): Promise<boolean> {
+        const created = await this.withLock(name, () => {
+            if (this.store.has(name)) return false;
+            this.store.put(name, { ...record, generation: 1, appliedGeneration: 0, failedGeneration: 0, lastError: "", removing: false, updatedAt: new Date().toISOString() });
+            return true;
+        });
+        if (created) this.schedule(name);
+        return created;
+    }
+
+    stateOf(name: string, record: InstanceRecord): InstanceState {
+        if (record.removing) return "removing";
+        if (this.running.has(name) || this.dirty.has(name) || this.waiting.includes(name)) return "provisioning";
+        if (record.generation === record.appliedGeneration) return "up";
+        if (record.generation === record.failedGeneration) return "failed";
+        return "provisioning";
+    }
+
+    /** Instances queued or running. */
+    get busy(): number {
+        return this.running.size + this.waiting.length;
+    }
+
+    stop(): void {
+        this.stopped = true;
+    }
+
+    private schedule(name: string): void {
+        if (this.running.has(name)) {
+            this.dirty.add(name);
+        } else if (!this.waiting.includes(name)) {
+            this.waiting.push(name);
+        }
+        this.pump();
+    }
+
+    private pump(): void {
+        while (!this.stopped && this.running.size < this.options.concurrency && this.waiting.length > 0) {
+            const name = this.waiting.shift()!;
+            this.running.add(name);
+            void this.run(name).finally(() => {
+                this.running.delete(name);
+                if (this.dirty.delete(name)) this.waiting.push(name);
+                this.pump();
+            });
+        }
+    }
+
+    private async run(name: string): Promise<void> {
+        const { engine, logger, settings, target, objstoreConfig } = this.options;
+        let record: InstanceRecord | undefined;
+        try {
+            record = this.store.get(name);
+        } catch (error) {
+            logger.error({ instance: name, err: error }, "unreadable instance record");
+            return;
+        }
+        if (record === undefined || !needsRun(record)) return;
+        const generation = record.generation;
+        const log = logger.child({ instance: name, generation });
+        const engineLog = (line: string) => log.debug({ engine: line.trimEnd() });
+        try {
+            const resumed = this.resumed.delete(name);
+            if (record.removing) {
+                const result = await this.withLock(name, () => engine.destroyAndRemove(name, resumed, engineLog));
+                await this.withLock(name, () => this.store.delete(name));
+                if (target.kind === "render") fs.rmSync(instanceRenderDirectory(target, name), { recursive: true, force: true });
+                log.info({ operation: "remove", durationMs: result.durationMs, changes: result.changes }, "instance removed");
+                return;
+            }
+            const stack = await this.withLock(name, () => engine.openStack(name));
+            if (resumed) await engine.clearStaleLock(stack);
+            const program = async () => instanceProgram({ name, settings, target, objstoreConfig });
+            const result = await engine.up(stack, program, engineLog);
+            const built = typeof result.outputs.generation === "number" ? result.outputs.generation : generation;
+            await this.record(name, (current) => ({ ...current, appliedGeneration: Math.max(current.appliedGeneration, built), lastError: built === current.generation ? "" : current.lastError }));
+            log.info({ operation: "up", durationMs: result.durationMs, changes: result.changes }, "instance up");
+        } catch (error) {
+            const reason = engineErrorSummary(error);
+            log.error({ operation: record.removing ? "remove" : "up", reason }, "engine run failed");
+            await this.record(name, (current) => ({ ...current, failedGeneration: generation, lastError: `${record!.removing ? "remove" : "provisioning"} failed: ${reason}` }));
+        }
+    }
+
+    /** Writes the engine's progress into the record without bumping the generation. */
+    private async record(name: string, edit: (record: InstanceRecord) => InstanceRecord): Promise<void> {
+        await this.withLock(name, () => {
+            const current = this.store.get(name);
+            if (current !== undefined) this.store.put(name, edit(current));
+        });
+    }
+}
+
+/** A record whose generation is neither applied nor failed, or whose removal did not finish. */
+export function needsRun(record: InstanceRecord): boolean {
+    if (record.removing) return record.failedGeneration !== record.generation;
+    return record.generation !== record.appliedGeneration && record.generation !== record.failedGeneration;
+}

@@ -1,0 +1,52 @@
+/**
+ * The program of one broker instance stack (`instance-<name>`): that instance's Prometheus and Thanos sidecar,
+ * built by the same KubernetesPrometheus the platform stacks use, from the record in the stack's config.
+ * Thanos store, query, compactor and the bucket stay in the platform stack: the sidecar uploads to the shared
+ * bucket (objstore.yml from the broker) and the platform's Thanos query finds it through the sidecar Service
+ * the platform stack keeps in the instances' namespace.
+ */
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { BrokerSettings, instanceFromRecord, loadInstanceRecord } from "./config";
+import { KubernetesPrometheus } from "./prometheus/kubernetes";
+
+/** Where an instance stack's Kubernetes objects go: rendered to a folder per instance, or a real cluster. */
+export type InstanceTarget =
+    | { readonly kind: "render"; readonly directory: string }
+    | { readonly kind: "kubernetes"; readonly kubeconfig?: string; readonly context?: string };
+
+export interface InstanceProgramArgs {
+    readonly name: string;
+    readonly settings: BrokerSettings;
+    readonly target: InstanceTarget;
+    /** objstore.yml of the shared bucket (the platform's), kept secret in the instance's state. */
+    readonly objstoreConfig: string;
+}
+
+/** The render folder of one instance. */
+export function instanceRenderDirectory(target: InstanceTarget & { kind: "render" }, name: string): string {
+    return path.join(target.directory, name);
+}
+
+export function instanceProgram(args: InstanceProgramArgs) {
+    const record = loadInstanceRecord();
+    const instance = instanceFromRecord(args.name, record, args.settings);
+    const { settings, target } = args;
+    const provider = new k8s.Provider("kubernetes", target.kind === "render"
+        ? { renderYamlToDirectory: instanceRenderDirectory(target, args.name) }
+        : { kubeconfig: target.kubeconfig, context: target.context });
+    const prometheus = new KubernetesPrometheus(`prometheus-${instance.name}`, {
+        instance,
+        namespace: settings.namespace,
+        labels: { environment: settings.environment, region: settings.region, product: settings.product, replicaLabel: settings.replicaLabel },
+        alertmanagers: settings.alertmanagers,
+        objstoreConfig: pulumi.secret(args.objstoreConfig),
+    }, { provider });
+    return {
+        prometheusUrl: prometheus.url,
+        storeApiService: prometheus.storeApiService,
+        plan: instance.plan.name,
+        generation: record.generation,
+    };
+}

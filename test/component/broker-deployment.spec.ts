@@ -1,0 +1,70 @@
+import { strict as assert } from "assert";
+import { ConfigError } from "../../components/config";
+import { buildPlatform } from "../../components/platform";
+import { minimalConfig } from "../support/fixtures";
+import { installMocks, isSecret, Recorder, resolve } from "../support/mocks";
+
+const broker = { image: "registry.example.com/prometheus-paas-broker:0.1.0", cluster: "cluster-a" };
+
+describe("platform with the broker (BrokerDeployment under mocks)", () => {
+    let recorder: Recorder;
+    let brokerUrl: string | undefined;
+
+    before(async () => {
+        recorder = await installMocks();
+        const platform = buildPlatform(minimalConfig({
+            instances: [],
+            broker,
+            brokerBackendPassphrase: "passphrase",
+            tsuruServicePassword: "service-password",
+            tsuru: { apiUrl: "https://tsuru.example.com", team: "platform", endpoints: { production: "https://broker.example.com" } },
+        }));
+        await recorder.settle();
+        brokerUrl = await resolve(platform.brokerUrl!);
+    });
+
+    it("runs one replica of the pinned image, ready on /healthz, credentials from its Secret", () => {
+        const deployment = recorder.one("kubernetes:apps/v1:Deployment", "broker-deployment").inputs;
+        assert.equal(deployment.spec.replicas, 1);
+        assert.equal(deployment.spec.strategy.type, "Recreate");
+        const container = deployment.spec.template.spec.containers[0];
+        assert.equal(container.image, broker.image);
+        assert.equal(container.readinessProbe.httpGet.path, "/healthz");
+        assert.deepEqual(container.args.slice(container.args.indexOf("--target"), container.args.indexOf("--target") + 2), ["--target", "kubernetes"]);
+        for (const name of ["PAAS_BROKER_USERNAME", "PAAS_BROKER_PASSWORD", "PAAS_BROKER_BACKEND_PASSPHRASE", "PAAS_BROKER_OBJSTORE"]) {
+            const variable = container.env.find((env: any) => env.name === name);
+            assert.equal(variable?.valueFrom?.secretKeyRef?.name, "prometheus-broker-credentials", name);
+        }
+        assert.equal(container.securityContext.runAsNonRoot, true);
+        const secret = recorder.one("kubernetes:core/v1:Secret", "broker-credentials").inputs;
+        assert.ok(isSecret(secret.stringData), "the broker's credentials must stay secret");
+    });
+
+    it("limits RBAC to what the instance stacks create, plus the discovery grants", () => {
+        const role = recorder.one("kubernetes:rbac.authorization.k8s.io/v1:Role", "broker-instances").inputs;
+        assert.equal(role.metadata.namespace, "prometheus-tenants");
+        const resources = role.rules.flatMap((rule: any) => rule.resources).sort();
+        assert.deepEqual(resources, ["configmaps", "poddisruptionbudgets", "secrets", "serviceaccounts", "services", "statefulsets"]);
+        const grants = recorder.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "broker-discovery-grants").inputs;
+        for (const rule of grants.rules) {
+            if (rule.resources.includes("pods")) assert.deepEqual(rule.verbs, ["get", "list", "watch"]);
+        }
+        assert.ok(!grants.rules.some((rule: any) => rule.resources.includes("secrets")), "cluster-wide secrets access");
+    });
+
+    it("registers its address as the endpoint of its cluster and exposes the instances' sidecars to Thanos query", async () => {
+        assert.equal(brokerUrl, "http://prometheus-broker.prometheus.svc:8080");
+        const service = recorder.resources.find((resource) => resource.type.endsWith("TsuruService"))!;
+        assert.deepEqual(await resolve(service.inputs.endpoints), { production: "https://broker.example.com", "cluster-a": brokerUrl });
+        const query = recorder.one("kubernetes:apps/v1:Deployment", "thanos-query").inputs;
+        assert.ok(query.spec.template.spec.containers[0].args.includes("--endpoint=dnssrv+_grpc._tcp.prometheus-sidecars.prometheus-tenants.svc.cluster.local"));
+        const settings = JSON.parse(recorder.one("kubernetes:core/v1:ConfigMap", "broker-settings").inputs.data["settings.json"]);
+        assert.equal(settings.namespace, "prometheus-tenants");
+        assert.equal(settings.plans.small.memory, "1024Mi");
+    });
+
+    it("refuses a broker without a backend passphrase or with an unpinned image", () => {
+        assert.throws(() => minimalConfig({ broker }), (error: ConfigError) => error.problems.some((problem) => problem.includes("brokerBackendPassphrase")));
+        assert.throws(() => minimalConfig({ broker: { image: "broker:latest" }, brokerBackendPassphrase: "x" }), /pinned/);
+    });
+});

@@ -1,0 +1,52 @@
+import { strict as assert } from "assert";
+import { instanceFromRecord, parseBrokerSettings, poolNamespace } from "../../components/config";
+import { checkInstanceName, credentialsMatch } from "../../broker/server";
+import { bindAppRequest, createRequest, namespaceFromInternalHosts, parametersOf } from "../../broker/tsuru";
+import { flattenParameters } from "../support/tsuru-broker-client";
+
+describe("broker: Tsuru's request fields", () => {
+    it("unflattens form parameters: nested keys, list items, escaped dots", () => {
+        const form = Object.fromEntries(flattenParameters({ retention: { extra: "1d" }, "a.b": ["x", "y"], flag: "true" }));
+        assert.deepEqual(form, { "parameters.retention.extra": "1d", "parameters.a\\.b.0": "x", "parameters.a\\.b.1": "y", "parameters.flag": "true" });
+        assert.deepEqual(parametersOf(form, false), { retention: { extra: "1d" }, "a.b": ["x", "y"], flag: "true" });
+        assert.deepEqual(parametersOf({ parameters: { a: 1 } }, true), { a: 1 });
+    });
+
+    it("reads both encodings with Tsuru's field names", () => {
+        assert.deepEqual(createRequest({ name: "p", team: "t", eventid: "e", tags: ["a", "b"] }, false), { name: "p", team: "t", plan: undefined, description: "", tags: ["a", "b"], user: undefined, eventId: "e", parameters: {} });
+        assert.equal(createRequest({ eventID: "e" }, true).eventId, "e");
+        assert.deepEqual(createRequest({ tags: "one" }, false).tags, ["one"]);
+        const bind = bindAppRequest({ appName: "web", appInternalHosts: ["tcp://web-web.tsuru-a.svc.cluster.local:8888"] }, true);
+        assert.equal(bind.appName, "web");
+        assert.deepEqual(bind.appInternalHosts, ["tcp://web-web.tsuru-a.svc.cluster.local:8888"]);
+    });
+
+    it("takes the units' namespace from app-internal-hosts, else from the pool rule", () => {
+        assert.equal(namespaceFromInternalHosts(["tcp://shop-web.tsuru-shop.svc.cluster.local:8888"]), "tsuru-shop");
+        assert.equal(namespaceFromInternalHosts(["nonsense", "tcp://a.b.svc:80"]), "b");
+        assert.equal(namespaceFromInternalHosts([]), undefined);
+        const rule = parseBrokerSettings({ environment: "e", region: "r", poolNamespaces: { pools: { legacy: "default" } } }).poolNamespaces;
+        assert.equal(poolNamespace(rule, "Shop"), "tsuru-shop");
+        assert.equal(poolNamespace(rule, "legacy"), "default");
+    });
+
+    it("allows only DNS-1123 instance names of at most 40 characters, never 'plans'", () => {
+        for (const name of ["shop", "a1", "my-prom"]) assert.equal(checkInstanceName(name), name);
+        for (const name of ["My_Prom", "x_y", "-a", "a-", "a".repeat(41), "plans", "", "9lives"]) assert.throws(() => checkInstanceName(name), name);
+    });
+
+    it("compares credentials in constant time, whatever their lengths", () => {
+        const expected = { username: "prometheus", password: "secret" };
+        assert.equal(credentialsMatch(expected, "prometheus", "secret"), true);
+        assert.equal(credentialsMatch(expected, "prometheus", "secret-but-longer"), false);
+        assert.equal(credentialsMatch(expected, "other", "secret"), false);
+    });
+
+    it("validates an instance record with the stack's rules: plan catalog with overrides, app fields", () => {
+        const settings = parseBrokerSettings({ environment: "e", region: "r", plans: { tiny: { description: "t", cpu: "100m", memory: "256Mi", tmpfs: "256Mi", retentionTime: "6h", retentionSize: "128Mi", scrapeInterval: "30s", sampleLimit: 1000, labelLimit: 32, targetLimit: 10 } } });
+        assert.equal(instanceFromRecord("p", { plan: "tiny", team: "t", apps: [], jobs: [] }, settings).plan.tmpfsMiB, 256);
+        assert.throws(() => instanceFromRecord("p", { plan: "nope", team: "t", apps: [], jobs: [] }, settings), /unknown plan 'nope'/);
+        assert.throws(() => instanceFromRecord("p", { plan: "small", team: "t", apps: [{ name: "web", namespace: "ns", port: 99999 } as any], jobs: [] }, settings), /apps/);
+        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", poolPlans: { a: ["huge"] } }), /unknown plan 'huge'/);
+    });
+});
