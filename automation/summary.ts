@@ -101,11 +101,6 @@ export function orderedChanges(changes: Record<string, number>): [string, number
         .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/** True when the operation would change (preview) or changed (up/refresh/destroy) at least one resource. */
-export function hasChanges(changes: Record<string, number>): boolean {
-    return orderedChanges(changes).some(([op]) => op !== "same");
-}
-
 function formatChanges(stack: StackSummary): string {
     if (stack.result === "skipped") return "-";
     const entries = orderedChanges(stack.changes);

@@ -143,7 +143,7 @@ function compactorSingletonMessage(replicas: number): string {
     return `the compactor must be a singleton per bucket; allowed: 0 or 1 (got ${replicas})`;
 }
 
-/** Guard for components built without loadStackConfig (e.g. by the broker). */
+/** Guard for components given a config that did not go through parseStackConfig. */
 export function assertCompactorSingleton(replicas: number): void {
     if (!isCompactorSingleton(replicas)) {
         throw new ConfigError([`${projectName}:thanos.compactor.replicas: ${compactorSingletonMessage(replicas)}`]);
@@ -344,7 +344,6 @@ export type ThanosConfig = z.infer<typeof thanosSchema>;
 export type BucketConfig = z.infer<typeof bucketSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
 type RawEcs = z.infer<typeof ecsSchema>;
-export type YaceJob = z.infer<typeof yaceJobSchema>;
 
 /** The `ecs` section with its derived defaults resolved. */
 export interface EcsConfig extends Omit<RawEcs, "cluster" | "serviceDiscoveryNamespace"> {
@@ -400,6 +399,47 @@ export class ConfigError extends Error {
 function formatPath(path: (string | number)[]): string {
     return path.reduce<string>((text, part) => (typeof part === "number" ? `${text}[${part}]` : text ? `${text}.${part}` : part), "");
 }
+
+function quoted(values: readonly unknown[]): string {
+    return values.map((value) => `'${String(value)}'`).join(", ");
+}
+
+function plural(count: number | bigint, one: string, many: string): string {
+    return `${count} ${Number(count) === 1 ? one : many}`;
+}
+
+/**
+ * Messages for zod's own checks (lengths, bounds, types, enums): what is allowed and what was given, in the
+ * words of this config; the key is prefixed by formatIssue. Messages set in the schema win.
+ */
+const configErrorMap: z.ZodErrorMap = (issue, context) => {
+    switch (issue.code) {
+        case z.ZodIssueCode.invalid_type:
+            if (issue.expected === "integer") return { message: "must be a whole number" };
+            return { message: `must be ${issue.expected === "array" || issue.expected === "object" ? "an" : "a"} ${issue.expected} (got ${issue.received})` };
+        case z.ZodIssueCode.too_small: {
+            if (issue.type === "string") return { message: issue.minimum === 1 ? "must not be empty" : `must be at least ${plural(issue.minimum, "character", "characters")}` };
+            if (issue.type === "array") return { message: `needs at least ${plural(issue.minimum, "entry", "entries")}` };
+            return { message: `must be ${issue.inclusive ? "at least" : "more than"} ${issue.minimum} (got ${String(context.data)})` };
+        }
+        case z.ZodIssueCode.too_big: {
+            if (issue.type === "string") return { message: `must be at most ${plural(issue.maximum, "character", "characters")}` };
+            if (issue.type === "array") return { message: `allows at most ${plural(issue.maximum, "entry", "entries")}` };
+            return { message: `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum} (got ${String(context.data)})` };
+        }
+        case z.ZodIssueCode.invalid_enum_value:
+            return { message: `allowed: ${quoted(issue.options)} (got '${String(issue.received)}')` };
+        case z.ZodIssueCode.invalid_union_discriminator:
+            // The data is the whole object; the offending value is its discriminator key.
+            return { message: `allowed: ${quoted(issue.options)} (got ${JSON.stringify((context.data as Record<string, unknown> | undefined)?.[String(issue.path.at(-1))])})` };
+        case z.ZodIssueCode.invalid_literal:
+            return { message: `must be ${JSON.stringify(issue.expected)} (got ${JSON.stringify(context.data)})` };
+        case z.ZodIssueCode.invalid_string:
+            return { message: `is not a valid ${typeof issue.validation === "string" ? issue.validation : "string"}` };
+        default:
+            return { message: context.defaultError };
+    }
+};
 
 function formatIssue(issue: z.ZodIssue): string {
     const key = `${projectName}:${formatPath(issue.path)}`.replace(/:$/, "");
@@ -469,7 +509,7 @@ function checkInstances(raw: RawStackConfig, plans: Record<string, Plan>, proble
             problems.push(`${key}.plan: unknown plan '${instance.plan}'; allowed: ${Object.keys(plans).join(", ")}`);
         }
         for (const label of Object.keys(instance.externalLabels)) {
-            const parsed = labelName.safeParse(label);
+            const parsed = labelName.safeParse(label, { errorMap: configErrorMap });
             if (!parsed.success) {
                 problems.push(`${key}.externalLabels.${label}: ${parsed.error.issues[0].message}`);
             } else if ((reservedExternalLabels as readonly string[]).includes(label) || label === raw.thanos.replicaLabel) {
@@ -567,7 +607,7 @@ function checkTsuru(config: RawStackConfig, problems: string[]): void {
 }
 
 export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSecrets = {}): StackConfig {
-    const parsed = stackConfigSchema.safeParse(raw);
+    const parsed = stackConfigSchema.safeParse(raw, { errorMap: configErrorMap });
     if (!parsed.success) {
         throw new ConfigError(parsed.error.issues.map(formatIssue));
     }

@@ -1,4 +1,4 @@
-/** Builds every component a stack declares; index.ts and the broker both call this. */
+/** Builds every component a stack declares; the stack program (components/program.ts) calls this. */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

@@ -20,7 +20,7 @@ import { thanosBucketStatements } from "./iam";
 import { compactorArgs, queryArgs, queryHttpPort, storeArgs, thanosGrpcPort, thanosHttpPort } from "./render";
 
 const dataDir = "/var/thanos";
-/** Port of the internal load balancer's listener in front of Thanos query. */
+/** Port of the internal load balancer's listener in front of Thanos query: plain HTTP's, so queryUrl names none. */
 export const queryListenerPort = 80;
 
 /** The StoreAPI endpoints Thanos query fans out to: the store gateway and every instance's sidecars, by Cloud Map name. */
@@ -243,7 +243,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         }, child);
 
         this.queryLoadBalancerDnsName = loadBalancer.dnsName;
-        this.queryUrl = pulumi.interpolate`http://${loadBalancer.dnsName}${queryListenerPort === 80 ? "" : `:${queryListenerPort}`}`;
+        this.queryUrl = pulumi.interpolate`http://${loadBalancer.dnsName}`;
         this.registerOutputs({ queryUrl: this.queryUrl, queryLoadBalancerDnsName: this.queryLoadBalancerDnsName });
     }
 }

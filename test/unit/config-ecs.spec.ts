@@ -52,7 +52,7 @@ describe("stack config: ecs and yace", () => {
         });
 
         it("an unknown platform", () => {
-            assertProblem(withEcsInstance({ platform: "nomad" }), "prometheus-paas:instances[1].platform", "'kubernetes' | 'ecs'");
+            assertProblem(withEcsInstance({ platform: "nomad" }), "prometheus-paas:instances[1].platform: allowed: 'kubernetes', 'ecs' (got 'nomad')");
         });
 
         it("an unknown key in ecs", () => {
@@ -104,7 +104,7 @@ describe("stack config: ecs and yace", () => {
         });
 
         it("an unknown capacity provider", () => {
-            assertProblem(withEcs({ capacity: { statelessProvider: "EC2" } }), "prometheus-paas:ecs.capacity.statelessProvider", "'FARGATE' | 'FARGATE_SPOT'");
+            assertProblem(withEcs({ capacity: { statelessProvider: "EC2" } }), "prometheus-paas:ecs.capacity.statelessProvider: allowed: 'FARGATE', 'FARGATE_SPOT' (got 'EC2')");
         });
 
         it("task storage too small for the plan's retention", () => {
