@@ -6,7 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EcsConfig } from "../config";
 import { ContainerDefinition } from "./containers";
-import { ecsTasksAssumeRolePolicy, executionRoleStatements, policyDocument, PolicyStatement } from "./iam";
+import { ecsTasksTrustPolicy, executionRoleStatements, PermissionStatement, policyDocument } from "./iam";
 
 /** What the ECS foundation provides to every ECS component. */
 export interface EcsContext {
@@ -45,20 +45,20 @@ export function logGroup(name: string, groupName: string, context: EcsContext, o
     return new aws.cloudwatch.LogGroup(name, { name: groupName, retentionInDays: context.logRetentionDays }, opts);
 }
 
-function roleWithPolicy(name: string, description: string, context: EcsContext, statements: pulumi.Input<PolicyStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
+function roleWithPolicy(name: string, description: string, context: EcsContext, statements: pulumi.Input<PermissionStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
     const role = new aws.iam.Role(name, {
         description,
-        assumeRolePolicy: pulumi.output(context.accountId).apply((account) => JSON.stringify(ecsTasksAssumeRolePolicy(account))),
+        assumeRolePolicy: pulumi.output(context.accountId).apply((account) => JSON.stringify(ecsTasksTrustPolicy(account))),
     }, opts);
     new aws.iam.RolePolicy(name, {
         role: role.id,
-        policy: pulumi.output(statements).apply((resolved) => JSON.stringify(policyDocument(resolved as PolicyStatement[]))),
+        policy: pulumi.output(statements).apply((resolved) => JSON.stringify(policyDocument(resolved as PermissionStatement[]))),
     }, opts);
     return role;
 }
 
 /** The role the task's containers run as: exactly the statements given, nothing else. */
-export function taskRole(name: string, context: EcsContext, statements: pulumi.Input<PolicyStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
+export function taskRole(name: string, context: EcsContext, statements: pulumi.Input<PermissionStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
     return roleWithPolicy(`${name}-task-role`, `Task role of ${name}`, context, statements, opts);
 }
 

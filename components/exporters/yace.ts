@@ -3,7 +3,7 @@
  * Format: YACE `apiVersion: v1alpha1` discovery jobs (pkg/config/config.go of the pinned version).
  */
 import * as yaml from "js-yaml";
-import type { PolicyStatement } from "../aws/iam";
+import type { PermissionStatement } from "../aws/iam";
 import type { YaceConfig } from "../config";
 
 export const yacePort = 5000;
@@ -75,7 +75,7 @@ export const yaceNamespaceActions: Readonly<Record<string, readonly string[]>> =
  * CloudWatch and tagging reads for the configured namespaces only. None of these actions supports resource-level
  * permissions, hence Resource "*"; the actions themselves are enumerated, never wildcarded.
  */
-export function yaceStatements(yace: YaceConfig): PolicyStatement[] {
+export function yaceStatements(yace: YaceConfig): PermissionStatement[] {
     const namespaces = [...new Set(yace.jobs.map((job) => job.namespace))];
     const extra = [...new Set(namespaces.flatMap((namespace) => yaceNamespaceActions[namespace] ?? []))].sort();
     return [

@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
-import { actionsWithoutResourceScope, PolicyDocument } from "../../components/aws/iam";
+import type { PermissionPolicy } from "../../components/aws/iam";
 import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
+import { actionsWithoutResourceType } from "../support/iam-rules";
 import { installMocks, RegisteredResource, resolve, unsecret } from "../support/mocks";
 import { runStackConfig, StackRun } from "../support/stack";
 
@@ -21,12 +22,12 @@ function container(task: RegisteredResource, name: string): any {
     return found;
 }
 
-function policyOf(run: StackRun, name: string): PolicyDocument {
+function policyOf(run: StackRun, name: string): PermissionPolicy {
     return JSON.parse(unsecret(run.recorder.one(ROLE_POLICY, name).inputs.policy));
 }
 
 /** action -> resources of every Allow statement. */
-function grants(document: PolicyDocument): Record<string, string[]> {
+function grants(document: PermissionPolicy): Record<string, string[]> {
     const result: Record<string, string[]> = {};
     for (const statement of document.Statement.filter((candidate) => candidate.Effect === "Allow")) {
         for (const action of statement.Action) result[action] = [...(result[action] ?? []), ...[statement.Resource].flat()];
@@ -34,7 +35,7 @@ function grants(document: PolicyDocument): Record<string, string[]> {
     return result;
 }
 
-function s3Grants(document: PolicyDocument, bucketArn: string): string[] {
+function s3Grants(document: PermissionPolicy, bucketArn: string): string[] {
     return Object.entries(grants(document))
         .filter(([action, resources]) => action.startsWith("s3:") && resources.some((resource) => resource === bucketArn || resource.startsWith(`${bucketArn}/`)))
         .map(([action]) => action)
@@ -134,7 +135,7 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         for (const policy of policies) {
             for (const [action, resources] of Object.entries(grants(JSON.parse(unsecret(policy.inputs.policy))))) {
                 assert.ok(!action.includes("*"), `${policy.name}: ${action}`);
-                if (resources.includes("*")) assert.ok(actionsWithoutResourceScope.has(action), `${policy.name}: ${action} on "*"`);
+                if (resources.includes("*")) assert.ok(actionsWithoutResourceType.has(action), `${policy.name}: ${action} on "*"`);
             }
         }
         for (const role of run.recorder.ofType("aws:iam/role:Role")) {

@@ -4,6 +4,8 @@
  * tests derive violating ones with `edit`.
  */
 import * as yaml from "js-yaml";
+import { ecsTasksTrustPolicy, policyDocument } from "../../components/aws/iam";
+import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
 import { fixture, FixtureOptions, HarnessResource } from "../support/policy-harness";
 
 export const images = {
@@ -401,15 +403,19 @@ export function efsFileSystem(inputs: Record<string, any> = {}): HarnessResource
 
 // ------------------------------------------------------------------------------------------------ IAM
 
-export const ecsTrustPolicy = JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
-});
+/** The trust policy the program gives every ECS role. */
+export const ecsTrustPolicy = JSON.stringify(ecsTasksTrustPolicy("111122223333"));
 
 export function role(name: string, inputs: Record<string, any> = {}): HarnessResource {
     return fixture("aws:iam/role:Role", name, { name, assumeRolePolicy: ecsTrustPolicy, ...inputs }, { outputs: { arn: `arn:aws:iam::111122223333:role/${name}` } });
 }
 
+/** The permission policy the program gives a Thanos component's task role on the bucket. */
+export function thanosBucketPolicy(component: ThanosComponent, bucket = "thanos-dev"): string {
+    return JSON.stringify(policyDocument(thanosBucketStatements(component, { bucketArn: `arn:aws:s3:::${bucket}` })));
+}
+
+/** A hand-written S3 policy, for the shapes the program never writes (wildcard resources, ...). */
 export function s3PolicyDocument(actions: string[], bucket = "thanos-dev", resources?: string[]): string {
     const arn = `arn:aws:s3:::${bucket}`;
     return JSON.stringify({
@@ -425,8 +431,6 @@ export function rolePolicy(name: string, target: HarnessResource, document: stri
     return fixture("aws:iam/rolePolicy:RolePolicy", name, { role: target.inputs.name, policy: document }, { propertyDependencies: { role: [target] } });
 }
 
-export const compactorActions = ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
-export const sidecarActions = ["s3:ListBucket", "s3:GetObject", "s3:PutObject"];
 
 // ----------------------------------------------------------------------------------- network, logs, tsuru
 

@@ -7,14 +7,13 @@ import * as yaml from "js-yaml";
 import { configSyncContainer, cpuUnits, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
 import { envsubstScript } from "../../components/envsubst";
 import {
-    actionsWithoutResourceScope,
     configReadStatements,
     ecrRepositoryArn,
     ecsDiscoveryStatements,
     efsClientStatements,
     efsFileSystemPolicy,
     executionRoleStatements,
-    PolicyStatement,
+    PermissionStatement,
     secretPolicyResource,
 } from "../../components/aws/iam";
 import { renderYaceConfig, yaceDocument, yaceScrapingIntervalSeconds, yaceStatements } from "../../components/exporters/yace";
@@ -24,6 +23,7 @@ import { ScrapeConfig } from "../../components/prometheus/render";
 import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
 import { ecsQueryEndpoints, thanosContainers } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig } from "../support/ecs-fixtures";
+import { actionsWithoutResourceType } from "../support/iam-rules";
 
 const config = ecsConfig();
 const billing = config.instances.find((instance) => instance.name === "billing")!;
@@ -42,7 +42,7 @@ function byName<T extends { name: string }>(items: T[], name: string): T {
 }
 
 /** Every action and resource of a set of statements, to check least privilege mechanically. */
-function allowed(statements: PolicyStatement[]): Map<string, string[]> {
+function allowed(statements: PermissionStatement[]): Map<string, string[]> {
     const result = new Map<string, string[]>();
     for (const statement of statements.filter((candidate) => candidate.Effect === "Allow")) {
         for (const action of statement.Action) {
@@ -53,10 +53,10 @@ function allowed(statements: PolicyStatement[]): Map<string, string[]> {
 }
 
 /** No wildcard action anywhere, and Resource "*" only for actions AWS cannot scope. */
-function assertNoWildcards(statements: PolicyStatement[]) {
+function assertNoWildcards(statements: PermissionStatement[]) {
     for (const [action, resources] of allowed(statements)) {
         assert.ok(!action.includes("*"), `wildcard action ${action}`);
-        if (resources.includes("*")) assert.ok(actionsWithoutResourceScope.has(action), `${action} on Resource "*" although IAM can scope it`);
+        if (resources.includes("*")) assert.ok(actionsWithoutResourceType.has(action), `${action} on Resource "*" although IAM can scope it`);
     }
 }
 
