@@ -3,6 +3,7 @@ import { parseStackConfig } from "../../components/config";
 import { assertProblem, problemsOf } from "../support/config-problems";
 import { ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { minimalRawConfig } from "../support/fixtures";
+import { yaceServices } from "../support/yace-services";
 
 function withEcs(patch: Record<string, unknown>): Record<string, unknown> {
     const raw = ecsRawConfig();
@@ -147,6 +148,14 @@ describe("stack config: ecs and yace", () => {
         it("a YACE alias instead of the CloudWatch namespace", () => {
             assertProblem(withYace({ jobs: [{ namespace: "ec2", metrics: [{ name: "CPUUtilization", statistics: ["Average"] }] }] }),
                 "prometheus-paas:yace.jobs[0].namespace", "use the CloudWatch namespace (e.g. AWS/EC2, not the alias ec2)");
+        });
+
+        it("each YACE namespace is accepted and its alias refused (YACE's own service list)", () => {
+            for (const { namespace, alias } of yaceServices) {
+                const job = (type: string) => ({ jobs: [{ namespace: type, metrics: [{ name: "M", statistics: ["Sum"] }] }] });
+                assert.doesNotThrow(() => parseStackConfig(withYace(job(namespace))), namespace);
+                assertProblem(withYace(job(alias)), "prometheus-paas:yace.jobs[0].namespace", `'${alias}' is not a namespace YACE discovers`);
+            }
         });
 
         it("a statistic CloudWatch does not compute", () => {

@@ -17,13 +17,14 @@ import {
     secretPolicyResource,
 } from "../../components/aws/iam";
 import { renderYaceConfig, yaceDocument, yaceScrapingIntervalSeconds, yaceStatements } from "../../components/exporters/yace";
-import { yaceSupportedNamespaces } from "../../components/exporters/yace-namespaces";
 import { ecsFileSdFile, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs";
 import { ScrapeConfig } from "../../components/prometheus/render";
 import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
 import { ecsQueryEndpoints, thanosContainers } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig } from "../support/ecs-fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
+import { yaceServices } from "../support/yace-services";
+import { readStackConfig, stackNames } from "../support/fixtures";
 
 const config = ecsConfig();
 const billing = config.instances.find((instance) => instance.name === "billing")!;
@@ -344,7 +345,7 @@ describe("YACE configuration (checked structurally, as YACE's own loader validat
         const jobs: any[] = document.discovery?.jobs ?? [];
         if (jobs.length === 0) errors.push("at least 1 Discovery job");
         jobs.forEach((job, index) => {
-            if (!yaceSupportedNamespaces.includes(job.type)) errors.push(`job ${index}: Service is not in known list: ${job.type}`);
+            if (!yaceServices.some((service) => service.namespace === job.type)) errors.push(`job ${index}: Service is not in known list: ${job.type}`);
             if (!Array.isArray(job.regions) || job.regions.length === 0) errors.push(`job ${index}: Regions should not be empty`);
             if (!Array.isArray(job.metrics) || job.metrics.length === 0) errors.push(`job ${index}: Metrics should not be empty`);
             for (const metric of job.metrics ?? []) {
@@ -367,6 +368,14 @@ describe("YACE configuration (checked structurally, as YACE's own loader validat
     it("the validator rejects a broken document, so passing means something", () => {
         assert.ok(yaceValidate("apiVersion: v1alpha1\ndiscovery:\n  jobs:\n    - type: ec2\n      metrics: []\n").length >= 3);
     });
+
+    for (const stack of stackNames()) {
+        const stackConfig = readStackConfig(stack);
+        if (stackConfig.yace === undefined) continue;
+        it(`${stack}: the YACE config passes the loader's checks`, () => {
+            assert.deepEqual(yaceValidate(renderYaceConfig(stackConfig.yace!, stackConfig.region)), []);
+        });
+    }
 
     it("renders the stack's jobs with regions, period/length defaults, search tags and exported tags", () => {
         const text = renderYaceConfig(config.yace!, "us-east-1");
