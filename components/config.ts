@@ -7,7 +7,8 @@ import { z } from "zod";
 import { builtinPlans, minimumRetentionSeconds, Plan, retentionShareOfTmpfs } from "./plans";
 import { yaceSupportedNamespaces } from "./exporters/yace-namespaces";
 import { validateServiceInputs } from "./tsuru/service";
-import { parseDurationSeconds, parseMiB, prometheusSize } from "./units";
+import { thanosDefaults } from "./thanos/defaults";
+import { mebibytes, parseDurationSeconds, parseMiB, prometheusSize } from "./units";
 
 export const projectName = "prometheus-paas";
 
@@ -117,7 +118,7 @@ const thanosSchema = strictObject({
     query: strictObject({ replicas: z.number().int().min(1).max(10).default(1) }).default({}),
     store: strictObject({
         replicas: z.number().int().min(1).max(10).default(1),
-        memory: quantity("memory").default("1Gi"),
+        memory: quantity("memory").default(mebibytes(thanosDefaults.store.memory.limitMiB)),
     }).default({}),
     compactor: strictObject({
         replicas: z
@@ -125,7 +126,7 @@ const thanosSchema = strictObject({
             .int()
             .refine(isCompactorSingleton, (n) => ({ message: compactorSingletonMessage(n) }))
             .default(1),
-        memory: quantity("memory").default("1Gi"),
+        memory: quantity("memory").default(mebibytes(thanosDefaults.compactor.memory.limitMiB)),
         retentionRaw: duration("retentionRaw").default("30d"),
         retention5m: duration("retention5m").default("90d"),
         retention1h: duration("retention1h").default("1y"),
@@ -172,6 +173,8 @@ function exactlyOneOf(first: string, second: string) {
     return (value: Record<string, unknown>) => (value[first] === undefined) !== (value[second] === undefined);
 }
 
+const fargateStorageGiB = z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB");
+
 const ecsClusterName = z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/, "cluster name must be 1-255 letters, digits, '-' or '_'");
 
 /** Pulumi.yaml declares `ecs` and `yace` with default {}: an empty section means the feature is off. */
@@ -216,9 +219,9 @@ const ecsSchema = strictObject({
         /** Capacity provider of the stateless tasks (Thanos query and store, YACE); Prometheus and the compactor always run on FARGATE. */
         statelessProvider: z.enum(["FARGATE", "FARGATE_SPOT"]).default("FARGATE"),
         /** Fargate ephemeral storage of each Prometheus task: its TSDB lives there, never on EFS. */
-        prometheusStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(30),
-        storeStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(30),
-        compactorStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(100),
+        prometheusStorageGiB: fargateStorageGiB.default(30),
+        storeStorageGiB: fargateStorageGiB.default(thanosDefaults.store.diskGiB!),
+        compactorStorageGiB: fargateStorageGiB.default(thanosDefaults.compactor.diskGiB!),
     }).default({}),
 });
 

@@ -5,11 +5,17 @@
 export interface Plan {
     readonly name: string;
     readonly description: string;
-    /** CPU request of the Prometheus container (Kubernetes quantity); the limit is twice it. */
+    /** CPU request of the Prometheus container (Kubernetes quantity; ECS CPU units of the same share); no CPU limit. */
     readonly cpu: string;
-    /** Memory for the Prometheus process itself, in MiB (head block, queries, WAL replay). */
+    /**
+     * Memory of the Prometheus process, in MiB (head block, queries, WAL replay): the same on every platform.
+     * Where the TSDB is in memory the container's limit adds the tmpfs (prometheusMemoryLimitMiB).
+     */
     readonly memoryMiB: number;
-    /** Size of the in-memory TSDB volume, in MiB; it counts against the container's memory limit. */
+    /**
+     * Size of the TSDB volume, in MiB. On Kubernetes it is a tmpfs (emptyDir medium Memory) and counts against the
+     * container's memory; on ECS the TSDB is on task storage and this only bounds the retention size.
+     */
     readonly tmpfsMiB: number;
     /** Local retention by time (Prometheus duration); Thanos keeps the long-term copy. */
     readonly retentionTime: string;
@@ -82,7 +88,10 @@ export const builtinPlans: Readonly<Record<string, Plan>> = {
     },
 };
 
-/** The Prometheus container's memory limit: the process budget plus the tmpfs it fills. */
-export function prometheusMemoryLimitMiB(plan: Plan): number {
-    return plan.memoryMiB + plan.tmpfsMiB;
+/** Where a platform keeps the TSDB: in memory (Kubernetes tmpfs) or on disk (ECS task storage; NFS is never used). */
+export type TsdbMedium = "memory" | "disk";
+
+/** The Prometheus container's memory limit: the process memory, plus the tmpfs when the TSDB lives in memory. */
+export function prometheusMemoryLimitMiB(plan: Plan, tsdb: TsdbMedium): number {
+    return plan.memoryMiB + (tsdb === "memory" ? plan.tmpfsMiB : 0);
 }

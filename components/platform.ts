@@ -162,7 +162,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
         namespace,
         thanos: compactorOnlyOn("kubernetes", config),
         objstoreConfig: bucket.objstoreConfig,
-        sidecarServices: instances.map((prometheus) => prometheus.storeApiService),
+        sidecarStoreApiEndpoints: instances.map((prometheus) => prometheus.storeApiEndpoint),
     }, opts);
 
     if (config.grafana.datasources) {

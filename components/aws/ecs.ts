@@ -5,7 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EcsConfig } from "../config";
-import { ContainerDefinition } from "./containers";
+import { ContainerDefinition, taskSizeFor } from "./containers";
 import { ecsTasksTrustPolicy, executionRoleStatements, PermissionStatement, policyDocument } from "./iam";
 
 /** What the ECS foundation provides to every ECS component. */
@@ -36,11 +36,6 @@ export interface EfsMount {
     readonly accessPointArn: pulumi.Input<string>;
 }
 
-/** Fully qualified Cloud Map name of a service. */
-export function cloudMapHost(service: string, namespaceName: string): string {
-    return `${service}.${namespaceName}`;
-}
-
 export function logGroup(name: string, groupName: string, context: EcsContext, opts: pulumi.CustomResourceOptions): aws.cloudwatch.LogGroup {
     return new aws.cloudwatch.LogGroup(name, { name: groupName, retentionInDays: context.logRetentionDays }, opts);
 }
@@ -62,15 +57,15 @@ export function taskRole(name: string, context: EcsContext, statements: pulumi.I
     return roleWithPolicy(`${name}-task-role`, `Task role of ${name}`, context, statements, opts);
 }
 
-/** The role ECS uses to start the task: pull its images, write its logs, read its named secrets. */
+/** The role ECS uses to start the task: pull the images of its containers, write its logs, read its named secrets. */
 export function executionRole(
     name: string,
     context: EcsContext,
-    input: { logGroupArns: pulumi.Input<string>[]; secretValueFroms: readonly string[]; images: readonly string[] },
+    input: { logGroupArns: pulumi.Input<string>[]; secretValueFroms: readonly string[]; containers: pulumi.Input<ContainerDefinition[]> },
     opts: pulumi.CustomResourceOptions,
 ): aws.iam.Role {
-    const statements = pulumi.all(input.logGroupArns).apply((logGroupArns) =>
-        executionRoleStatements({ logGroupArns, secretValueFroms: input.secretValueFroms, images: input.images }));
+    const statements = pulumi.all([pulumi.all(input.logGroupArns), pulumi.output(input.containers)]).apply(([logGroupArns, containers]) =>
+        executionRoleStatements({ logGroupArns, secretValueFroms: input.secretValueFroms, images: containers.map((container) => container.image) }));
     return roleWithPolicy(`${name}-execution-role`, `Execution role of ${name}`, context, statements, opts);
 }
 
@@ -100,8 +95,8 @@ export function allowFromGroup(name: string, input: { securityGroupId: pulumi.In
 
 export interface TaskDefinitionInput {
     readonly family: string;
+    /** The containers; the task's CPU and memory are sized from them once resolved. */
     readonly containers: pulumi.Input<ContainerDefinition[]>;
-    readonly size: { cpu: string; memory: string };
     readonly taskRoleArn?: pulumi.Input<string>;
     readonly executionRoleArn: pulumi.Input<string>;
     readonly volumes?: aws.types.input.ecs.TaskDefinitionVolume[];
@@ -109,15 +104,17 @@ export interface TaskDefinitionInput {
 }
 
 export function fargateTaskDefinition(name: string, input: TaskDefinitionInput, opts: pulumi.CustomResourceOptions): aws.ecs.TaskDefinition {
+    const containers = pulumi.output(input.containers);
+    const size = containers.apply(taskSizeFor);
     return new aws.ecs.TaskDefinition(name, {
         family: input.family,
         requiresCompatibilities: ["FARGATE"],
         networkMode: "awsvpc",
-        cpu: input.size.cpu,
-        memory: input.size.memory,
+        cpu: size.cpu,
+        memory: size.memory,
         taskRoleArn: input.taskRoleArn,
         executionRoleArn: input.executionRoleArn,
-        containerDefinitions: pulumi.output(input.containers).apply((containers) => JSON.stringify(containers)),
+        containerDefinitions: containers.apply((resolved) => JSON.stringify(resolved)),
         volumes: input.volumes,
         ephemeralStorage: input.ephemeralStorageGiB !== undefined ? { sizeInGib: input.ephemeralStorageGiB } : undefined,
         runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },

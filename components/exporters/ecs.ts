@@ -1,9 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { awsLogs, configSyncContainer, ContainerDefinition, taskSizeFor } from "../aws/containers";
+import { awsLogs, cloudMapHost, configSyncContainer, ContainerDefinition } from "../aws/containers";
 import {
-    cloudMapHost,
     cloudMapService,
     EcsContext,
     EfsMount,
@@ -103,14 +102,13 @@ export class Yace extends pulumi.ComponentResource {
             ...efsClientStatements({ fileSystemArn, accessPointArn, write: true }),
         ]);
         const role = taskRole(name, ecs, statements, child);
-        const sizing = yaceContainers({ yace, configYml, region: ecs.region, logGroup: "x", configBucket: "x" });
-        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], secretValueFroms: [], images: sizing.map((container) => container.image) }, child);
+        const containers = pulumi.all([logs.name, ecs.configBucket.name]).apply(([logGroupName, configBucket]) =>
+            yaceContainers({ yace, configYml, region: ecs.region, logGroup: logGroupName, configBucket }));
+        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], secretValueFroms: [], containers }, child);
 
         const taskDefinition = fargateTaskDefinition(name, {
             family: `yace-${ecs.environment}`,
-            containers: pulumi.all([logs.name, ecs.configBucket.name]).apply(([logGroupName, configBucket]) =>
-                yaceContainers({ yace, configYml, region: ecs.region, logGroup: logGroupName, configBucket })),
-            size: taskSizeFor(sizing),
+            containers,
             taskRoleArn: role.arn,
             executionRoleArn: execution.arn,
             volumes: [efsVolume("config", args.efs.fileSystemId, args.efs.accessPointId)],

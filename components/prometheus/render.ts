@@ -5,11 +5,9 @@
 import * as yaml from "js-yaml";
 import type { AppTarget, InstanceConfig, RuleGroup } from "../config";
 import { Plan } from "../plans";
+import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";
-
-export const prometheusWebPort = 9090;
-export const sidecarHttpPort = 10902;
-export const sidecarGrpcPort = 10901;
+import { prometheusWebPort } from "./defaults";
 
 /** One `scrape_configs` entry; only the fields this program emits. */
 export interface ScrapeConfig {
@@ -67,7 +65,7 @@ export function planLimits(plan: Plan): Pick<ScrapeConfig, "sample_limit" | "lab
 export function selfScrapeJobs(): ScrapeConfig[] {
     return [
         { job_name: "prometheus", static_configs: [{ targets: [`localhost:${prometheusWebPort}`] }] },
-        { job_name: "thanos-sidecar", static_configs: [{ targets: [`localhost:${sidecarHttpPort}`] }] },
+        { job_name: "thanos-sidecar", static_configs: [{ targets: [`localhost:${thanosPorts.http}`] }] },
     ];
 }
 

@@ -129,7 +129,7 @@ describe("KubernetesPrometheus", () => {
         assert.equal(headless.inputs.spec.clusterIP, "None");
         assert.deepEqual(headless.inputs.spec.ports.map((port: any) => port.name), ["web", "grpc"]);
         assert.equal(await resolve(component.url), "http://prometheus-payments.prometheus.svc:9090");
-        assert.equal(await resolve(component.storeApiService), "prometheus-payments-headless.prometheus.svc.cluster.local");
+        assert.equal(await resolve(component.storeApiEndpoint), "dnssrv+_grpc._tcp.prometheus-payments-headless.prometheus.svc.cluster.local");
     });
 });
 
@@ -141,7 +141,7 @@ describe("KubernetesThanos", () => {
         const thanos = minimalConfig({ thanos: { store: { replicas: 2 }, query: { replicas: 2 } } }).thanos;
         new KubernetesThanos("thanos", {
             namespace: "prometheus", thanos, objstoreConfig: "type: S3\n",
-            sidecarServices: ["prometheus-a-headless.prometheus.svc.cluster.local", "prometheus-b-headless.prometheus.svc.cluster.local"],
+            sidecarStoreApiEndpoints: ["dnssrv+_grpc._tcp.prometheus-a-headless.prometheus.svc.cluster.local", "dnssrv+_grpc._tcp.prometheus-b-headless.prometheus.svc.cluster.local"],
         });
         await recorder.settle();
     });
@@ -184,7 +184,7 @@ describe("KubernetesThanos validation", () => {
         const recorder = await installMocks();
         const thanos = { ...minimalConfig().thanos, compactor: { ...minimalConfig().thanos.compactor, replicas: 2 } };
         assert.throws(
-            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarServices: [] }),
+            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarStoreApiEndpoints: [] }),
             (error: unknown) => error instanceof ConfigError && /thanos\.compactor\.replicas: the compactor must be a singleton per bucket; allowed: 0 or 1 \(got 2\)/.test(error.message),
         );
         await recorder.settle();

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes";
+import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import versions from "../../components/versions.json";
 import { readStackConfig, stackNames } from "../support/fixtures";
 import { checkConfig, checkRules, promtoolVersion, runPromtool, writeTempFiles } from "../support/promtool";

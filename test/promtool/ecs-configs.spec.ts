@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { envsubstScript } from "../../components/envsubst";
 import type { StackConfig } from "../../components/config";
-import { ecsPaths, ecsReplicaName, renderEcsInstanceFiles, scrapeSecrets } from "../../components/prometheus/ecs";
+import { ecsPaths, ecsReplicaName, renderEcsInstanceFiles, scrapeSecrets } from "../../components/prometheus/ecs-spec";
 import { ecsConfig } from "../support/ecs-fixtures";
 import { readStackConfig, stackNames } from "../support/fixtures";
 import { checkRules, runPromtool, writeTempFiles } from "../support/promtool";

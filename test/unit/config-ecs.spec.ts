@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { parseStackConfig } from "../../components/config";
-import { assertProblem, problemsOf } from "../support/config-problems";
+import { assertProblem } from "../support/config-problems";
 import { ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { minimalRawConfig } from "../support/fixtures";
 import { yaceServices } from "../support/yace-services";

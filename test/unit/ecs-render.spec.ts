@@ -17,10 +17,10 @@ import {
     secretPolicyResource,
 } from "../../components/aws/iam";
 import { renderYaceConfig, yaceDocument, yaceScrapingIntervalSeconds, yaceStatements } from "../../components/exporters/yace";
-import { ecsFileSdFile, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs";
+import { ecsFileSdFile, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs-spec";
 import { ScrapeConfig } from "../../components/prometheus/render";
 import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
-import { ecsQueryEndpoints, thanosContainers } from "../../components/thanos/ecs";
+import { ecsQueryEndpoints, thanosTaskContainers } from "../../components/thanos/ecs-spec";
 import { billingSecretArn, ecsConfig } from "../support/ecs-fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
 import { yaceServices } from "../support/yace-services";
@@ -229,7 +229,7 @@ describe("Fargate sizing", () => {
         assert.deepEqual(fargateTaskSize(256, 2500), { cpu: 512, memory: 3072 });
         assert.deepEqual(fargateTaskSize(600, 1000), { cpu: 1024, memory: 2048 });
         assert.deepEqual(fargateTaskSize(4096, 31000), { cpu: 8192, memory: 32768 });
-        assert.throws(() => fargateTaskSize(20000, 1000), /no Fargate task size/);
+        assert.equal(fargateTaskSize(20000, 1000), undefined);
     });
 });
 
@@ -326,7 +326,8 @@ describe("Thanos on ECS", () => {
     });
 
     it("passes objstore.yml inline to store and compactor, deduplicates on the replica label in query", () => {
-        const containers = thanosContainers({ thanos: config.thanos, objstoreConfig: "type: S3\nconfig: {bucket: b}\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+        const tasks = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\nconfig: {bucket: b}\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+        const containers = { store: byName(tasks.store, "thanos-store"), query: byName(tasks.query, "thanos-query"), compactor: byName(tasks.compactor, "thanos-compactor") };
         assert.ok(containers.store.command!.includes("--objstore.config=type: S3\nconfig: {bucket: b}\n"));
         assert.ok(!containers.store.command!.some((arg) => arg.startsWith("--objstore.config-file")));
         assert.ok(containers.compactor.command!.includes("--objstore.config=type: S3\nconfig: {bucket: b}\n"));

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { renderDatasources } from "../../components/grafana/datasources";
-import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes";
+import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
 import { compactorArgs, queryArgs, renderObjstoreConfig, sidecarArgs } from "../../components/thanos/render";
 import { minimalConfig } from "../support/fixtures";
