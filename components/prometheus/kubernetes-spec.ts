@@ -20,7 +20,7 @@ import { thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
 import { configRenderResources, prometheusDefaults, prometheusWebPort } from "./defaults";
-import { ExternalLabelContext, prometheusArgs, renderInstanceFiles, tsuruAppScrapeJob } from "./render";
+import { ExternalLabelContext, prometheusArgs, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob } from "./render";
 
 /** Placeholder the sidecar's reloader (and the init container) replace with the pod name. */
 export const replicaPlaceholder = "$(POD_NAME)";
@@ -54,18 +54,41 @@ export function prometheusPodLabels(instance: Pick<InstanceConfig, "name">): Rec
     return workloadLabels("prometheus", "prometheus", instance.name);
 }
 
+/** The discovery jobs of an instance: every unit of each bound Tsuru app. */
+export function kubernetesScrapeJobs(instance: InstanceConfig): ScrapeConfig[] {
+    return instance.apps.map((app) => tsuruAppScrapeJob(app, instance.plan));
+}
+
 /** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
 export function renderKubernetesInstanceFiles(input: { instance: InstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
     return renderInstanceFiles({
         ...input,
         replicaValue: replicaPlaceholder,
-        scrapeJobs: input.instance.apps.map((app) => tsuruAppScrapeJob(app, input.instance.plan)),
+        scrapeJobs: kubernetesScrapeJobs(input.instance),
         ruleDir: paths.rules,
     });
 }
 
-/** Kubernetes discovery with `role: pod` lists and watches pods; it reads nothing else. */
-export const podDiscoveryRules: k8s.types.input.rbac.v1.PolicyRule[] = [{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }];
+/** What Prometheus' Kubernetes discovery reads for each role (discovery/kubernetes of the pinned Prometheus). */
+const discoveredResources: Readonly<Record<string, readonly { apiGroup: string; resource: string }[]>> = {
+    pod: [{ apiGroup: "", resource: "pods" }],
+    service: [{ apiGroup: "", resource: "services" }],
+    endpoints: [{ apiGroup: "", resource: "endpoints" }, { apiGroup: "", resource: "services" }, { apiGroup: "", resource: "pods" }],
+    endpointslice: [{ apiGroup: "discovery.k8s.io", resource: "endpointslices" }, { apiGroup: "", resource: "services" }, { apiGroup: "", resource: "pods" }],
+    ingress: [{ apiGroup: "networking.k8s.io", resource: "ingresses" }],
+};
+
+/** RBAC rules for exactly the discovery roles the jobs use: get, list and watch of what each role reads. */
+export function discoveryRules(jobs: readonly ScrapeConfig[]): k8s.types.input.rbac.v1.PolicyRule[] {
+    const roles = [...new Set(jobs.flatMap((job) => (job.kubernetes_sd_configs ?? []).map((sd) => sd.role)))];
+    const byGroup = new Map<string, Set<string>>();
+    for (const role of roles) {
+        const reads = discoveredResources[role];
+        if (reads === undefined) throw new Error(`no RBAC rule for Kubernetes discovery role '${role}'; known: ${Object.keys(discoveredResources).join(", ")}`);
+        for (const { apiGroup, resource } of reads) byGroup.set(apiGroup, new Set([...(byGroup.get(apiGroup) ?? []), resource]));
+    }
+    return [...byGroup].sort(([a], [b]) => a.localeCompare(b)).map(([apiGroup, resources]) => ({ apiGroups: [apiGroup], resources: [...resources].sort(), verbs: ["get", "list", "watch"] }));
+}
 
 /** Ports of the instance's Services: Prometheus' web API and the sidecar's StoreAPI. */
 export const prometheusServicePorts = [

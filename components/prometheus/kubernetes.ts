@@ -5,7 +5,8 @@ import { prometheusWebPort } from "./defaults";
 import {
     kubernetesPrometheusNames,
     kubernetesStoreApiEndpoint,
-    podDiscoveryRules,
+    discoveryRules,
+    kubernetesScrapeJobs,
     prometheusPodLabels,
     prometheusServicePorts,
     prometheusStatefulSetSpec,
@@ -55,7 +56,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         for (const appNamespace of appNamespaces) {
             const role = new k8s.rbac.v1.Role(`${name}-discovery-${appNamespace}`, {
                 metadata: { name: names.discoveryRole, namespace: appNamespace, labels },
-                rules: podDiscoveryRules,
+                rules: discoveryRules(kubernetesScrapeJobs(instance)),
             }, child);
             new k8s.rbac.v1.RoleBinding(`${name}-discovery-${appNamespace}`, {
                 metadata: { name: names.discoveryRole, namespace: appNamespace, labels },

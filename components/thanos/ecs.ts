@@ -86,7 +86,8 @@ export class EcsThanos extends pulumi.ComponentResource {
             pulumi.output(args.bucket.arn).apply((bucketArn) => thanosBucketStatements(component, { bucketArn, kmsKeyArn: args.bucket.kmsKeyArn }));
         const roles = {
             store: taskRole(`${name}-store`, ecs, bucketAccess("store"), child),
-            compactor: taskRole(`${name}-compactor`, ecs, bucketAccess("compactor"), child),
+            // Parked (0 replicas, e.g. the compactor runs on the other platform): no role that could delete blocks.
+            compactor: thanos.compactor.replicas > 0 ? taskRole(`${name}-compactor`, ecs, bucketAccess("compactor"), child) : undefined,
         };
         const taskContainers = { store: containers.apply((all) => all.store), query: containers.apply((all) => all.query), compactor: containers.apply((all) => all.compactor) };
         const executionRoles = {
@@ -159,7 +160,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         const compactorTask = fargateTaskDefinition(`${name}-compactor`, {
             family: family("compactor"),
             containers: taskContainers.compactor,
-            taskRoleArn: roles.compactor.arn,
+            taskRoleArn: roles.compactor?.arn,
             executionRoleArn: executionRoles.compactor.arn,
             volumes: [{ name: dataVolume }],
             ephemeralStorageGiB: ecs.capacity.compactorStorageGiB,

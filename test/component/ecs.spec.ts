@@ -116,7 +116,6 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
     it("gives each component its own task role with exactly its row of the least-privilege table", () => {
         assert.deepEqual(s3Grants(policyOf(run, "ecs-prometheus-billing-task-role"), thanosBucketArn), ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
         assert.deepEqual(s3Grants(policyOf(run, "ecs-thanos-store-task-role"), thanosBucketArn), ["s3:GetObject", "s3:ListBucket"]);
-        assert.deepEqual(s3Grants(policyOf(run, "ecs-thanos-compactor-task-role"), thanosBucketArn), ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
         assert.equal(run.recorder.one(TASK, "ecs-thanos-query").inputs.taskRoleArn, undefined, "query has no task role");
         assert.deepEqual(s3Grants(policyOf(run, "ecs-prometheus-billing-config-update-task-role"), thanosBucketArn), [], "the update task never touches the Thanos bucket");
         assert.deepEqual(s3Grants(policyOf(run, "yace-task-role"), thanosBucketArn), []);
@@ -126,10 +125,10 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
 
     it("registers no wildcard action, and Resource '*' only where IAM cannot scope", () => {
         const policies = run.recorder.ofType(ROLE_POLICY);
-        // Task roles: billing, its config update, store, compactor, yace (query has none); execution roles: billing, store, query, compactor, yace.
+        // Task roles: billing, its config update, store, yace (query has none, the parked compactor neither); execution roles: billing, store, query, compactor, yace.
         assert.deepEqual(policies.map((policy) => policy.name).sort(), [
             "ecs-prometheus-billing-config-update-task-role", "ecs-prometheus-billing-execution-role", "ecs-prometheus-billing-task-role",
-            "ecs-thanos-compactor-execution-role", "ecs-thanos-compactor-task-role", "ecs-thanos-query-execution-role",
+            "ecs-thanos-compactor-execution-role", "ecs-thanos-query-execution-role",
             "ecs-thanos-store-execution-role", "ecs-thanos-store-task-role", "yace-execution-role", "yace-task-role",
         ]);
         for (const policy of policies) {
@@ -206,6 +205,13 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         assert.equal(ecs.inputs.desiredCount, 0);
     });
 
+    it("gives the parked ECS compactor no task role: nothing on that side can delete blocks", () => {
+        assert.equal(run.recorder.one(TASK, "ecs-thanos-compactor").inputs.taskRoleArn, undefined);
+        assert.deepEqual(run.recorder.ofType("aws:iam/role:Role").filter((role) => role.name === "ecs-thanos-compactor-task-role"), []);
+        const deleters = run.recorder.ofType(ROLE_POLICY).filter((policy) => s3Grants(JSON.parse(unsecret(policy.inputs.policy)), thanosBucketArn).includes("s3:DeleteObject"));
+        assert.deepEqual(deleters.map((policy) => policy.name), []);
+    });
+
     it("scrapes YACE from the instances that chose it, admitted to YACE's security group", () => {
         const yaceIngress = run.recorder.ofType(INGRESS).filter((rule) => rule.inputs.securityGroupId === "yace-tasks-id");
         assert.deepEqual(yaceIngress.map((rule) => [rule.inputs.referencedSecurityGroupId, rule.inputs.fromPort]), [["ecs-prometheus-billing-tasks-id", 5000]]);
@@ -250,10 +256,14 @@ describe("ECS platform under mocks: variants", () => {
         assert.deepEqual(run.recorder.ofType("kubernetes:apps/v1:StatefulSet"), [], "no Kubernetes resource without Kubernetes instances");
     });
 
-    it("thanos.compactor.platform moves the singleton to ECS in a two-platform stack", async () => {
+    it("thanos.compactor.platform moves the singleton to ECS in a two-platform stack, with the one role that deletes", async () => {
         const run = await runStackConfig({ ...ecsRawConfig(), thanos: { compactor: { platform: "ecs" } } });
         assert.equal(run.recorder.one("kubernetes:apps/v1:StatefulSet", "thanos-compactor").inputs.spec.replicas, 0);
         assert.equal(run.recorder.ofType(SERVICE).find((service) => service.inputs.name === "thanos-compactor")!.inputs.desiredCount, 1);
+        assert.equal(run.recorder.one(TASK, "ecs-thanos-compactor").inputs.taskRoleArn, "arn:aws:mock:::ecs-thanos-compactor-task-role");
+        const deleters = run.recorder.ofType(ROLE_POLICY).filter((policy) => s3Grants(JSON.parse(unsecret(policy.inputs.policy)), thanosBucketArn).includes("s3:DeleteObject"));
+        assert.deepEqual(deleters.map((policy) => policy.name), ["ecs-thanos-compactor-task-role"]);
+        assert.deepEqual(s3Grants(JSON.parse(unsecret(deleters[0].inputs.policy)), thanosBucketArn), ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
     });
 
     it("EcsThanos refuses a second compactor before registering anything", async () => {

@@ -97,11 +97,15 @@ describe("KubernetesPrometheus", () => {
         assert.equal(pdb.inputs.spec.maxUnavailable, 1);
     });
 
-    it("grants pod discovery only in the bound apps' namespaces", () => {
+    it("grants pod discovery only in the bound apps' namespaces, and only what role: pod reads (pods: get, list, watch)", () => {
         const roles = recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role");
         assert.deepEqual(roles.map((role) => role.inputs.metadata.namespace).sort(), ["tsuru-pool-a", "tsuru-pool-b"]);
+        const config = yaml.load(recorder.one("kubernetes:core/v1:ConfigMap", "prometheus-payments-config").inputs.data["prometheus.yml.tmpl"]) as any;
+        const discoveryRoles = new Set(config.scrape_configs.flatMap((job: any) => (job.kubernetes_sd_configs ?? []).map((sd: any) => sd.role)));
+        // Prometheus' Kubernetes SD reads pods for role pod; endpoints/services only for the roles of those names.
+        assert.deepEqual([...discoveryRoles], ["pod"]);
         for (const role of roles) {
-            assert.deepEqual(role.inputs.rules, [{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }]);
+            assert.deepEqual(role.inputs.rules, [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
         }
         assert.equal(recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
         const bindings = recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding");

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { renderDatasources } from "../../components/grafana/datasources";
-import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
+import { discoveryRules, renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
 import { compactorArgs, queryArgs, renderObjstoreConfig, sidecarArgs } from "../../components/thanos/render";
 import { minimalConfig } from "../support/fixtures";
@@ -141,5 +141,22 @@ describe("grafana datasources renderer", () => {
             name: "Thanos", type: "prometheus", access: "proxy", url: "http://thanos-query:9090", isDefault: true, editable: false,
             jsonData: { prometheusType: "Thanos", timeInterval: "30s" },
         });
+    });
+});
+
+describe("Kubernetes discovery RBAC", () => {
+    const job = (role: string) => ({ job_name: role, kubernetes_sd_configs: [{ role }] });
+
+    it("grants only what the jobs' discovery roles read: pods for role pod", () => {
+        assert.deepEqual(discoveryRules([job("pod"), job("pod")]), [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+        assert.deepEqual(discoveryRules([{ job_name: "static", static_configs: [{ targets: ["x:1"] }] }]), []);
+    });
+
+    it("widens only for a job whose role needs more (endpoints reads services and pods too)", () => {
+        assert.deepEqual(discoveryRules([job("pod"), job("endpointslice")]), [
+            { apiGroups: [""], resources: ["pods", "services"], verbs: ["get", "list", "watch"] },
+            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+        ]);
+        assert.throws(() => discoveryRules([job("node")]), /no RBAC rule for Kubernetes discovery role 'node'/);
     });
 });
