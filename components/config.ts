@@ -7,7 +7,9 @@ import { z } from "zod";
 import { builtinPlans, minimumRetentionSeconds, Plan, retentionShareOfTmpfs } from "./plans";
 import { yaceSupportedNamespaces } from "./exporters/yace-namespaces";
 import { validateServiceInputs } from "./tsuru/service";
+import { prometheusTaskProblem } from "./prometheus/ecs-spec";
 import { thanosDefaults } from "./thanos/defaults";
+import { thanosTaskProblems } from "./thanos/ecs-spec";
 import { mebibytes, parseDurationSeconds, parseMiB, prometheusSize } from "./units";
 
 export const projectName = "prometheus-paas";
@@ -565,6 +567,16 @@ function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: st
     }
     if (raw.bucketAccessKey) {
         problems.push(`${projectName}:bucketAccessKey: ECS tasks authenticate to S3 with their task role; remove bucketAccessKey and bucketSecretKey so no static key is written into configuration`);
+    }
+    instances.forEach((instance, index) => {
+        if (instance.platform !== "ecs") return;
+        const problem = prometheusTaskProblem(instance);
+        if (problem !== undefined) problems.push(`${projectName}:instances[${index}]: on ECS Fargate the Prometheus task of '${instance.name}' (plan '${instance.plan.name}'): ${problem}`);
+    });
+    if (ecsInstances.length > 0) {
+        for (const [component, problem] of Object.entries(thanosTaskProblems(raw.thanos))) {
+            problems.push(`${projectName}:thanos.${component}.memory: the Thanos ${component} task on ECS Fargate: ${problem}`);
+        }
     }
     const storageMiB = raw.ecs.capacity.prometheusStorageGiB * 1024;
     ecsInstances.forEach((instance) => {

@@ -33,6 +33,9 @@ export function cloudMapHost(service: string, namespaceName: string): string {
     return `${service}.${namespaceName}`;
 }
 
+/** ECS accepts at most this many container definitions in one task definition. */
+export const maxContainersPerTask = 10;
+
 /** nobody:nogroup, the uid of the Prometheus image and of the EFS access points. */
 export const nobody = { uid: 65534, gid: 65534, user: "65534:65534" } as const;
 

@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
-import { awsLogs, cloudMapHost, configSyncContainer, ContainerDefinition } from "../aws/containers";
+import { cloudMapHost } from "../aws/containers";
 import {
     cloudMapService,
     EcsContext,
@@ -17,47 +16,7 @@ import {
 import { efsVolume } from "../aws/efs";
 import { configReadStatements, efsClientStatements } from "../aws/iam";
 import type { YaceConfig } from "../config";
-import { image } from "../images";
-import { renderYaceConfig, yacePort, yaceScrapingIntervalSeconds, yaceStatements } from "./yace";
-
-const configDir = "/etc/yace";
-const configPrefix = "exporters/yace/";
-
-export interface YaceContainersInput {
-    readonly yace: YaceConfig;
-    readonly configYml: string;
-    readonly region: string;
-    readonly logGroup: string;
-    readonly configBucket: string;
-}
-
-/** config-sync (S3 -> EFS) then YACE reading its config read-only from EFS. */
-export function yaceContainers(input: YaceContainersInput): ContainerDefinition[] {
-    const sync = configSyncContainer({
-        image: image("awsCli"),
-        region: input.region,
-        bucket: input.configBucket,
-        prefix: configPrefix,
-        volume: "config",
-        mountPath: "/mnt/config",
-        logGroup: input.logGroup,
-    });
-    return [sync, {
-        name: "yace",
-        image: image("yace"),
-        essential: true,
-        command: [`--config.file=${configDir}/config.yml`, `--listen-address=:${yacePort}`, `--scraping-interval=${yaceScrapingIntervalSeconds(input.yace)}`],
-        // A config change changes the task definition, so ECS rolls YACE onto the new file.
-        environment: [{ name: "CONFIG_SHA256", value: createHash("sha256").update(input.configYml).digest("hex") }],
-        cpu: 128,
-        memory: 256,
-        portMappings: [{ containerPort: yacePort, protocol: "tcp", name: "metrics" }],
-        dependsOn: [{ containerName: sync.name, condition: "COMPLETE" }],
-        mountPoints: [{ sourceVolume: "config", containerPath: configDir, readOnly: true }],
-        readonlyRootFilesystem: true,
-        logConfiguration: awsLogs(input.logGroup, input.region, "yace"),
-    }];
-}
+import { renderYaceConfig, yaceConfigPrefix, yaceContainers, yacePort, yaceStatements } from "./yace";
 
 export interface YaceArgs {
     /** Cluster, network, Cloud Map namespace and configuration bucket shared by the ECS components. */
@@ -88,7 +47,7 @@ export class Yace extends pulumi.ComponentResource {
 
         const object = new aws.s3.BucketObjectv2(`${name}-config`, {
             bucket: ecs.configBucket.name,
-            key: `${configPrefix}config.yml`,
+            key: `${yaceConfigPrefix}config.yml`,
             content: configYml,
             contentType: "application/yaml",
         }, child);
@@ -98,7 +57,7 @@ export class Yace extends pulumi.ComponentResource {
 
         const statements = pulumi.all([ecs.configBucket.arn, args.efs.fileSystemArn, args.efs.accessPointArn]).apply(([configBucketArn, fileSystemArn, accessPointArn]) => [
             ...yaceStatements(yace),
-            ...configReadStatements({ bucketArn: configBucketArn, prefix: configPrefix }),
+            ...configReadStatements({ bucketArn: configBucketArn, prefix: yaceConfigPrefix }),
             ...efsClientStatements({ fileSystemArn, accessPointArn, write: true }),
         ]);
         const role = taskRole(name, ecs, statements, child);

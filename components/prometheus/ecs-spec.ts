@@ -2,7 +2,7 @@
  * Pure builders of one ECS Prometheus instance: its rendered files and the container definitions of its replica
  * task and of its configuration update task. No Pulumi imports; components/prometheus/ecs.ts wires them.
  */
-import { awsLogs, configSyncContainer, ContainerDefinition, ecsProcess, ecsResources, nobody } from "../aws/containers";
+import { awsLogs, configSyncContainer, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, taskSizeFor } from "../aws/containers";
 import type { InstanceConfig } from "../config";
 import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
@@ -74,6 +74,9 @@ export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
         ruleDir: files.rules,
     });
 }
+
+/** A replica task holds config-sync, config-render, Prometheus and the sidecar, then one discovery per cluster. */
+export const maxDiscoveredClusters = maxContainersPerTask - 4;
 
 /** ECS clusters the instance discovers tasks in: its apps' `namespace`. */
 export function discoveredClusters(instance: InstanceConfig): string[] {
@@ -217,4 +220,22 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
 /** The one-off task run after a configuration change: the same copy as config-sync, as the task's only (essential) container. */
 export function configUpdateContainers(input: InstanceConfigLocation): ContainerDefinition[] {
     return [{ ...instanceConfigSync(input, "config-update"), essential: true }];
+}
+
+/**
+ * Why a replica task of this instance cannot run on Fargate (more containers than ECS allows, or more CPU and memory
+ * than Fargate's largest size), or undefined. Config validation only: task definitions are sized from their
+ * resolved containers.
+ */
+export function prometheusTaskProblem(instance: InstanceConfig): string | undefined {
+    const clusters = discoveredClusters(instance).length;
+    if (clusters > maxDiscoveredClusters) {
+        return `discovers ${clusters} ECS clusters; a task holds at most ${maxContainersPerTask} containers, so allowed: at most ${maxDiscoveredClusters} clusters per instance`;
+    }
+    try {
+        taskSizeFor(prometheusContainers({ instance, replicaName: ecsReplicaName(instance, 0), region: "-", logGroup: "-", configBucket: "-", configPrefix: "-" }));
+        return undefined;
+    } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+    }
 }

@@ -2,7 +2,7 @@
  * Pure builders of Thanos store, query and compactor on ECS: their container definitions from the shared defaults
  * table, and query's endpoints. No Pulumi imports: components/thanos/ecs.ts wires them.
  */
-import { awsLogs, cloudMapHost, ContainerDefinition, ecsProcess, ecsResources, nobody } from "../aws/containers";
+import { awsLogs, cloudMapHost, ContainerDefinition, ecsProcess, ecsResources, nobody, taskSizeFor } from "../aws/containers";
 import type { ThanosConfig } from "../config";
 import { image } from "../images";
 import type { ProcessDefaults } from "../process";
@@ -73,4 +73,18 @@ export function thanosTaskContainers(input: ThanosContainersInput): Record<"stor
             logGroups.compactor,
         ),
     };
+}
+
+/** Why a Thanos task with these settings cannot run on Fargate, per component (config validation only). */
+export function thanosTaskProblems(thanos: ThanosConfig): Partial<Record<"store" | "query" | "compactor", string>> {
+    const tasks = thanosTaskContainers({ thanos, objstoreConfig: "-", queryEndpoints: [], region: "-", logGroups: { store: "-", query: "-", compactor: "-" } });
+    const problems: Partial<Record<"store" | "query" | "compactor", string>> = {};
+    for (const [component, containers] of Object.entries(tasks) as ["store" | "query" | "compactor", ContainerDefinition[]][]) {
+        try {
+            taskSizeFor(containers);
+        } catch (error) {
+            problems[component] = error instanceof Error ? error.message : String(error);
+        }
+    }
+    return problems;
 }

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { fargateSizes, taskSizeFor } from "../../components/aws/containers";
 import type { PermissionPolicy } from "../../components/aws/iam";
 import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
@@ -76,6 +77,14 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         const replicas = ["billing-0", "billing-1"].map((suffix) =>
             container(run.recorder.one(TASK, `ecs-prometheus-billing-${suffix.slice(-1)}`), "thanos-sidecar").environment[0].value);
         assert.deepEqual(replicas, ["prometheus-billing-0", "prometheus-billing-1"]);
+    });
+
+    it("sizes every task definition from the containers it registers, to a size Fargate offers", () => {
+        for (const task of run.recorder.ofType(TASK)) {
+            const registered = containers(task);
+            assert.deepEqual({ cpu: task.inputs.cpu, memory: task.inputs.memory }, taskSizeFor(registered), task.name);
+            assert.ok(fargateSizes.some((size) => size.cpu === Number(task.inputs.cpu) && size.memory.includes(Number(task.inputs.memory))), task.name);
+        }
     });
 
     it("mounts EFS through the access point with TLS and IAM, and keeps the TSDB on task storage", () => {

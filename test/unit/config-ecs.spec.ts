@@ -108,6 +108,21 @@ describe("stack config: ecs and yace", () => {
             assertProblem(withEcs({ capacity: { statelessProvider: "EC2" } }), "prometheus-paas:ecs.capacity.statelessProvider: allowed: 'FARGATE', 'FARGATE_SPOT' (got 'EC2')");
         });
 
+        it("an ECS instance discovering more clusters than a task has containers for", () => {
+            const apps = Array.from({ length: 7 }, (_, index) => ({ name: `app-${index}`, namespace: `cluster-${index}` }));
+            assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 7 ECS clusters", "allowed: at most 6 clusters per instance");
+        });
+
+        it("a plan no Fargate task size holds", () => {
+            const huge = { description: "huge", cpu: "16", memory: "100Gi", tmpfs: "8Gi", retentionTime: "24h", retentionSize: "6Gi", scrapeInterval: "30s", sampleLimit: 1, labelLimit: 1, targetLimit: 1 };
+            assertProblem({ ...withEcsInstance({ plan: "huge" }), plans: { huge } }, "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing' (plan 'huge')", "no Fargate task size holds containers", "the largest is 16384 CPU units with 122880 MiB");
+        });
+
+        it("Thanos store memory no Fargate task size holds, on a stack with ECS", () => {
+            assertProblem({ ...ecsRawConfig(), thanos: { store: { memory: "200Gi" } } }, "prometheus-paas:thanos.store.memory: the Thanos store task on ECS Fargate", "no Fargate task size holds");
+            assert.doesNotThrow(() => parseStackConfig({ ...minimalRawConfig(), thanos: { store: { memory: "200Gi" } } }), "Kubernetes alone has no Fargate limit");
+        });
+
         it("task storage too small for the plan's retention", () => {
             const raw = withEcs({ capacity: { prometheusStorageGiB: 21 } });
             assertProblem({ ...raw, plans: { medium: { tmpfs: "40Gi", retentionSize: "20Gi" } } },

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { configSyncContainer, cpuUnits, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
+import { configSyncContainer } from "../../components/aws/containers";
 import { envsubstScript } from "../../components/envsubst";
 import {
     configReadStatements,
@@ -175,13 +175,6 @@ describe("ECS Prometheus task containers", () => {
         assert.deepEqual(discovery.command, ["-config.cluster=tsuru-ecs", "-config.write-to=/etc/prometheus/file_sd/ecs-tsuru-ecs.yml", "-config.scrape-interval=1m"]);
         assert.equal(discovery.essential, false);
     });
-
-    it("sizes the task to a valid Fargate combination covering every container", () => {
-        const size = taskSizeFor(containers);
-        const memory = containers.reduce((sum, container) => sum + (container.memory ?? 0), 0);
-        assert.ok(Number(size.memory) >= memory);
-        assert.deepEqual(size, { cpu: "1024", memory: "3072" });
-    });
 });
 
 describe("config-render's $(VAR) substitution (run by sh and awk, like busybox in the task)", () => {
@@ -214,22 +207,6 @@ describe("configuration sync", () => {
         const sync = configSyncContainer({ image: "i:1", region: "us-east-1", bucket: "cfg", prefix: "instances/billing", volume: "v", mountPath: "/mnt/config", logGroup: "g" });
         assert.deepEqual(sync.command, ["s3", "sync", "s3://cfg/instances/billing/", "/mnt/config", "--delete", "--exact-timestamps", "--only-show-errors"]);
         assert.equal(sync.essential, false);
-    });
-});
-
-describe("Fargate sizing", () => {
-    it("converts CPU quantities to units", () => {
-        assert.equal(cpuUnits("250m"), 256);
-        assert.equal(cpuUnits("2"), 2048);
-        assert.throws(() => cpuUnits("two"));
-    });
-
-    it("picks the smallest valid combination", () => {
-        assert.deepEqual(fargateTaskSize(256, 300), { cpu: 256, memory: 512 });
-        assert.deepEqual(fargateTaskSize(256, 2500), { cpu: 512, memory: 3072 });
-        assert.deepEqual(fargateTaskSize(600, 1000), { cpu: 1024, memory: 2048 });
-        assert.deepEqual(fargateTaskSize(4096, 31000), { cpu: 8192, memory: 32768 });
-        assert.equal(fargateTaskSize(20000, 1000), undefined);
     });
 });
 
