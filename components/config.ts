@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { builtinPlans, minimumRetentionSeconds, Plan, retentionShareOfTmpfs } from "./plans";
+import { builtinPlans, minimumRetentionSeconds, minimumScrapeIntervalSeconds, Plan, retentionShareOfTmpfs } from "./plans";
 import { yaceSupportedNamespaces } from "./exporters/yace-namespaces";
 import { validateServiceInputs } from "./tsuru/service";
 import { prometheusTaskProblem } from "./prometheus/ecs-spec";
@@ -53,11 +53,14 @@ const planFields = {
     retentionTime: duration("retentionTime"),
     retentionSize: quantity("retentionSize"),
     scrapeInterval: duration("scrapeInterval"),
+    scrapeTimeout: duration("scrapeTimeout"),
     sampleLimit: z.number().int().positive(),
     labelLimit: z.number().int().positive(),
     targetLimit: z.number().int().positive(),
 };
 const planOverrideSchema = strictObject(planFields).partial();
+/** Fields a new plan may leave out. */
+const optionalPlanFields: readonly string[] = ["scrapeTimeout"];
 
 const appSchema = strictObject({
     /** Tsuru app name: its units carry the pod label tsuru.io/app-name. */
@@ -466,7 +469,7 @@ function mergePlans(overrides: RawStackConfig["plans"], problems: string[]): Rec
             continue;
         }
         const base = builtinPlans[name];
-        const missing = Object.keys(planFields).filter((field) => base === undefined && override[field as keyof typeof override] === undefined);
+        const missing = Object.keys(planFields).filter((field) => base === undefined && !optionalPlanFields.includes(field) && override[field as keyof typeof override] === undefined);
         if (missing.length > 0) {
             problems.push(`${key}: a new plan needs every field; missing: ${missing.join(", ")} (or name a built-in plan: ${Object.keys(builtinPlans).join(", ")})`);
             continue;
@@ -480,6 +483,8 @@ function mergePlans(overrides: RawStackConfig["plans"], problems: string[]): Rec
             retentionTime: override.retentionTime ?? base.retentionTime,
             retentionSizeMiB: override.retentionSize !== undefined ? parseMiB(override.retentionSize)! : base.retentionSizeMiB,
             scrapeInterval: override.scrapeInterval ?? base.scrapeInterval,
+            // A new interval without a timeout derives the timeout again, rather than keeping the base plan's.
+            scrapeTimeout: override.scrapeTimeout ?? (override.scrapeInterval === undefined ? base?.scrapeTimeout : undefined),
             sampleLimit: override.sampleLimit ?? base.sampleLimit,
             labelLimit: override.labelLimit ?? base.labelLimit,
             targetLimit: override.targetLimit ?? base.targetLimit,
@@ -493,6 +498,13 @@ function mergePlans(overrides: RawStackConfig["plans"], problems: string[]): Rec
                 `${key}.retentionSize: ${prometheusSize(plan.retentionSizeMiB)} must stay below the tmpfs size ${prometheusSize(plan.tmpfsMiB)} ` +
                     `with headroom for WAL and compaction; allowed: at most ${Math.round(retentionShareOfTmpfs * 100)}% of tmpfs (${maxRetention}Mi)`,
             );
+        }
+        const interval = parseDurationSeconds(plan.scrapeInterval)!;
+        if (interval < minimumScrapeIntervalSeconds) {
+            problems.push(`${key}.scrapeInterval: ${plan.scrapeInterval} is too short; allowed: ${minimumScrapeIntervalSeconds}s or more`);
+        }
+        if (plan.scrapeTimeout !== undefined && (parseDurationSeconds(plan.scrapeTimeout)! > interval || parseDurationSeconds(plan.scrapeTimeout)! === 0)) {
+            problems.push(`${key}.scrapeTimeout: ${plan.scrapeTimeout} is above the scrape interval ${plan.scrapeInterval} or zero; Prometheus refuses it; allowed: more than 0s, at most the interval`);
         }
         if (parseDurationSeconds(plan.retentionTime)! < minimumRetentionSeconds) {
             problems.push(`${key}.retentionTime: ${plan.retentionTime} is shorter than three 2h blocks; allowed: 6h or more, so the Thanos sidecar uploads before local deletion`);

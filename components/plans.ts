@@ -1,3 +1,5 @@
+import { parseDurationSeconds } from "./units";
+
 /**
  * The plan catalog. Capacity figures are provisional: they follow Prometheus' rules of thumb (a few KiB of head
  * memory per active series, 1-2 bytes per sample on disk) and have not yet been measured by a benchmark.
@@ -21,7 +23,10 @@ export interface Plan {
     readonly retentionTime: string;
     /** Local retention by size, in MiB: must leave headroom below tmpfsMiB for WAL and compaction. */
     readonly retentionSizeMiB: number;
+    /** How often every target is scraped (and rules evaluated); Prometheus duration, at least minimumScrapeIntervalSeconds. */
     readonly scrapeInterval: string;
+    /** How long a scrape may take; at most the interval. Absent: derived from the interval (scrapeTimeout). */
+    readonly scrapeTimeout?: string;
     readonly sampleLimit: number;
     readonly labelLimit: number;
     readonly targetLimit: number;
@@ -29,6 +34,18 @@ export interface Plan {
 
 /** Retention size may use at most this share of the tmpfs volume; the rest is WAL, head chunks, compaction. */
 export const retentionShareOfTmpfs = 0.75;
+
+/** Shorter intervals multiply the samples (and the tmpfs they fill) without telling more; Prometheus' own examples use 5s at least. */
+export const minimumScrapeIntervalSeconds = 5;
+
+/** Prometheus' default scrape timeout, used whenever the interval allows it. */
+const defaultScrapeTimeoutSeconds = 10;
+
+/** The plan's scrape timeout: its own, else Prometheus' 10s default capped at the interval (Prometheus refuses a timeout above it). */
+export function scrapeTimeout(plan: Pick<Plan, "scrapeInterval" | "scrapeTimeout">): string {
+    if (plan.scrapeTimeout !== undefined) return plan.scrapeTimeout;
+    return parseDurationSeconds(plan.scrapeInterval)! < defaultScrapeTimeoutSeconds ? plan.scrapeInterval : `${defaultScrapeTimeoutSeconds}s`;
+}
 
 /** Local retention must hold at least three 2h blocks so the sidecar can upload before deletion. */
 export const minimumRetentionSeconds = 6 * 3600;

@@ -4,7 +4,7 @@
  */
 import * as yaml from "js-yaml";
 import type { AppTarget, InstanceConfig, RuleGroup } from "../config";
-import { Plan } from "../plans";
+import { Plan, scrapeTimeout } from "../plans";
 import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";
 import { prometheusWebPort } from "./defaults";
@@ -43,6 +43,8 @@ export interface RelabelConfig {
 export interface PrometheusConfigInput {
     readonly externalLabels: Readonly<Record<string, string>>;
     readonly scrapeInterval: string;
+    /** At most the interval (Prometheus refuses the config otherwise). */
+    readonly scrapeTimeout: string;
     /** Platform discovery jobs (Tsuru units on Kubernetes, ECS tasks, exporters) after the self-scrape jobs. */
     readonly scrapeJobs: readonly ScrapeConfig[];
     /** Directory holding the rule files, as seen by Prometheus. */
@@ -180,7 +182,7 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     const document: Record<string, unknown> = {
         global: {
             scrape_interval: input.scrapeInterval,
-            scrape_timeout: "10s",
+            scrape_timeout: input.scrapeTimeout,
             evaluation_interval: input.scrapeInterval,
             external_labels: { ...input.externalLabels },
         },
@@ -301,6 +303,7 @@ export function renderInstanceFiles(input: InstanceFilesInput): { prometheusYml:
         prometheusYml: renderPrometheusConfig({
             externalLabels: instanceExternalLabels(input.labels, instance, input.replicaValue),
             scrapeInterval: instance.plan.scrapeInterval,
+            scrapeTimeout: scrapeTimeout(instance.plan),
             scrapeJobs: input.scrapeJobs,
             ruleDir: input.ruleDir,
             alertmanagers: input.alertmanagers,

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { parseStackConfig } from "../../components/config";
+import { scrapeTimeout } from "../../components/plans";
 import { assertProblem, problemsOf } from "../support/config-problems";
 import { minimalRawConfig } from "../support/fixtures";
 
@@ -23,6 +24,11 @@ describe("stack config", () => {
         assert.deepEqual(instance.apps[0], { name: "checkout-api", namespace: "tsuru-pool-a", port: 8888, path: "/metrics", scheme: "http" });
         assert.equal(config.grafana.namespace, "prometheus");
         assert.equal(config.bucketCredentials, undefined);
+    });
+
+    it("derives the scrape timeout from the interval: 10s, or the interval when shorter", () => {
+        const plans = parseStackConfig({ ...minimalRawConfig(), plans: { small: { scrapeInterval: "5s" }, medium: { scrapeInterval: "1m" }, large: { scrapeInterval: "20s", scrapeTimeout: "15s" } } }).plans;
+        assert.deepEqual([scrapeTimeout(plans.small), scrapeTimeout(plans.medium), scrapeTimeout(plans.large)], ["5s", "10s", "15s"]);
     });
 
     it("merges plan overrides onto the built-in catalog and adds new plans", () => {
@@ -101,6 +107,15 @@ describe("stack config", () => {
 
         it("a retention time shorter than three 2h blocks", () => {
             assertProblem({ ...minimalRawConfig(), plans: { small: { retentionTime: "4h" } } }, "plans.small.retentionTime", "6h or more");
+        });
+
+        it("a scrape interval under 5s", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { scrapeInterval: "2s" } } }, "prometheus-paas:plans.small.scrapeInterval: 2s is too short; allowed: 5s or more");
+        });
+
+        it("a scrape timeout above the plan's interval", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { scrapeInterval: "15s", scrapeTimeout: "20s" } } },
+                "prometheus-paas:plans.small.scrapeTimeout: 20s is above the scrape interval 15s", "allowed: more than 0s, at most the interval");
         });
 
         it("a malformed size quantity", () => {

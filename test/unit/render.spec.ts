@@ -59,7 +59,7 @@ describe("prometheus renderer", () => {
 
     it("renders Alertmanager targets from URLs", () => {
         const text = renderPrometheusConfig({
-            externalLabels: { tenant: "x" }, scrapeInterval: "30s", scrapeJobs: [], ruleDir: "/rules",
+            externalLabels: { tenant: "x" }, scrapeInterval: "30s", scrapeTimeout: "10s", scrapeJobs: [], ruleDir: "/rules",
             alertmanagers: ["http://alertmanager.monitoring:9093", "https://am.example.com/prefix/"],
         });
         assert.deepEqual((yaml.load(text) as any).alerting.alertmanagers, [
