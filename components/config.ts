@@ -197,14 +197,31 @@ const ecsSchema = strictObject({
         id: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "id must be a VPC id such as vpc-0123456789abcdef0").optional(),
         tags: awsTagFilter.optional(),
     }).refine(exactlyOneOf("id", "tags"), "give exactly one of ecs.vpc.id or ecs.vpc.tags"),
-    /** Private subnets of the tasks, the EFS mount targets and the internal load balancer: given or looked up by tags in the VPC. */
+    /**
+     * Private subnets of the tasks, the EFS mount targets and the internal load balancer: given by id, or one looked
+     * up by tags in each listed availability zone (EFS allows one mount target per zone, and the mount targets are
+     * created from this known list).
+     */
     subnets: strictObject({
         ids: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "ids must be subnet ids such as subnet-0123456789abcdef0"))
             .min(2, "an internal load balancer needs subnets in at least two availability zones")
             .refine((ids) => new Set(ids).size === ids.length, "subnet ids must be unique")
             .optional(),
         tags: awsTagFilter.optional(),
-    }).refine(exactlyOneOf("ids", "tags"), "give exactly one of ecs.subnets.ids or ecs.subnets.tags"),
+        availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]$/, "availabilityZones must be zone names such as us-east-1a"))
+            .min(2, "an internal load balancer needs subnets in at least two availability zones")
+            .refine((zones) => new Set(zones).size === zones.length, "availability zones must be unique")
+            .optional(),
+    })
+        .refine(exactlyOneOf("ids", "tags"), "give exactly one of ecs.subnets.ids or ecs.subnets.tags")
+        .refine((subnets) => subnets.tags === undefined || subnets.availabilityZones !== undefined, {
+            message: "subnets looked up by tags need the zones to look in (one subnet each, EFS allows one mount target per zone); e.g. [us-east-1a, us-east-1b]",
+            path: ["availabilityZones"],
+        })
+        .refine((subnets) => subnets.ids === undefined || subnets.availabilityZones === undefined, {
+            message: "only with ecs.subnets.tags: given subnet ids already name their zones",
+            path: ["availabilityZones"],
+        }),
     /** CIDRs allowed to reach Thanos query's internal load balancer (e.g. Grafana's VPC over peering). */
     queryAllowedCidrs: z.array(queryCidr).min(1, "list the CIDRs allowed to reach Thanos query, e.g. Grafana's VPC over peering"),
     /** Cloud Map private DNS namespace; default prometheus-<environment>.internal. */
@@ -574,6 +591,9 @@ function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: st
         }
         return;
     }
+    raw.ecs.subnets.availabilityZones?.forEach((zone, index) => {
+        if (!zone.startsWith(raw.region)) problems.push(`${projectName}:ecs.subnets.availabilityZones[${index}]: ${zone} is not a zone of the stack's region ${raw.region}`);
+    });
     if (raw.bucket.type === "existing" && !awsS3Endpoint.test(raw.bucket.endpoint)) {
         problems.push(`${projectName}:bucket.endpoint: ECS tasks reach the bucket with IAM task roles; allowed: bucket.type s3, or an existing bucket on an AWS S3 endpoint such as s3.${raw.region}.amazonaws.com`);
     }

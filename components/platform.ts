@@ -95,6 +95,7 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
         securityGroupId: fileSystem.securityGroupId,
         accessPointId: fileSystem.accessPoints[directory].id,
         accessPointArn: fileSystem.accessPoints[directory].arn,
+        mountTargets: fileSystem.mountTargets,
     });
 
     const yace = config.yace && new Yace("yace", { ecs: context, efs: mount("yace"), yace: config.yace }, opts);

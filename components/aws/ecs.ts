@@ -17,7 +17,8 @@ export interface EcsContext {
     readonly clusterArn: pulumi.Input<string>;
     readonly clusterName: pulumi.Input<string>;
     readonly vpcId: pulumi.Input<string>;
-    readonly subnetIds: pulumi.Input<string[]>;
+    /** Known in number (given, or one looked up per zone), so resources can be created per subnet. */
+    readonly subnetIds: readonly pulumi.Input<string>[];
     /** Cloud Map private DNS namespace: its id, and its name (known from config). */
     readonly namespaceId: pulumi.Input<string>;
     readonly namespaceName: string;
@@ -34,6 +35,8 @@ export interface EfsMount {
     readonly securityGroupId: pulumi.Input<string>;
     readonly accessPointId: pulumi.Input<string>;
     readonly accessPointArn: pulumi.Input<string>;
+    /** The mount targets a task needs before it can mount the file system. */
+    readonly mountTargets: readonly pulumi.Resource[];
 }
 
 export function logGroup(name: string, groupName: string, context: EcsContext, opts: pulumi.CustomResourceOptions): aws.cloudwatch.LogGroup {
@@ -82,7 +85,7 @@ export function securityGroup(name: string, description: string, context: EcsCon
 }
 
 /** Admits TCP `port` on `securityGroupId` from one security group (never from a CIDR). */
-export function allowFromGroup(name: string, input: { securityGroupId: pulumi.Input<string>; from: pulumi.Input<string>; port: number; description: string }, opts: pulumi.CustomResourceOptions) {
+export function allowFromGroup(name: string, input: { securityGroupId: pulumi.Input<string>; from: pulumi.Input<string>; port: number; description: string }, opts: pulumi.CustomResourceOptions): aws.vpc.SecurityGroupIngressRule {
     return new aws.vpc.SecurityGroupIngressRule(name, {
         securityGroupId: input.securityGroupId,
         referencedSecurityGroupId: input.from,
@@ -145,7 +148,7 @@ export function fargateService(name: string, context: EcsContext, input: Fargate
         desiredCount: input.desiredCount,
         capacityProviderStrategies: [{ capacityProvider: input.capacityProvider, weight: 1 }],
         platformVersion: "LATEST",
-        networkConfiguration: { subnets: context.subnetIds, securityGroups: input.securityGroupIds, assignPublicIp: false },
+        networkConfiguration: { subnets: [...context.subnetIds], securityGroups: input.securityGroupIds, assignPublicIp: false },
         deploymentMinimumHealthyPercent: input.minimumHealthyPercent,
         deploymentMaximumPercent: input.maximumPercent,
         deploymentCircuitBreaker: { enable: true, rollback: true },
@@ -171,7 +174,7 @@ export function cloudMapService(name: string, serviceName: string, context: EcsC
 
 /** `aws ecs run-task` of a one-off task in the stack's private subnets (e.g. the configuration update). */
 export function runTaskCommand(context: EcsContext, taskDefinitionArn: pulumi.Input<string>, securityGroupId: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi.all([context.clusterArn, taskDefinitionArn, context.subnetIds, securityGroupId]).apply(([cluster, taskDefinition, subnets, group]) =>
+    return pulumi.all([context.clusterArn, taskDefinitionArn, pulumi.all([...context.subnetIds]), securityGroupId]).apply(([cluster, taskDefinition, subnets, group]) =>
         `aws ecs run-task --region ${context.region} --cluster ${cluster} --launch-type FARGATE --task-definition ${taskDefinition} ` +
         `--network-configuration 'awsvpcConfiguration={subnets=[${subnets.join(",")}],securityGroups=[${group}],assignPublicIp=DISABLED}'`);
 }

@@ -53,7 +53,7 @@ export class Yace extends pulumi.ComponentResource {
         }, child);
         const logs = logGroup(`${name}-logs`, `/paas/${ecs.environment}/exporters/yace`, ecs, child);
         const group = securityGroup(`${name}-tasks`, "YACE: metrics port from admitted Prometheus instances only", ecs, child);
-        allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: "NFS from YACE" }, child);
+        const nfs = allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: "NFS from YACE" }, child);
 
         const statements = pulumi.all([ecs.configBucket.arn, args.efs.fileSystemArn, args.efs.accessPointArn]).apply(([configBucketArn, fileSystemArn, accessPointArn]) => [
             ...yaceStatements(yace),
@@ -82,7 +82,7 @@ export class Yace extends pulumi.ComponentResource {
             minimumHealthyPercent: 0,
             maximumPercent: 200,
             registryArn: registry.arn,
-        }, child);
+        }, { ...child, dependsOn: [...args.efs.mountTargets, nfs] });
 
         this.securityGroupId = group.id;
         this.registerOutputs({ host: this.host, securityGroupId: this.securityGroupId });

@@ -101,7 +101,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const logs = logGroup(`${name}-logs`, `/paas/${ecs.environment}/prometheus/${instance.name}`, ecs, child);
 
         const group = securityGroup(`${name}-tasks`, `Prometheus ${instance.name}: StoreAPI to Thanos query only`, ecs, child);
-        allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: `NFS from prometheus ${instance.name}` }, child);
+        const nfs = allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: `NFS from prometheus ${instance.name}` }, child);
         for (const exporter of args.exporters) {
             allowFromGroup(`${name}-scrapes-${exporter.jobName}`, { securityGroupId: exporter.securityGroupId, from: group.id, port: exporter.port, description: `scrape from prometheus ${instance.name}` }, child);
         }
@@ -145,7 +145,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
                 minimumHealthyPercent: 0,
                 maximumPercent: 100,
                 registryArn: registry.arn,
-            }, child);
+            }, { ...child, dependsOn: [...args.efs.mountTargets, nfs] });
         }
 
         const update = fargateTaskDefinition(`${name}-config-update`, {

@@ -122,7 +122,7 @@ export class EcsThanos extends pulumi.ComponentResource {
             name: `thanos-query-${ecs.environment}`.slice(0, 32),
             internal: true,
             loadBalancerType: "application",
-            subnets: ecs.subnetIds,
+            subnets: [...ecs.subnetIds],
             securityGroups: [groups.loadBalancer.id],
             dropInvalidHeaderFields: true,
         }, child);

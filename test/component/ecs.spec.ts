@@ -5,6 +5,7 @@ import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
 import { installMocks, RegisteredResource, resolve, unsecret } from "../support/mocks";
+import { recordRegistrations } from "../support/policy-harness";
 import { runStackConfig, StackRun } from "../support/stack";
 
 const TASK = "aws:ecs/taskDefinition:TaskDefinition";
@@ -247,12 +248,34 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
 });
 
 describe("ECS platform under mocks: variants", () => {
+    it("creates one EFS mount target per known subnet outside any apply, and every EFS-mounting service waits for them", async () => {
+        const { resources } = await recordRegistrations(() => runStackConfig(ecsRawConfig()));
+        const targets = resources.filter((resource) => resource.type === "aws:efs/mountTarget:MountTarget");
+        assert.deepEqual(targets.map((target) => target.name).sort(), ["ecs-efs-subnet-0aaaaaaaaaaaaaaa1", "ecs-efs-subnet-0bbbbbbbbbbbbbbb2"]);
+        const mounting = resources.filter((resource) => resource.type === SERVICE && ["prometheus-billing-0", "prometheus-billing-1", "yace"].includes(resource.inputs.name));
+        assert.equal(mounting.length, 3);
+        for (const service of mounting) {
+            for (const target of targets) assert.ok(service.dependencies.includes(target.urn), `${service.inputs.name} does not wait for ${target.name}`);
+            assert.ok(service.dependencies.some((urn) => /SecurityGroupIngressRule::(ecs-prometheus-billing|yace)-nfs$/.test(urn)), `${service.inputs.name} does not wait for its NFS rule`);
+        }
+    });
+
+    it("looks one subnet up per configured zone for the mount targets, the tasks and the load balancer", async () => {
+        const raw = ecsRawConfig();
+        const run = await runStackConfig({ ...raw, ecs: { ...(raw.ecs as object), subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1c"] } } });
+        const looked = ["subnet-0looked0up000000a", "subnet-0looked0up000000c"];
+        assert.deepEqual(run.recorder.ofType("aws:efs/mountTarget:MountTarget").map((target) => [target.name, target.inputs.subnetId]).sort(),
+            [["ecs-efs-us-east-1a", looked[0]], ["ecs-efs-us-east-1c", looked[1]]]);
+        assert.deepEqual(run.recorder.one("aws:lb/loadBalancer:LoadBalancer", "ecs-thanos-query").inputs.subnets, looked);
+        for (const service of run.recorder.ofType(SERVICE)) assert.deepEqual(service.inputs.networkConfiguration.subnets, looked, service.name);
+    });
+
     it("an ECS-only stack runs the compactor on ECS as a singleton, with looked-up VPC, subnets and an existing cluster", async () => {
         const raw = ecsRawConfig();
         const run = await runStackConfig({
             ...raw,
             instances: (raw.instances as unknown[]).slice(1),
-            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" } }, queryAllowedCidrs: ["10.60.0.0/16"] },
+            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1b"] }, queryAllowedCidrs: ["10.60.0.0/16"] },
         });
         const compactor = run.recorder.ofType(SERVICE).find((service) => service.inputs.name === "thanos-compactor")!;
         assert.equal(compactor.inputs.desiredCount, 1);

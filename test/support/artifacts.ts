@@ -79,7 +79,7 @@ function renderEnvironments(tasks: RegisteredResource[]): Map<string, Record<str
     return byPrefix;
 }
 
-/** Every rendered artifact of a stack run: manifests, configs per replica, rule files, task definitions, IAM documents, outputs. */
+/** Every rendered artifact of a stack run: manifests, configs per replica, rule files, task definitions, IAM documents, the resource inventory, outputs. */
 export async function stackArtifacts(run: StackRun): Promise<Record<string, string>> {
     const files: Record<string, string> = {};
     const resources = run.recorder.resources.map((resource) => ({ ...resource, inputs: plainValue(resource.inputs) as Record<string, any> }));
@@ -127,6 +127,8 @@ export async function stackArtifacts(run: StackRun): Promise<Record<string, stri
                 break;
         }
     }
+    // The inventory: what a change adds, removes or renames (a rename replaces the resource).
+    files["resources.txt"] = [...new Set(resources.map((resource) => `${resource.type} ${resource.name}`))].sort().join("\n") + "\n";
     const outputs = plainValue(await resolve(run.outputs as Record<string, unknown>));
     files["outputs.json"] = dumpJson(outputs);
     return Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)));

@@ -40,7 +40,7 @@ describe("stack config: ecs and yace", () => {
 
     it("accepts a looked-up VPC and subnets and an existing cluster", () => {
         const config = ecsConfig({
-            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" } }, queryAllowedCidrs: ["10.0.0.0/8"] },
+            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1b"] }, queryAllowedCidrs: ["10.0.0.0/8"] },
         });
         assert.deepEqual(config.ecs!.vpc, { tags: { Name: "prod" } });
         assert.deepEqual(config.ecs!.cluster, { name: "shared", existing: true });
@@ -66,6 +66,18 @@ describe("stack config: ecs and yace", () => {
 
         it("neither subnet ids nor tags", () => {
             assertProblem(withEcs({ subnets: {} }), "prometheus-paas:ecs.subnets", "exactly one of ecs.subnets.ids or ecs.subnets.tags");
+        });
+
+        it("subnets looked up by tags without the zones to look in", () => {
+            assertProblem(withEcs({ subnets: { tags: { tier: "private" } } }), "prometheus-paas:ecs.subnets.availabilityZones", "need the zones to look in", "one mount target per zone");
+        });
+
+        it("availability zones beside subnet ids, in another region, or only one", () => {
+            assertProblem(withEcs({ subnets: { ids: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"], availabilityZones: ["us-east-1a", "us-east-1b"] } }),
+                "prometheus-paas:ecs.subnets.availabilityZones", "only with ecs.subnets.tags");
+            assertProblem(withEcs({ subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "eu-west-1b"] } }),
+                "prometheus-paas:ecs.subnets.availabilityZones[1]: eu-west-1b is not a zone of the stack's region us-east-1");
+            assertProblem(withEcs({ subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a"] } }), "prometheus-paas:ecs.subnets.availabilityZones", "at least two availability zones");
         });
 
         it("a malformed VPC id", () => {
