@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { formerly } from "../aliases";
 import { cloudMapHost } from "../aws/containers";
 import {
     allowFromGroup,
@@ -76,7 +77,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         if (instance.platform !== "ecs") {
             throw new Error(`EcsPrometheus ${name}: instance '${instance.name}' has platform '${instance.platform}'; allowed: ecs`);
         }
-        super("paas:prometheus:EcsInstance", name, {}, opts);
+        super("paas:prometheus:EcsPrometheus", name, {}, formerly("paas:prometheus:EcsInstance", opts));
         const child = { parent: this };
         const baseName = `prometheus-${instance.name}`;
         const family = `prometheus-${ecs.environment}-${instance.name}`;

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { formerly } from "../aliases";
 import type { InstanceConfig } from "../config";
 import { prometheusWebPort } from "./defaults";
 import {
@@ -41,7 +42,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
     readonly serviceName: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesPrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("paas:prometheus:KubernetesInstance", name, {}, opts);
+        super("paas:prometheus:KubernetesPrometheus", name, {}, formerly("paas:prometheus:KubernetesInstance", opts));
         const { instance } = args;
         const child = { parent: this };
         const names = kubernetesPrometheusNames(instance);

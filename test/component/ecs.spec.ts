@@ -53,7 +53,7 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
 
     it("registers the foundation, the components and their children", () => {
         const types = new Set(run.recorder.resources.map((resource) => resource.type));
-        for (const type of ["paas:aws:EcsFoundation", "paas:aws:ConfigFileSystem", "paas:prometheus:EcsInstance", "paas:thanos:EcsThanos", "paas:exporters:Yace",
+        for (const type of ["paas:aws:EcsFoundation", "paas:aws:ConfigFileSystem", "paas:prometheus:EcsPrometheus", "paas:thanos:EcsThanos", "paas:exporters:Yace",
             "aws:ecs/cluster:Cluster", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace", "aws:efs/fileSystem:FileSystem", "aws:lb/loadBalancer:LoadBalancer"]) {
             assert.ok(types.has(type), type);
         }

@@ -58,7 +58,7 @@ function labels(component: string, instance: string) {
 
 /** The instance component every per-instance child hangs under. */
 export function instanceComponent(instance: string): HarnessResource {
-    return fixture("paas:prometheus:KubernetesInstance", `prometheus-${instance}`, {}, { custom: false });
+    return fixture("paas:prometheus:KubernetesPrometheus", `prometheus-${instance}`, {}, { custom: false });
 }
 
 /** Prometheus StatefulSet as KubernetesPrometheus registers it: tmpfs TSDB, Thanos sidecar, non-root. */
@@ -272,7 +272,7 @@ export interface BucketSet {
 /** A bucket as ThanosBucket creates it, its companions linked through their `bucket` property. */
 export function bucketSet(name = "thanos-dev", options: { linkBy?: "value" | "dependency" } = {}): BucketSet {
     const arn = `arn:aws:s3:::${name}`;
-    const parent = fixture("paas:thanos:Bucket", "thanos-bucket", {}, { custom: false });
+    const parent = fixture("paas:thanos:ThanosBucket", "thanos-bucket", {}, { custom: false });
     const bucket = fixture("aws:s3/bucket:Bucket", "thanos-bucket", { bucket: name, forceDestroy: false, tags: { "paas.tsuru.io/purpose": "thanos-long-term-storage" } }, {
         parent,
         outputs: { bucket: name, arn, forceDestroy: false },
