@@ -62,17 +62,37 @@ const planOverrideSchema = strictObject(planFields).partial();
 /** Fields a new plan may leave out. */
 const optionalPlanFields: readonly string[] = ["scrapeTimeout"];
 
-const appSchema = strictObject({
+const metricsPath = z.string().startsWith("/", "path must start with '/'").default("/metrics");
+const metricsScheme = z.enum(["http", "https"]).default("http");
+
+/** A Tsuru app on Kubernetes: every unit (pod) of it is scraped. */
+const kubernetesAppSchema = strictObject({
     /** Tsuru app name: its units carry the pod label tsuru.io/app-name. */
     name: dnsLabel("app name", 40),
     /** Namespace the app's units run in (from `app-internal-hosts`, or the pool's namespace). */
     namespace: dnsLabel("namespace"),
     port: z.number().int().min(1).max(65535).default(8888),
-    path: z.string().startsWith("/", "path must start with '/'").default("/metrics"),
-    scheme: z.enum(["http", "https"]).default("http"),
+    path: metricsPath,
+    scheme: metricsScheme,
     /** Only scrape these Tsuru processes (default: every process). */
     processes: z.array(dnsLabel("process name")).optional(),
-    /** ECS only: HTTP basic auth for the app's targets, the password read from Secrets Manager at task start. */
+});
+
+/** ECS names (cluster, task definition family, container): ECS' own rule. */
+const ecsName = (what: string) => z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/, `${what} must be 1-255 letters, digits, '-' or '_' (ECS' rule)`);
+
+/** An app on ECS: the tasks of one task definition family in one cluster, found by prometheus-ecs-discovery. */
+const ecsAppSchema = strictObject({
+    /** Task definition family of the app's tasks. */
+    family: ecsName("family"),
+    /** ECS cluster the tasks run in. */
+    cluster: ecsName("cluster"),
+    /** Only scrape these containers of the task (default: every container with a PROMETHEUS_EXPORTER_PORT label). */
+    containers: z.array(ecsName("container name")).optional(),
+    /** Defaults for targets whose Docker labels (PROMETHEUS_EXPORTER_PATH/_SCHEME) do not say; the port always comes from PROMETHEUS_EXPORTER_PORT. */
+    path: metricsPath,
+    scheme: metricsScheme,
+    /** HTTP basic auth for the app's targets, the password read from Secrets Manager at task start. */
     basicAuth: strictObject({
         username: z.string().min(1),
         passwordSecretArn: z.string().regex(secretsManagerArn, "passwordSecretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>[:json-key::])"),
@@ -94,16 +114,23 @@ const ruleGroupSchema = strictObject({
     rules: z.array(ruleSchema).min(1),
 });
 
-const instanceSchema = strictObject({
+const instanceFields = {
     name: dnsLabel("instance name", 40),
     plan: z.string(),
     team: z.string().regex(/^[a-zA-Z][-@_.+a-zA-Z0-9]*$/, "team must be a Tsuru team name"),
-    platform: z.enum(["kubernetes", "ecs"]).default("kubernetes"),
     replicas: z.number().int().min(1, "replicas must be 1 (single) or 2-3 (HA)").max(3, "replicas must be at most 3"),
-    apps: z.array(appSchema).default([]),
     externalLabels: z.record(z.string().min(1, "external label values must be non-empty")).default({}),
     rules: z.array(ruleGroupSchema).default([]),
-}).partial({ replicas: true });
+};
+
+/** The apps' fields depend on the platform: Tsuru apps (name, namespace) on Kubernetes, task families (family, cluster) on ECS. */
+const instanceSchema = z.preprocess(
+    (value) => (value !== null && typeof value === "object" && !Array.isArray(value) && !("platform" in value) ? { ...value, platform: "kubernetes" } : value),
+    z.discriminatedUnion("platform", [
+        strictObject({ ...instanceFields, platform: z.literal("kubernetes"), apps: z.array(kubernetesAppSchema).default([]) }).partial({ replicas: true }),
+        strictObject({ ...instanceFields, platform: z.literal("ecs"), apps: z.array(ecsAppSchema).default([]) }).partial({ replicas: true }),
+    ]),
+);
 
 const kubernetesSchema = strictObject({
     namespace: dnsLabel("namespace").default("prometheus"),
@@ -363,7 +390,8 @@ export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruSer
 
 type RawStackConfig = z.infer<typeof stackConfigSchema>;
 type RawInstance = z.infer<typeof instanceSchema>;
-export type AppTarget = z.infer<typeof appSchema>;
+export type KubernetesApp = z.infer<typeof kubernetesAppSchema>;
+export type EcsApp = z.infer<typeof ecsAppSchema>;
 export type RuleGroup = z.infer<typeof ruleGroupSchema>;
 export type ThanosConfig = z.infer<typeof thanosSchema>;
 export type BucketConfig = z.infer<typeof bucketSchema>;
@@ -381,9 +409,14 @@ export interface YaceConfig extends Omit<z.infer<typeof yaceSchema>, "regions"> 
     readonly regions: string[];
 }
 
-export interface InstanceConfig extends Omit<RawInstance, "plan" | "replicas"> {
-    readonly plan: Plan;
-    readonly replicas: number;
+type Resolved<I> = Omit<I, "plan" | "replicas"> & { readonly plan: Plan; readonly replicas: number };
+export type KubernetesInstanceConfig = Resolved<Extract<RawInstance, { platform: "kubernetes" }>>;
+export type EcsInstanceConfig = Resolved<Extract<RawInstance, { platform: "ecs" }>>;
+export type InstanceConfig = KubernetesInstanceConfig | EcsInstanceConfig;
+
+/** How an app names itself in the outputs: namespace/app on Kubernetes, cluster/family on ECS. */
+export function appReference(app: KubernetesApp | EcsApp): string {
+    return "family" in app ? `${app.cluster}/${app.family}` : `${app.namespace}/${app.name}`;
 }
 
 export interface BucketCredentials {
@@ -456,7 +489,7 @@ const configErrorMap: z.ZodErrorMap = (issue, context) => {
             return { message: `allowed: ${quoted(issue.options)} (got '${String(issue.received)}')` };
         case z.ZodIssueCode.invalid_union_discriminator:
             // The data is the whole object; the offending value is its discriminator key.
-            return { message: `allowed: ${quoted(issue.options)} (got ${JSON.stringify((context.data as Record<string, unknown> | undefined)?.[String(issue.path.at(-1))])})` };
+            return { message: `allowed: ${quoted(issue.options)} (got ${quoted([(context.data as Record<string, unknown> | undefined)?.[String(issue.path.at(-1))]])})` };
         case z.ZodIssueCode.invalid_literal:
             return { message: `must be ${JSON.stringify(issue.expected)} (got ${JSON.stringify(context.data)})` };
         case z.ZodIssueCode.invalid_string:
@@ -550,14 +583,16 @@ function checkInstances(raw: RawStackConfig, plans: Record<string, Plan>, proble
                 problems.push(`${key}.externalLabels.${label}: set by the platform; reserved: ${[...reservedExternalLabels, raw.thanos.replicaLabel].join(", ")}`);
             }
         }
+        // One scrape job per app, named after it: Prometheus refuses two jobs of one name.
         const appNames = new Set<string>();
         instance.apps.forEach((app, appIndex) => {
-            if (appNames.has(app.name)) {
-                problems.push(`${key}.apps[${appIndex}].name: app '${app.name}' is bound twice to instance '${instance.name}'`);
+            const [field, appName] = "family" in app ? ["family", app.family] : ["name", app.name];
+            if (appNames.has(appName)) {
+                problems.push(`${key}.apps[${appIndex}].${field}: app '${appName}' is bound twice to instance '${instance.name}'`);
             }
-            appNames.add(app.name);
+            appNames.add(appName);
         });
-        return { ...instance, replicas: instance.replicas ?? 1, plan: plan ?? builtinPlans.small };
+        return { ...instance, replicas: instance.replicas ?? 1, plan: plan ?? builtinPlans.small } as InstanceConfig;
     });
 }
 
@@ -571,13 +606,6 @@ const awsS3Endpoint = /(^|\.)amazonaws\.com(\.cn)?(:[0-9]+)?$/;
 /** Cross-key rules of the AWS half: what the ECS platform and YACE need from the rest of the stack. */
 function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: string[]): void {
     const ecsInstances = instances.filter((instance) => instance.platform === "ecs");
-    instances.forEach((instance, index) => {
-        instance.apps.forEach((app, appIndex) => {
-            if (app.basicAuth !== undefined && instance.platform !== "ecs") {
-                problems.push(`${projectName}:instances[${index}].apps[${appIndex}].basicAuth: the password comes from Secrets Manager through ECS; allowed only on platform ecs`);
-            }
-        });
-    });
     const chosenCompactorPlatform = raw.thanos.compactor.platform;
     if (chosenCompactorPlatform !== undefined && !instances.some((instance) => instance.platform === chosenCompactorPlatform)) {
         problems.push(`${projectName}:thanos.compactor.platform: no instance runs on ${chosenCompactorPlatform}, so no Thanos runs there; allowed: ${[...new Set(instances.map((instance) => instance.platform))].join(", ") || "(no instance declared)"}`);

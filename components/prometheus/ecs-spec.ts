@@ -3,7 +3,7 @@
  * task and of its configuration update task. No Pulumi imports; components/prometheus/ecs.ts wires them.
  */
 import { awsLogs, configSyncContainer, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, taskSizeFor } from "../aws/containers";
-import type { InstanceConfig } from "../config";
+import type { EcsInstanceConfig } from "../config";
 import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
 import { thanosDefaults } from "../thanos/defaults";
@@ -53,7 +53,7 @@ export interface EcsExporter {
 }
 
 export interface EcsInstanceFilesInput {
-    readonly instance: InstanceConfig;
+    readonly instance: EcsInstanceConfig;
     readonly labels: ExternalLabelContext;
     readonly alertmanagers: readonly string[];
     readonly exporters: readonly EcsExporter[];
@@ -68,7 +68,7 @@ export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
         alertmanagers: input.alertmanagers,
         replicaValue: ecsReplicaPlaceholder,
         scrapeJobs: [
-            ...instance.apps.map((app) => ecsAppScrapeJob(app, instance.plan, ecsFileSdFile(app.namespace))),
+            ...instance.apps.map((app) => ecsAppScrapeJob(app, instance.plan, ecsFileSdFile(app.cluster))),
             ...input.exporters.map((exporter) => dnsExporterScrapeJob(exporter.jobName, exporter.host, exporter.port, instance.plan)),
         ],
         ruleDir: files.rules,
@@ -78,18 +78,18 @@ export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
 /** A replica task holds config-sync, config-render, Prometheus and the sidecar, then one discovery per cluster. */
 export const maxDiscoveredClusters = maxContainersPerTask - 4;
 
-/** ECS clusters the instance discovers tasks in: its apps' `namespace`. */
-export function discoveredClusters(instance: InstanceConfig): string[] {
-    return [...new Set(instance.apps.map((app) => app.namespace))].sort();
+/** ECS clusters the instance discovers tasks in: its apps' clusters. */
+export function discoveredClusters(instance: EcsInstanceConfig): string[] {
+    return [...new Set(instance.apps.map((app) => app.cluster))].sort();
 }
 
 /** Container `secrets` of the scrape passwords, from Secrets Manager. */
-export function scrapeSecrets(instance: InstanceConfig): { name: string; valueFrom: string }[] {
-    return instance.apps.flatMap((app) => (app.basicAuth ? [{ name: scrapePasswordEnv(app.name), valueFrom: app.basicAuth.passwordSecretArn }] : []));
+export function scrapeSecrets(instance: EcsInstanceConfig): { name: string; valueFrom: string }[] {
+    return instance.apps.flatMap((app) => (app.basicAuth ? [{ name: scrapePasswordEnv(app.family), valueFrom: app.basicAuth.passwordSecretArn }] : []));
 }
 
 /** Replica label value of replica `index`, the same form as the Kubernetes pod names. */
-export function ecsReplicaName(instance: InstanceConfig, index: number): string {
+export function ecsReplicaName(instance: EcsInstanceConfig, index: number): string {
     return `prometheus-${instance.name}-${index}`;
 }
 
@@ -115,7 +115,7 @@ function instanceConfigSync(input: InstanceConfigLocation, name: string): Contai
 }
 
 export interface PrometheusContainersInput extends InstanceConfigLocation {
-    readonly instance: InstanceConfig;
+    readonly instance: EcsInstanceConfig;
     readonly replicaName: string;
 }
 
@@ -227,7 +227,7 @@ export function configUpdateContainers(input: InstanceConfigLocation): Container
  * than Fargate's largest size), or undefined. Config validation only: task definitions are sized from their
  * resolved containers.
  */
-export function prometheusTaskProblem(instance: InstanceConfig): string | undefined {
+export function prometheusTaskProblem(instance: EcsInstanceConfig): string | undefined {
     const clusters = discoveredClusters(instance).length;
     if (clusters > maxDiscoveredClusters) {
         return `discovers ${clusters} ECS clusters; a task holds at most ${maxContainersPerTask} containers, so allowed: at most ${maxDiscoveredClusters} clusters per instance`;

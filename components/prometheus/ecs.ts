@@ -17,7 +17,7 @@ import {
 } from "../aws/ecs";
 import { efsVolume } from "../aws/efs";
 import { configReadStatements, ecsDiscoveryStatements, efsClientStatements } from "../aws/iam";
-import type { InstanceConfig } from "../config";
+import type { EcsInstanceConfig } from "../config";
 import { thanosBucketStatements } from "../thanos/iam";
 import { thanosPorts } from "../thanos/defaults";
 import {
@@ -40,7 +40,7 @@ export interface EcsExporterTarget extends EcsExporter {
 
 export interface EcsPrometheusArgs {
     /** The validated instance (platform ecs): name, plan, team, apps (ECS families per cluster), replicas, labels, rules. */
-    readonly instance: InstanceConfig;
+    readonly instance: EcsInstanceConfig;
     /** Stack-wide external label values and the replica label name. */
     readonly labels: ExternalLabelContext;
     /** Alertmanager URLs the instance sends alerts to. */

@@ -4,7 +4,7 @@
  * wires them.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import type { InstanceConfig } from "../config";
+import type { KubernetesInstanceConfig } from "../config";
 import { envsubstScript } from "../envsubst";
 import { image } from "../images";
 import {
@@ -36,7 +36,7 @@ const configTemplate = `${paths.configTemplateDir}/prometheus.yml.tmpl`;
 const configOut = `${paths.configOutDir}/prometheus.yml`;
 
 /** Names of an instance's Kubernetes objects. */
-export function kubernetesPrometheusNames(instance: Pick<InstanceConfig, "name">) {
+export function kubernetesPrometheusNames(instance: Pick<KubernetesInstanceConfig, "name">) {
     const base = `prometheus-${instance.name}`;
     return {
         statefulSet: base,
@@ -50,17 +50,17 @@ export function kubernetesPrometheusNames(instance: Pick<InstanceConfig, "name">
     };
 }
 
-export function prometheusPodLabels(instance: Pick<InstanceConfig, "name">): Record<string, string> {
+export function prometheusPodLabels(instance: Pick<KubernetesInstanceConfig, "name">): Record<string, string> {
     return workloadLabels("prometheus", "prometheus", instance.name);
 }
 
 /** The discovery jobs of an instance: every unit of each bound Tsuru app. */
-export function kubernetesScrapeJobs(instance: InstanceConfig): ScrapeConfig[] {
+export function kubernetesScrapeJobs(instance: KubernetesInstanceConfig): ScrapeConfig[] {
     return instance.apps.map((app) => tsuruAppScrapeJob(app, instance.plan));
 }
 
 /** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
-export function renderKubernetesInstanceFiles(input: { instance: InstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
+export function renderKubernetesInstanceFiles(input: { instance: KubernetesInstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
     return renderInstanceFiles({
         ...input,
         replicaValue: replicaPlaceholder,
@@ -97,7 +97,7 @@ export const prometheusServicePorts = [
 ];
 
 /** The StatefulSet of one instance: TSDB on tmpfs sized by the plan, Thanos sidecar, config rendered before start. */
-export function prometheusStatefulSetSpec(instance: InstanceConfig): k8s.types.input.apps.v1.StatefulSetSpec {
+export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = kubernetesPrometheusNames(instance);
     const labels = prometheusPodLabels(instance);
     const prometheus = prometheusDefaults(instance.plan, "memory");

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
-import type { InstanceConfig } from "../config";
+import type { KubernetesInstanceConfig } from "../config";
 import { prometheusWebPort } from "./defaults";
 import {
     kubernetesPrometheusNames,
@@ -19,7 +19,7 @@ export { replicaPlaceholder } from "./kubernetes-spec";
 
 export interface KubernetesPrometheusArgs {
     /** The validated instance: name, plan, team, bound apps, replicas, labels, rules. */
-    readonly instance: InstanceConfig;
+    readonly instance: KubernetesInstanceConfig;
     /** Namespace the Prometheus pods run in. */
     readonly namespace: pulumi.Input<string>;
     /** Stack-wide external label values and the replica label name. */

@@ -3,7 +3,7 @@
  * Shared by the Kubernetes and ECS implementations; no Pulumi imports.
  */
 import * as yaml from "js-yaml";
-import type { AppTarget, InstanceConfig, RuleGroup } from "../config";
+import type { EcsApp, InstanceConfig, KubernetesApp, RuleGroup } from "../config";
 import { Plan, scrapeTimeout } from "../plans";
 import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";
@@ -77,7 +77,7 @@ const tsuruLabel = (name: string) => `__meta_kubernetes_pod_label_tsuru_io_${nam
  * Every unit of one Tsuru app: pods selected by tsuru.io/app-name in the app's namespace, build and
  * isolated-run pods dropped, scraped on the app's port (Tsuru's default is 8888).
  */
-export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
+export function tsuruAppScrapeJob(app: KubernetesApp, plan: Plan): ScrapeConfig {
     const relabel: RelabelConfig[] = [
         { source_labels: [tsuruLabel("app_name")], regex: escapeRegex(app.name), action: "keep" },
         { source_labels: [tsuruLabel("is_build")], regex: "true", action: "drop" },
@@ -118,20 +118,20 @@ export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
 /** Labels prometheus-ecs-discovery writes on each file_sd target (its own names, not __meta_ ones). */
 export const ecsDiscoveryLabels = ["task_arn", "task_name", "task_revision", "task_group", "cluster_arn", "container_name", "container_arn", "docker_image"] as const;
 
-/** Environment variable holding an app's scrape password, substituted into `$(VAR)` by the init container and the reloader. */
-export function scrapePasswordEnv(appName: string): string {
-    return `SCRAPE_PASSWORD_${appName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+/** Environment variable holding an ECS app's scrape password, substituted into `$(VAR)` by the init container and the reloader. */
+export function scrapePasswordEnv(family: string): string {
+    return `SCRAPE_PASSWORD_${family.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 
 /**
- * Every ECS task of one app, from the file prometheus-ecs-discovery writes for the app's cluster (`namespace` names
- * the ECS cluster, `name` the task definition family, `processes` container names). The target port and an
- * optional path come from the task's PROMETHEUS_EXPORTER_PORT/_PATH Docker labels; the app's `path` is the default.
+ * Every ECS task of one app, from the file prometheus-ecs-discovery writes for the app's cluster, kept by task
+ * definition family (and container names when given). The target port and an optional path come from the task's
+ * PROMETHEUS_EXPORTER_PORT/_PATH Docker labels; the app's `path` is the default.
  */
-export function ecsAppScrapeJob(app: AppTarget, plan: Plan, fileSdFile: string): ScrapeConfig {
-    const relabel: RelabelConfig[] = [{ source_labels: ["task_name"], regex: escapeRegex(app.name), action: "keep" }];
-    if (app.processes !== undefined && app.processes.length > 0) {
-        relabel.push({ source_labels: ["container_name"], regex: app.processes.map(escapeRegex).join("|"), action: "keep" });
+export function ecsAppScrapeJob(app: EcsApp, plan: Plan, fileSdFile: string): ScrapeConfig {
+    const relabel: RelabelConfig[] = [{ source_labels: ["task_name"], regex: escapeRegex(app.family), action: "keep" }];
+    if (app.containers !== undefined && app.containers.length > 0) {
+        relabel.push({ source_labels: ["container_name"], regex: app.containers.map(escapeRegex).join("|"), action: "keep" });
     }
     relabel.push(
         { source_labels: ["task_name"], target_label: "app" },
@@ -143,10 +143,10 @@ export function ecsAppScrapeJob(app: AppTarget, plan: Plan, fileSdFile: string):
         { regex: ecsDiscoveryLabels.join("|"), action: "labeldrop" },
     );
     return {
-        job_name: `ecs-app-${app.name}`,
+        job_name: `ecs-app-${app.family}`,
         metrics_path: app.path,
         scheme: app.scheme,
-        ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.name)})` } } : {}),
+        ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.family)})` } } : {}),
         ...planLimits(plan),
         file_sd_configs: [{ files: [fileSdFile], refresh_interval: "1m" }],
         relabel_configs: relabel,

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
-import { ConfigError } from "../../components/config";
+import { ConfigError, KubernetesInstanceConfig } from "../../components/config";
 import { envsubstScript } from "../../components/envsubst";
 import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
@@ -21,7 +21,7 @@ function haInstance() {
                 { name: "fraud", namespace: "tsuru-pool-a" },
             ],
         }],
-    }).instances[0];
+    }).instances[0] as KubernetesInstanceConfig;
 }
 
 function container(statefulSet: { inputs: Record<string, any> }, name: string) {

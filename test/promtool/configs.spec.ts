@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import versions from "../../components/versions.json";
-import { minimalConfig, readStackConfig, stackNames } from "../support/fixtures";
+import { kubernetesInstance, minimalConfig, readStackConfig, stackNames } from "../support/fixtures";
 import { checkConfig, checkRules, promtoolVersion, runPromtool, writeTempFiles } from "../support/promtool";
 
 /** What the sidecar's reloader does before Prometheus reads the file. */
@@ -24,7 +24,7 @@ describe("promtool (real, at the pinned Prometheus version)", () => {
     it("accepts a plan scraping every 5s (the timeout follows the interval; Prometheus refuses one above it)", () => {
         const config = minimalConfig({ plans: { small: { scrapeInterval: "5s" } } });
         const labels = { environment: config.environment, region: config.region, product: config.product, replicaLabel: config.thanos.replicaLabel };
-        const files = renderKubernetesInstanceFiles({ instance: config.instances[0], labels, alertmanagers: [] });
+        const files = renderKubernetesInstanceFiles({ instance: kubernetesInstance(config), labels, alertmanagers: [] });
         const result = checkConfig(substituteReplica(files.prometheusYml, "prometheus-payments-0"));
         assert.ok(result.ok, result.output);
         const tooLong = checkConfig(substituteReplica(files.prometheusYml, "prometheus-payments-0").replace("scrape_timeout: 5s", "scrape_timeout: 10s"));
@@ -63,7 +63,7 @@ describe("promtool (real, at the pinned Prometheus version)", () => {
 describe("promtool test rules: the shipped instance alerts", () => {
     it("fire and stay silent as the unit tests expect", () => {
         const config = readStackConfig("dev");
-        const small = config.instances.find((instance) => instance.plan.name === "small")!;
+        const small = config.instances.filter((instance) => instance.platform === "kubernetes").find((instance) => instance.plan.name === "small")!;
         const labels = { environment: "dev", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
         const { ruleFiles } = renderKubernetesInstanceFiles({ instance: small, labels, alertmanagers: [] });
         const tests = fs.readFileSync(path.join(__dirname, "instance-alerts.test.yml"), "utf8");

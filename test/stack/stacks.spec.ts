@@ -45,9 +45,9 @@ describe("stacks under mocks", () => {
         assert.equal(prometheus.length, 4);
         for (const statefulSet of prometheus) assert.equal(statefulSet.inputs.spec.replicas, 2, statefulSet.name);
         assert.equal(run.recorder.ofType("kubernetes:policy/v1:PodDisruptionBudget").length, 4);
-        const bucket = run.recorder.ofType("aws:s3/bucket:Bucket")[0];
+        const bucket = run.recorder.one("aws:s3/bucket:Bucket", "thanos-bucket");
         assert.equal(bucket.inputs.bucket, "acme-tsuru-prod-thanos");
-        const encryption = run.recorder.ofType("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[0];
+        const encryption = run.recorder.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "thanos-bucket-encryption");
         assert.equal(encryption.inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "aws:kms");
         const query = run.recorder.ofType("kubernetes:apps/v1:Deployment")[0];
         assert.equal(query.inputs.spec.replicas, 2);

@@ -121,7 +121,7 @@ describe("stack config: ecs and yace", () => {
         });
 
         it("an ECS instance discovering more clusters than a task has containers for", () => {
-            const apps = Array.from({ length: 7 }, (_, index) => ({ name: `app-${index}`, namespace: `cluster-${index}` }));
+            const apps = Array.from({ length: 7 }, (_, index) => ({ family: `app-${index}`, cluster: `cluster-${index}` }));
             assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 7 ECS clusters", "allowed: at most 6 clusters per instance");
         });
 
@@ -150,15 +150,23 @@ describe("stack config: ecs and yace", () => {
             assertProblem({ ...ecsRawConfig(), bucketAccessKey: "AKIA", bucketSecretKey: "s" }, "prometheus-paas:bucketAccessKey", "task role");
         });
 
+        it("an ECS app given with the Kubernetes fields (name, namespace)", () => {
+            assertProblem(withEcsInstance({ apps: [{ name: "billing-api", namespace: "tsuru-ecs" }] }), "prometheus-paas:instances[1].apps[0]: unknown key(s) 'name', 'namespace'", "allowed keys: family, cluster, containers, path, scheme, basicAuth");
+        });
+
+        it("an ECS family bound twice to one instance", () => {
+            assertProblem(withEcsInstance({ apps: [{ family: "a", cluster: "c1" }, { family: "a", cluster: "c2" }] }), "prometheus-paas:instances[1].apps[1].family: app 'a' is bound twice to instance 'billing'");
+        });
+
         it("basicAuth on a Kubernetes instance", () => {
             const raw = ecsRawConfig();
             const [kubernetes, ecs] = raw.instances as Record<string, any>[];
             const app = { ...kubernetes.apps[0], basicAuth: { username: "u", passwordSecretArn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:x-AbCdEf" } };
-            assertProblem({ ...raw, instances: [{ ...kubernetes, apps: [app] }, ecs] }, "prometheus-paas:instances[0].apps[0].basicAuth", "only on platform ecs");
+            assertProblem({ ...raw, instances: [{ ...kubernetes, apps: [app] }, ecs] }, "prometheus-paas:instances[0].apps[0]: unknown key(s) 'basicAuth'", "allowed keys: name, namespace, port, path, scheme, processes");
         });
 
         it("a basicAuth password that is not a Secrets Manager ARN", () => {
-            assertProblem(withEcsInstance({ apps: [{ name: "a", namespace: "c", basicAuth: { username: "u", passwordSecretArn: "arn:aws:ssm:us-east-1:111122223333:parameter/x" } }] }),
+            assertProblem(withEcsInstance({ apps: [{ family: "a", cluster: "c", basicAuth: { username: "u", passwordSecretArn: "arn:aws:ssm:us-east-1:111122223333:parameter/x" } }] }),
                 "instances[1].apps[0].basicAuth.passwordSecretArn", "Secrets Manager secret ARN");
         });
 

@@ -140,7 +140,7 @@ describe("stack config", () => {
         });
 
         it("an unknown bucket type", () => {
-            assertProblem({ ...minimalRawConfig(), bucket: { type: "gcs", bucket: "x" } }, "prometheus-paas:bucket.type: allowed: 's3', 'existing' (got \"gcs\")");
+            assertProblem({ ...minimalRawConfig(), bucket: { type: "gcs", bucket: "x" } }, "prometheus-paas:bucket.type: allowed: 's3', 'existing' (got 'gcs')");
         });
 
         it("a missing required key", () => {

@@ -24,10 +24,10 @@ import { ecsQueryEndpoints, thanosTaskContainers } from "../../components/thanos
 import { billingSecretArn, ecsConfig } from "../support/ecs-fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
 import { yaceServices } from "../support/yace-services";
-import { readStackConfig, stackNames } from "../support/fixtures";
+import { ecsInstance, readStackConfig, stackNames } from "../support/fixtures";
 
 const config = ecsConfig();
-const billing = config.instances.find((instance) => instance.name === "billing")!;
+const billing = ecsInstance(config, "billing");
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
 const bucketArn = "arn:aws:s3:::acme-thanos-test";
 const kmsKeyArn = "arn:aws:kms:us-east-1:111122223333:key/k";

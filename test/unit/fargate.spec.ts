@@ -4,12 +4,13 @@
  */
 import { strict as assert } from "assert";
 import { ContainerDefinition, cpuUnits, fargateSizes, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
-import type { InstanceConfig, StackConfig } from "../../components/config";
+import type { EcsInstanceConfig, StackConfig } from "../../components/config";
+import type { Plan } from "../../components/plans";
 import { yaceContainers } from "../../components/exporters/yace";
 import { configUpdateContainers, maxDiscoveredClusters, prometheusContainers } from "../../components/prometheus/ecs-spec";
 import { thanosTaskContainers } from "../../components/thanos/ecs-spec";
 import { ecsConfig } from "../support/ecs-fixtures";
-import { readStackConfig, stackNames } from "../support/fixtures";
+import { ecsInstance, readStackConfig, stackNames } from "../support/fixtures";
 
 /** AWS Fargate: the memory values each CPU value allows (GiB), nothing else. */
 function fargateAccepts(cpu: number, memoryMiB: number): boolean {
@@ -85,17 +86,17 @@ describe("every container mix the stacks can produce fits a Fargate size", () =>
     const configs: [string, StackConfig][] = [...stackNames().map((stack): [string, StackConfig] => [stack, readStackConfig(stack)]), ["two-platform fixture", ecsConfig()]];
 
     /** An ECS instance of this plan scraping apps in `clusters` ECS clusters (one discovery container each). */
-    function ecsInstance(base: InstanceConfig, plan: InstanceConfig["plan"], clusters: number): InstanceConfig {
+    function withClusters(base: EcsInstanceConfig, plan: Plan, clusters: number): EcsInstanceConfig {
         const app = base.apps[0];
-        return { ...base, plan, apps: Array.from({ length: clusters }, (_, index) => ({ ...app, name: `app-${index}`, namespace: `cluster-${index}` })) };
+        return { ...base, plan, apps: Array.from({ length: clusters }, (_, index) => ({ ...app, family: `app-${index}`, cluster: `cluster-${index}` })) };
     }
 
     for (const [name, config] of configs) {
         it(`${name}: Prometheus tasks of every plan with 0-${maxDiscoveredClusters} discovered clusters, Thanos, YACE, config update`, () => {
-            const base = ecsConfig().instances.find((instance) => instance.platform === "ecs")!;
+            const base = ecsInstance(ecsConfig());
             for (const plan of Object.values(config.plans)) {
                 for (let clusters = 0; clusters <= maxDiscoveredClusters; clusters++) {
-                    const containers = prometheusContainers({ ...location, instance: ecsInstance(base, plan, clusters), replicaName: "prometheus-x-0" });
+                    const containers = prometheusContainers({ ...location, instance: withClusters(base, plan, clusters), replicaName: "prometheus-x-0" });
                     assertFargateFit(`plan ${plan.name}, ${clusters} clusters`, containers);
                 }
             }

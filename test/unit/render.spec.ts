@@ -4,13 +4,13 @@ import { renderDatasources } from "../../components/grafana/datasources";
 import { discoveryRules, renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
 import { compactorArgs, queryArgs, renderObjstoreConfig, sidecarArgs } from "../../components/thanos/render";
-import { minimalConfig } from "../support/fixtures";
+import { kubernetesInstance, minimalConfig } from "../support/fixtures";
 
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
 
 describe("prometheus renderer", () => {
     const config = minimalConfig();
-    const [instance] = config.instances;
+    const instance = kubernetesInstance(config);
 
     it("discovers every unit of a bound Tsuru app with role pod in the app's namespace", () => {
         const job = tsuruAppScrapeJob(instance.apps[0], instance.plan);
@@ -69,9 +69,9 @@ describe("prometheus renderer", () => {
     });
 
     it("keeps tenant rules in their own file beside the instance alerts", () => {
-        const withRules = minimalConfig({
+        const withRules = kubernetesInstance(minimalConfig({
             instances: [{ name: "p", plan: "small", team: "t", rules: [{ name: "g", rules: [{ record: "r:up", expr: "sum(up)" }] }] }],
-        }).instances[0];
+        }));
         const files = renderKubernetesInstanceFiles({ instance: withRules, labels, alertmanagers: [] }).ruleFiles;
         assert.deepEqual(Object.keys(files).sort(), ["instance-alerts.yml", "tenant-rules.yml"]);
         assert.deepEqual(yaml.load(files["tenant-rules.yml"]), { groups: [{ name: "g", rules: [{ record: "r:up", expr: "sum(up)" }] }] });
