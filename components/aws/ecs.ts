@@ -172,9 +172,13 @@ export function cloudMapService(name: string, serviceName: string, context: EcsC
     }, opts);
 }
 
-/** `aws ecs run-task` of a one-off task in the stack's private subnets (e.g. the configuration update). */
-export function runTaskCommand(context: EcsContext, taskDefinitionArn: pulumi.Input<string>, securityGroupId: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi.all([context.clusterArn, taskDefinitionArn, pulumi.all([...context.subnetIds]), securityGroupId]).apply(([cluster, taskDefinition, subnets, group]) =>
+/**
+ * `aws ecs run-task` of a one-off task in the stack's private subnets (e.g. the configuration update). `startedBy`
+ * (ECS: up to 36 letters, digits, '-' and '_') marks the task, and changes the command when what it carries changes.
+ */
+export function runTaskCommand(context: EcsContext, taskDefinitionArn: pulumi.Input<string>, securityGroupId: pulumi.Input<string>, startedBy: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.all([context.clusterArn, taskDefinitionArn, pulumi.all([...context.subnetIds]), securityGroupId, startedBy]).apply(([cluster, taskDefinition, subnets, group, by]) =>
         `aws ecs run-task --region ${context.region} --cluster ${cluster} --launch-type FARGATE --task-definition ${taskDefinition} ` +
-        `--network-configuration 'awsvpcConfiguration={subnets=[${subnets.join(",")}],securityGroups=[${group}],assignPublicIp=DISABLED}'`);
+        `--network-configuration 'awsvpcConfiguration={subnets=[${subnets.join(",")}],securityGroups=[${group}],assignPublicIp=DISABLED}' ` +
+        `--started-by ${by}`);
 }

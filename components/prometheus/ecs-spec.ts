@@ -2,6 +2,7 @@
  * Pure builders of one ECS Prometheus instance: its rendered files and the container definitions of its replica
  * task and of its configuration update task. No Pulumi imports; components/prometheus/ecs.ts wires them.
  */
+import { createHash } from "crypto";
 import { awsLogs, configSyncContainer, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, taskSizeFor } from "../aws/containers";
 import type { EcsInstanceConfig } from "../config";
 import { envsubstScript, shellQuote } from "../envsubst";
@@ -215,6 +216,13 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         logConfiguration: logs(`ecs-discovery-${cluster}`),
     }));
     return [sync, render, prometheusContainer, sidecarContainer, ...discovery];
+}
+
+/** The config update task's startedBy: `config-` and the start of the SHA-256 of the published files (name and content). */
+export function configUpdateStartedBy(files: Readonly<Record<string, string>>): string {
+    const hash = createHash("sha256");
+    for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
+    return `config-${hash.digest("hex").slice(0, 16)}`;
 }
 
 /** The one-off task run after a configuration change: the same copy as config-sync, as the task's only (essential) container. */

@@ -22,6 +22,7 @@ import { thanosBucketStatements } from "../thanos/iam";
 import { thanosPorts } from "../thanos/defaults";
 import {
     configUpdateContainers,
+    configUpdateStartedBy,
     discoveredClusters,
     EcsExporter,
     ecsReplicaName,
@@ -160,7 +161,10 @@ export class EcsPrometheus extends pulumi.ComponentResource {
 
         this.securityGroupId = group.id;
         this.configUpdateTaskDefinitionArn = update.arn;
-        this.configUpdateCommand = runTaskCommand(ecs, update.arn, group.id);
+        // The command names the published files' hash: it changes exactly when the files (or the task) change, which is
+        // how the pipeline knows which instances to update after an `up`.
+        const startedBy = pulumi.all(published).apply((files) => configUpdateStartedBy(files));
+        this.configUpdateCommand = runTaskCommand(ecs, update.arn, group.id, startedBy);
         this.registerOutputs({ host: this.host, url: this.url, storeEndpoint: this.storeEndpoint, configUpdateCommand: this.configUpdateCommand });
     }
 }

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { fargateSizes, taskSizeFor } from "../../components/aws/containers";
 import type { PermissionPolicy } from "../../components/aws/iam";
+import { configUpdateStartedBy } from "../../components/prometheus/ecs-spec";
 import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
@@ -241,6 +242,12 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         const command = await resolve((run.outputs.ecsConfigUpdateCommands as Record<string, any>).billing as string);
         assert.match(command, /^aws ecs run-task --region us-east-1 --cluster arn:aws:mock:::ecs-cluster --launch-type FARGATE --task-definition arn:aws:mock:::ecs-prometheus-billing-config-update /);
         assert.match(command, /subnets=\[subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2\],securityGroups=\[ecs-prometheus-billing-tasks-id\]/);
+        // The command names the hash of exactly the files published for the instance: it changes when they do.
+        const published = Object.fromEntries(run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2")
+            .filter((object) => object.inputs.key.startsWith("instances/billing/"))
+            .map((object) => [object.inputs.key.slice("instances/billing/".length), unsecret(object.inputs.content)]));
+        assert.ok(command.endsWith(` --started-by ${configUpdateStartedBy(published)}`), command);
+        assert.notEqual(configUpdateStartedBy({ ...published, "rules/tenant-rules.yml": `${published["rules/tenant-rules.yml"]}# changed\n` }), configUpdateStartedBy(published));
         const update = run.recorder.one(TASK, "ecs-prometheus-billing-config-update");
         assert.deepEqual(containers(update).map((definition) => [definition.name, definition.essential]), [["config-update", true]]);
         assert.equal(update.inputs.taskRoleArn, "arn:aws:mock:::ecs-prometheus-billing-config-update-task-role");
