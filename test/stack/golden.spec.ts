@@ -1,13 +1,14 @@
 /**
  * Every rendered artifact of every stack, pinned by golden files (test/golden/<stack>/): manifests and pod specs,
  * prometheus.yml per replica, rule files, ECS task definitions, IAM documents, objstore.yml (keys masked),
- * outputs. Regenerate with `UPDATE_GOLDEN=1 npm test` and review `git diff test/golden`.
+ * outputs; and of the two-platform fixture. Regenerate with `UPDATE_GOLDEN=1 npm test` and review `git diff test/golden`.
  */
 import { strict as assert } from "assert";
 import { stackArtifacts } from "../support/artifacts";
 import { stackNames } from "../support/fixtures";
 import { assertGolden, lineDiff } from "../support/golden";
-import { runStack } from "../support/stack";
+import { ecsRawConfig } from "../support/ecs-fixtures";
+import { runStack, runStackConfig } from "../support/stack";
 
 describe("golden files: what every stack renders", () => {
     for (const stack of stackNames()) {
@@ -15,6 +16,11 @@ describe("golden files: what every stack renders", () => {
             assertGolden(stack, await stackArtifacts(await runStack(stack)));
         });
     }
+
+    // The two-platform fixture of the component tests (Kubernetes, HA ECS tenant with basic auth, YACE), compactor on ECS.
+    it("two-platform fixture: matches test/golden/two-platforms/", async () => {
+        assertGolden("two-platforms", await stackArtifacts(await runStackConfig(ecsRawConfig({ thanos: { compactor: { platform: "ecs" } } }), "two-platforms")));
+    });
 
     it("a difference is reported with the changed lines, so a failure says what moved", () => {
         const diff = lineDiff("a\nb\nc\n", "a\nB\nc\n");

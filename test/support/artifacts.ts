@@ -122,9 +122,12 @@ export async function stackArtifacts(run: StackRun): Promise<Record<string, stri
             case "aws:s3/bucketPolicy:BucketPolicy":
                 files[`iam/${resource.name}.resource-policy.json`] = dumpJson(parseJson(inputs.policy));
                 break;
-            case "pulumi-nodejs:dynamic/paas-tsuru:TsuruService":
-                files["tsuru/service-doc.txt"] = String(inputs.documentation);
+            case "pulumi-nodejs:dynamic/paas-tsuru:TsuruService": {
+                const { documentation, password: _password, __provider: _provider, ...registration } = inputs;
+                files["tsuru/service.json"] = dumpJson({ ...registration, password: masked });
+                files["tsuru/service-doc.txt"] = String(documentation);
                 break;
+            }
         }
     }
     // The inventory: what a change adds, removes or renames (a rename replaces the resource).
