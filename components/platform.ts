@@ -122,7 +122,7 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
         thanos: compactorOnlyOn("ecs", config),
         objstoreConfig: bucket.objstoreConfig,
         bucket: thanosBucket,
-        sidecars: instances.map((prometheus) => ({ endpoint: prometheus.storeEndpoint, securityGroupId: prometheus.securityGroupId })),
+        sidecars: instances.map((prometheus) => ({ storeApiEndpoint: prometheus.storeApiEndpoint, securityGroupId: prometheus.securityGroupId })),
         queryAllowedCidrs: config.ecs.queryAllowedCidrs,
     }, opts);
     return {

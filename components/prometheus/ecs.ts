@@ -66,10 +66,9 @@ export class EcsPrometheus extends pulumi.ComponentResource {
     /** Cloud Map name of the instance's tasks (every replica). */
     readonly host: string;
     /** StoreAPI endpoint of the sidecars for Thanos query (`dns+` resolves every replica). */
-    readonly storeEndpoint: string;
+    readonly storeApiEndpoint: string;
     readonly url: string;
     readonly securityGroupId: pulumi.Output<string>;
-    readonly configUpdateTaskDefinitionArn: pulumi.Output<string>;
     /** Run after `pulumi up` changed the configuration: copies it onto EFS; the reloader then reloads Prometheus. */
     readonly configUpdateCommand: pulumi.Output<string>;
 
@@ -84,7 +83,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const family = `prometheus-${ecs.environment}-${instance.name}`;
         const configPrefix = `instances/${instance.name}/`;
         this.host = cloudMapHost(baseName, ecs.namespaceName);
-        this.storeEndpoint = `dns+${this.host}:${thanosPorts.grpc}`;
+        this.storeApiEndpoint = `dns+${this.host}:${thanosPorts.grpc}`;
         this.url = `http://${this.host}:${prometheusWebPort}`;
 
         const rendered = renderEcsInstanceFiles({ instance, labels: args.labels, alertmanagers: args.alertmanagers, exporters: args.exporters });
@@ -160,11 +159,10 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         }, child);
 
         this.securityGroupId = group.id;
-        this.configUpdateTaskDefinitionArn = update.arn;
         // The command names the published files' hash: it changes exactly when the files (or the task) change, which is
         // how the pipeline knows which instances to update after an `up`.
         const startedBy = pulumi.all(published).apply((files) => configUpdateStartedBy(files));
         this.configUpdateCommand = runTaskCommand(ecs, update.arn, group.id, startedBy);
-        this.registerOutputs({ host: this.host, url: this.url, storeEndpoint: this.storeEndpoint, configUpdateCommand: this.configUpdateCommand });
+        this.registerOutputs({ host: this.host, url: this.url, storeApiEndpoint: this.storeApiEndpoint, configUpdateCommand: this.configUpdateCommand });
     }
 }

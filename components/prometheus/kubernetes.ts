@@ -39,7 +39,6 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
     readonly url: pulumi.Output<string>;
     /** Thanos query's endpoint for the sidecars' StoreAPI: the SRV records of the headless Service. */
     readonly storeApiEndpoint: pulumi.Output<string>;
-    readonly serviceName: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesPrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
         super("paas:prometheus:KubernetesPrometheus", name, {}, formerly("paas:prometheus:KubernetesInstance", opts));
@@ -95,9 +94,8 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
             }, child);
         }
 
-        this.serviceName = service.metadata.name;
         this.url = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${prometheusWebPort}`;
         this.storeApiEndpoint = pulumi.all([headless.metadata.name, headless.metadata.namespace]).apply(([headlessName, namespace]) => kubernetesStoreApiEndpoint(headlessName, namespace));
-        this.registerOutputs({ url: this.url, storeApiEndpoint: this.storeApiEndpoint, serviceName: this.serviceName });
+        this.registerOutputs({ url: this.url, storeApiEndpoint: this.storeApiEndpoint });
     }
 }

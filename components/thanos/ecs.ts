@@ -29,7 +29,7 @@ export interface EcsThanosArgs {
     /** The Thanos bucket, for the task roles. */
     readonly bucket: { readonly arn: pulumi.Input<string>; readonly kmsKeyArn?: string };
     /** Every instance's sidecars: their StoreAPI endpoint and the security group query must be admitted to. */
-    readonly sidecars: readonly { readonly endpoint: string; readonly securityGroupId: pulumi.Input<string> }[];
+    readonly sidecars: readonly { readonly storeApiEndpoint: string; readonly securityGroupId: pulumi.Input<string> }[];
     /** CIDRs allowed to reach query's internal load balancer (Grafana over VPC peering). */
     readonly queryAllowedCidrs: readonly string[];
 }
@@ -39,7 +39,6 @@ export class EcsThanos extends pulumi.ComponentResource {
     /** Grafana's datasource URL: the internal load balancer in front of query. */
     readonly queryUrl: pulumi.Output<string>;
     readonly queryLoadBalancerDnsName: pulumi.Output<string>;
-    readonly queryEndpoints: readonly string[];
 
     constructor(name: string, args: EcsThanosArgs, opts?: pulumi.ComponentResourceOptions) {
         assertCompactorSingleton(args.thanos.compactor.replicas);
@@ -50,7 +49,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         const child = { parent: this };
         const { ecs, thanos } = args;
         const family = (component: string) => `thanos-${ecs.environment}-${component}`;
-        this.queryEndpoints = ecsQueryEndpoints(ecs.namespaceName, args.sidecars.map((sidecar) => sidecar.endpoint));
+        const queryEndpoints = ecsQueryEndpoints(ecs.namespaceName, args.sidecars.map((sidecar) => sidecar.storeApiEndpoint));
 
         const logs = {
             store: logGroup(`${name}-store-logs`, `/paas/${ecs.environment}/thanos/store`, ecs, child),
@@ -58,7 +57,7 @@ export class EcsThanos extends pulumi.ComponentResource {
             compactor: logGroup(`${name}-compactor-logs`, `/paas/${ecs.environment}/thanos/compactor`, ecs, child),
         };
         const containers = pulumi.all([args.objstoreConfig, logs.store.name, logs.query.name, logs.compactor.name]).apply(([objstoreConfig, store, query, compactor]) =>
-            thanosTaskContainers({ thanos, objstoreConfig, queryEndpoints: this.queryEndpoints, region: ecs.region, logGroups: { store, query, compactor } }));
+            thanosTaskContainers({ thanos, objstoreConfig, queryEndpoints, region: ecs.region, logGroups: { store, query, compactor } }));
 
         const groups = {
             store: securityGroup(`${name}-store`, "Thanos store: StoreAPI to query only", ecs, child),
