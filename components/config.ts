@@ -207,7 +207,7 @@ function exactlyOneOf(first: string, second: string) {
 
 const fargateStorageGiB = z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB");
 
-const ecsClusterName = z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/, "cluster name must be 1-255 letters, digits, '-' or '_'");
+const ecsClusterName = ecsName("cluster name");
 
 /** Pulumi.yaml declares `ecs` and `yace` with default {}: an empty section means the feature is off. */
 const absentWhenEmpty = (value: unknown) =>
