@@ -415,9 +415,10 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
         }
         const rollout = request.operation === "up" ? deps.rollout : undefined;
         let outputsBefore: Record<string, unknown> | undefined;
+        let outputsBeforeUnknown: string | undefined;
         if (rollout !== undefined) {
             outputsBefore = await stack.currentOutputs().catch((e: unknown) => {
-                deps.log(`[${stackName}] could not read the outputs before the update (${errorText(e).split("\n")[0]}): every ECS instance's configuration will be updated\n`);
+                outputsBeforeUnknown = errorText(e).split("\n")[0];
                 return undefined;
             });
         }
@@ -442,7 +443,11 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
                 }
                 if (rollout !== undefined) {
                     const deployed = result.deployedOutputs ?? (await stack.currentOutputs());
-                    const configUpdates = await rollOut(stackName, rollout, changedConfigUpdates(outputsBefore, deployed), deps, controller.signal);
+                    const updates = changedConfigUpdates(outputsBefore, deployed);
+                    if (outputsBeforeUnknown !== undefined && updates.length > 0) {
+                        deps.log(`[${stackName}] could not read the outputs before the update (${outputsBeforeUnknown}): every ECS instance's configuration is updated\n`);
+                    }
+                    const configUpdates = await rollOut(stackName, rollout, updates, deps, controller.signal);
                     const failedUpdates = configUpdates.filter((update) => update.result === "failed");
                     if (failedUpdates.length > 0) {
                         const message = `the update succeeded, but the ECS configuration of ${failedUpdates.map((update) => `'${update.instance}'`).join(", ")} did not roll out: ` +

@@ -714,6 +714,6 @@ describe("pipeline: ECS configuration rollout after up", () => {
         const log: string[] = [];
         await runPipeline(request(), { ...fakeDeps(source, log), rollout });
         assert.deepEqual(rollout.ran.map((update) => update.instance), ["billing"]);
-        assert.match(log.join(""), /could not read the outputs before the update \(error: no stack outputs\): every ECS instance's configuration will be updated/);
+        assert.match(log.join(""), /could not read the outputs before the update \(error: no stack outputs\): every ECS instance's configuration is updated/);
     });
 });
