@@ -8,6 +8,7 @@ import * as readline from "readline";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { inlineStackSource } from "./engine";
 import { confirmationProblem, defaultSleep, requestProblems, runPipeline, StackSource } from "./pipeline";
+import { AwsCliConfigRollout, ConfigRollout } from "./rollout";
 import { exitCodes, mutatingOperations, Operation, operations, renderJson, renderTable } from "./summary";
 
 /** Where the project (Pulumi.yaml) lives when --cwd is not given: the parent of automation/. */
@@ -40,6 +41,8 @@ export interface CliDeps {
     readonly now?: () => number;
     readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
     readonly random?: () => number;
+    /** Runs the ECS config-update tasks after an `up` (default: the stack's own run-task commands through the AWS CLI). */
+    readonly rollout?: ConfigRollout;
 }
 
 const descriptions: Record<Operation, string> = {
@@ -197,6 +200,7 @@ export async function main(args: readonly string[], deps: CliDeps): Promise<numb
             now: deps.now ?? (() => Date.now()),
             sleep: deps.sleep ?? defaultSleep,
             random: deps.random ?? Math.random,
+            rollout: deps.rollout ?? new AwsCliConfigRollout(),
         },
     );
     human("\n" + renderTable(summary));

@@ -10,6 +10,11 @@ import type { Operation } from "./summary";
 import { readProjectName, type PipelineStack, type RunOptions, type RunResult, type StackSource } from "./pipeline";
 import { engineEnvVars, pulumiCommand } from "./tools";
 
+/** Stack outputs as plain values, secrets included: for the pipeline's own use, never for the report. */
+export function plainOutputs(outputs: OutputMap): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
+}
+
 /** Stack outputs for the report: values as JSON, secrets never printed. */
 export function maskOutputs(outputs: OutputMap): Record<string, unknown> {
     const result: Record<string, unknown> = {};
@@ -56,7 +61,7 @@ class InlinePipelineStack implements PipelineStack {
             }
             case "up": {
                 const result = await this.stack.up({ ...common, policyPacks });
-                return { changes: result.summary.resourceChanges };
+                return { changes: result.summary.resourceChanges, deployedOutputs: plainOutputs(result.outputs) };
             }
             case "refresh": {
                 const result = await this.stack.refresh(common);
@@ -69,6 +74,10 @@ class InlinePipelineStack implements PipelineStack {
             case "outputs":
                 return { outputs: maskOutputs(await this.stack.outputs()) };
         }
+    }
+
+    async currentOutputs(): Promise<Record<string, unknown>> {
+        return plainOutputs(await this.stack.outputs());
     }
 }
 

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
+import { changedConfigUpdates, ConfigRollout, ConfigUpdateResult } from "./rollout";
 import {
     exitCodeFor,
     FailureKind,
@@ -34,12 +35,17 @@ export interface RunOptions {
 export interface RunResult {
     /** Resource changes as the engine summarised them (used when no summary event arrived). */
     readonly changes?: OpMap;
+    /** For the `outputs` operation: what the summary shows (secrets masked). */
     readonly outputs?: Record<string, unknown>;
+    /** For `up`: the stack outputs after the update, plain values (never printed). */
+    readonly deployedOutputs?: Record<string, unknown>;
 }
 
 /** One selected stack. Implementations throw the Automation API's errors (ConcurrentUpdateError, ...). */
 export interface PipelineStack {
     run(operation: Operation, options: RunOptions): Promise<RunResult>;
+    /** The current stack outputs, plain values (never printed); empty for a stack never deployed. */
+    currentOutputs(): Promise<Record<string, unknown>>;
 }
 
 export interface StackSource {
@@ -70,6 +76,8 @@ export interface PipelineDeps {
     readonly random: () => number;
     /** Project name for config-key extraction and lock paths; default: read from <workDir>/Pulumi.yaml. */
     readonly projectName?: string;
+    /** Runs the config-update task of each ECS instance whose configuration an `up` changed; absent: none is run. */
+    readonly rollout?: ConfigRollout;
 }
 
 export const lockBackoff = { initialMs: 2_000, maxMs: 30_000, factor: 2, jitter: 0.2 } as const;
@@ -356,6 +364,22 @@ function nonZero(changes: OpMap | undefined): Record<string, number> {
     return result;
 }
 
+/** Runs the config-update task of each changed ECS instance, one after another, logging each result. */
+async function rollOut(stackName: string, rollout: ConfigRollout, updates: ReturnType<typeof changedConfigUpdates>, deps: PipelineDeps, signal: AbortSignal): Promise<ConfigUpdateResult[]> {
+    const results: ConfigUpdateResult[] = [];
+    for (const update of updates) {
+        if (signal.aborted) {
+            results.push({ instance: update.instance, result: "failed", taskArn: null, message: "interrupted before the update ran" });
+            continue;
+        }
+        deps.log(`[${stackName}] configuration of ECS instance '${update.instance}' changed: running its config-update task\n`);
+        const result = await rollout.run(update, signal).catch((e: unknown): ConfigUpdateResult => ({ instance: update.instance, result: "failed", taskArn: null, message: errorText(e) }));
+        deps.log(`[${stackName}] config update of '${update.instance}': ${result.result}${result.taskArn ? ` (${result.taskArn})` : ""}: ${result.message}\n`);
+        results.push(result);
+    }
+    return results;
+}
+
 /** Runs one operation on one stack: select (or create), retry while locked, summarise. */
 export async function runStack(stackName: string, request: PipelineRequest, deps: PipelineDeps): Promise<StackSummary> {
     const projectName = deps.projectName ?? readProjectName(request.workDir);
@@ -369,7 +393,7 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
     let attempts = 0;
     let lockedSince: number | undefined;
 
-    const summary = (fields: Pick<StackSummary, "result" | "error"> & Partial<Pick<StackSummary, "changes" | "outputs">>): StackSummary => ({
+    const summary = (fields: Pick<StackSummary, "result" | "error"> & Partial<Pick<StackSummary, "changes" | "outputs" | "configUpdates">>): StackSummary => ({
         stack: stackName,
         operation: request.operation,
         result: fields.result,
@@ -379,6 +403,7 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
         policyViolations: collector.violations,
         error: fields.error,
         ...(fields.outputs !== undefined ? { outputs: fields.outputs } : {}),
+        ...(fields.configUpdates !== undefined ? { configUpdates: fields.configUpdates } : {}),
     });
 
     try {
@@ -389,6 +414,15 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
             return summary({
                 result: "failed",
                 error: classifyFailure(e, { stack: stackName, workDir: request.workDir, projectName, collector, interrupted: controller.signal.aborted, waitedMs: 0, attempts, lockTimeoutSeconds: request.lockTimeoutSeconds }),
+            });
+        }
+        const rollout = request.operation === "up" ? deps.rollout : undefined;
+        let outputsBefore: Record<string, unknown> | undefined;
+        let outputsBeforeUnknown: string | undefined;
+        if (rollout !== undefined) {
+            outputsBefore = await stack.currentOutputs().catch((e: unknown) => {
+                outputsBeforeUnknown = errorText(e).split("\n")[0];
+                return undefined;
             });
         }
         for (;;) {
@@ -409,6 +443,21 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
                 if (hasMandatoryViolation({ policyViolations: collector.violations })) {
                     // The engine normally fails on these itself; never report ok with a mandatory violation.
                     return summary({ ...base, result: "failed", error: failure("policy", "mandatory policy violation(s); see the list above.") });
+                }
+                if (rollout !== undefined) {
+                    const deployed = result.deployedOutputs ?? (await stack.currentOutputs());
+                    const updates = changedConfigUpdates(outputsBefore, deployed);
+                    if (outputsBeforeUnknown !== undefined && updates.length > 0) {
+                        deps.log(`[${stackName}] could not read the outputs before the update (${outputsBeforeUnknown}): every ECS instance's configuration is updated\n`);
+                    }
+                    const configUpdates = await rollOut(stackName, rollout, updates, deps, controller.signal);
+                    const failedUpdates = configUpdates.filter((update) => update.result === "failed");
+                    if (failedUpdates.length > 0) {
+                        const message = `the update succeeded, but the ECS configuration of ${failedUpdates.map((update) => `'${update.instance}'`).join(", ")} did not roll out: ` +
+                            "Prometheus there still runs the previous configuration. Run the instance's ecsConfigUpdateCommands output once the cause is fixed.";
+                        return summary({ ...base, configUpdates, result: "failed", error: failure("rollout", message) });
+                    }
+                    return summary({ ...base, ...(configUpdates.length > 0 ? { configUpdates } : {}), result: "ok", error: null });
                 }
                 return summary({ ...base, result: "ok", error: null });
             } catch (e) {

@@ -2,6 +2,7 @@
  * The pipeline's report: what happened to each stack, as a table for people and as JSON for CI.
  * Pure: no Pulumi imports, so the schema and the exit-code rule are tested without an engine.
  */
+import type { ConfigUpdateResult } from "./rollout";
 
 export const operations = ["preview", "up", "refresh", "destroy", "outputs"] as const;
 export type Operation = (typeof operations)[number];
@@ -22,6 +23,7 @@ export type FailureKind =
     | "stack-not-found" // the stack does not exist in the backend and --create was not given
     | "cli-missing" // no pulumi CLI on PATH
     | "interrupted" // SIGINT/SIGTERM while the operation ran
+    | "rollout" // `up` succeeded but an ECS instance's config-update task failed
     | "engine"; // anything else the engine reported
 
 export interface PolicyViolation {
@@ -59,6 +61,8 @@ export interface StackSummary {
     readonly error: StackFailure | null;
     /** Only for the `outputs` operation: stack outputs, secrets replaced by "[secret]". */
     readonly outputs?: Record<string, unknown>;
+    /** Only for `up`, when ECS instances' configuration changed: the config-update task run for each. */
+    readonly configUpdates?: ConfigUpdateResult[];
 }
 
 export interface PipelineSummary {
@@ -103,11 +107,6 @@ export function orderedChanges(changes: Record<string, number>): [string, number
         .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/** True when the operation would change (preview) or changed (up/refresh/destroy) at least one resource. */
-export function hasChanges(changes: Record<string, number>): boolean {
-    return orderedChanges(changes).some(([op]) => op !== "same");
-}
-
 function formatChanges(stack: StackSummary): string {
     if (stack.result === "skipped") return "-";
     const entries = orderedChanges(stack.changes);
@@ -144,6 +143,12 @@ export function renderTable(summary: PipelineSummary): string {
                 const level = v.severity ? `${v.level}, ${v.severity}` : v.level;
                 lines.push(`  [${level}] ${v.policyPack}/${v.policy}: ${v.message.trim().replace(/\s*\n\s*/g, " ")}`);
                 lines.push(`      resource: ${v.resourceUrn ?? "(stack)"}`);
+            }
+        }
+        if (stack.configUpdates) {
+            lines.push("", `${stack.stack}: ECS configuration rollout`);
+            for (const update of stack.configUpdates) {
+                lines.push(`  ${update.instance}: ${update.result}${update.taskArn ? ` (${update.taskArn})` : ""}: ${update.message}`);
             }
         }
         if (stack.error) {

@@ -10,8 +10,8 @@ import fastifyBasicAuth from "@fastify/basic-auth";
 import fastifyFormbody from "@fastify/formbody";
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import { AppTarget, BrokerSettings, ConfigError, instanceFromRecord, InstanceRecord, JobTarget, poolNamespace } from "../components/config";
-import { prometheusWebPort } from "../components/prometheus/render";
+import { BrokerSettings, ConfigError, instanceFromRecord, InstanceRecord, JobTarget, KubernetesApp, poolNamespace } from "../components/config";
+import { prometheusWebPort } from "../components/prometheus/defaults";
 import type { InstanceState, Provisioner } from "./provisioner";
 import { Body, bindAppRequest, bindJobRequest, createRequest, namespaceFromInternalHosts, updateRequest } from "./tsuru";
 
@@ -294,7 +294,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 }
 
 /** The scrape target of a bound app; bind parameters may set port, path, scheme and processes. */
-function appTarget(name: string, namespace: string, parameters: Record<string, unknown>): AppTarget {
+function appTarget(name: string, namespace: string, parameters: Record<string, unknown>): KubernetesApp {
     const number = (value: unknown) => (typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value);
     const processes = typeof parameters.processes === "string" ? parameters.processes.split(",").map((process) => process.trim()).filter(Boolean) : parameters.processes;
     const target: Record<string, unknown> = {
@@ -305,6 +305,6 @@ function appTarget(name: string, namespace: string, parameters: Record<string, u
         scheme: parameters.scheme ?? "http",
     };
     if (processes !== undefined) target.processes = processes;
-    return target as unknown as AppTarget;
+    return target as unknown as KubernetesApp;
 }
 

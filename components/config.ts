@@ -4,10 +4,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { builtinPlans, minimumRetentionSeconds, Plan, retentionShareOfTmpfs } from "./plans";
+import { builtinPlans, minimumRetentionSeconds, minimumScrapeIntervalSeconds, Plan, retentionShareOfTmpfs } from "./plans";
 import { yaceSupportedNamespaces } from "./exporters/yace-namespaces";
 import { validateServiceInputs } from "./tsuru/service";
-import { parseDurationSeconds, parseMiB, prometheusSize } from "./units";
+import { prometheusTaskProblem } from "./prometheus/ecs-spec";
+import { thanosDefaults } from "./thanos/defaults";
+import { thanosTaskProblems } from "./thanos/ecs-spec";
+import { mebibytes, parseDurationSeconds, parseMiB, prometheusSize } from "./units";
 
 export const projectName = "prometheus-paas";
 
@@ -50,23 +53,46 @@ const planFields = {
     retentionTime: duration("retentionTime"),
     retentionSize: quantity("retentionSize"),
     scrapeInterval: duration("scrapeInterval"),
+    scrapeTimeout: duration("scrapeTimeout"),
     sampleLimit: z.number().int().positive(),
     labelLimit: z.number().int().positive(),
     targetLimit: z.number().int().positive(),
 };
 const planOverrideSchema = strictObject(planFields).partial();
+/** Fields a new plan may leave out. */
+const optionalPlanFields: readonly string[] = ["scrapeTimeout"];
 
-const appSchema = strictObject({
+const metricsPath = z.string().startsWith("/", "path must start with '/'").default("/metrics");
+const metricsScheme = z.enum(["http", "https"]).default("http");
+
+/** A Tsuru app on Kubernetes: every unit (pod) of it is scraped. */
+const kubernetesAppSchema = strictObject({
     /** Tsuru app name: its units carry the pod label tsuru.io/app-name. */
     name: dnsLabel("app name", 40),
     /** Namespace the app's units run in (from `app-internal-hosts`, or the pool's namespace). */
     namespace: dnsLabel("namespace"),
     port: z.number().int().min(1).max(65535).default(8888),
-    path: z.string().startsWith("/", "path must start with '/'").default("/metrics"),
-    scheme: z.enum(["http", "https"]).default("http"),
+    path: metricsPath,
+    scheme: metricsScheme,
     /** Only scrape these Tsuru processes (default: every process). */
     processes: z.array(dnsLabel("process name")).optional(),
-    /** ECS only: HTTP basic auth for the app's targets, the password read from Secrets Manager at task start. */
+});
+
+/** ECS names (cluster, task definition family, container): ECS' own rule. */
+const ecsName = (what: string) => z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/, `${what} must be 1-255 letters, digits, '-' or '_' (ECS' rule)`);
+
+/** An app on ECS: the tasks of one task definition family in one cluster, found by prometheus-ecs-discovery. */
+const ecsAppSchema = strictObject({
+    /** Task definition family of the app's tasks. */
+    family: ecsName("family"),
+    /** ECS cluster the tasks run in. */
+    cluster: ecsName("cluster"),
+    /** Only scrape these containers of the task (default: every container with a PROMETHEUS_EXPORTER_PORT label). */
+    containers: z.array(ecsName("container name")).optional(),
+    /** Defaults for targets whose Docker labels (PROMETHEUS_EXPORTER_PATH/_SCHEME) do not say; the port always comes from PROMETHEUS_EXPORTER_PORT. */
+    path: metricsPath,
+    scheme: metricsScheme,
+    /** HTTP basic auth for the app's targets, the password read from Secrets Manager at task start. */
     basicAuth: strictObject({
         username: z.string().min(1),
         passwordSecretArn: z.string().regex(secretsManagerArn, "passwordSecretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>[:json-key::])"),
@@ -97,18 +123,34 @@ const ruleGroupSchema = strictObject({
     rules: z.array(ruleSchema).min(1),
 });
 
-const instanceSchema = strictObject({
+const instanceFields = {
     name: dnsLabel("instance name", 40),
     plan: z.string(),
     team: z.string().regex(/^[a-zA-Z][-@_.+a-zA-Z0-9]*$/, "team must be a Tsuru team name"),
-    platform: z.enum(["kubernetes", "ecs"]).default("kubernetes"),
     replicas: z.number().int().min(1, "replicas must be 1 (single) or 2-3 (HA)").max(3, "replicas must be at most 3"),
-    apps: z.array(appSchema).default([]),
-    /** Tsuru jobs bound to the instance (Kubernetes only). */
-    jobs: z.array(jobSchema).default([]),
     externalLabels: z.record(z.string().min(1, "external label values must be non-empty")).default({}),
     rules: z.array(ruleGroupSchema).default([]),
-}).partial({ replicas: true });
+};
+
+/** The apps' fields depend on the platform: Tsuru apps (name, namespace) on Kubernetes, task families (family, cluster) on ECS. */
+const instanceSchema = z.preprocess(
+    (value) => (value !== null && typeof value === "object" && !Array.isArray(value) && !("platform" in value) ? { ...value, platform: "kubernetes" } : value),
+    z.discriminatedUnion("platform", [
+        strictObject({
+            ...instanceFields,
+            platform: z.literal("kubernetes"),
+            apps: z.array(kubernetesAppSchema).default([]),
+            /** Tsuru jobs bound to the instance. */
+            jobs: z.array(jobSchema).default([]),
+        }).partial({ replicas: true }),
+        strictObject({
+            ...instanceFields,
+            platform: z.literal("ecs"),
+            apps: z.array(ecsAppSchema).default([]),
+            jobs: z.array(jobSchema).max(0, "Tsuru jobs are discovered by their Kubernetes pod labels; allowed only on platform kubernetes").optional(),
+        }).partial({ replicas: true }),
+    ]),
+);
 
 const kubernetesSchema = strictObject({
     namespace: dnsLabel("namespace").default("prometheus"),
@@ -128,7 +170,7 @@ const thanosSchema = strictObject({
     query: strictObject({ replicas: z.number().int().min(1).max(10).default(1) }).default({}),
     store: strictObject({
         replicas: z.number().int().min(1).max(10).default(1),
-        memory: quantity("memory").default("1Gi"),
+        memory: quantity("memory").default(mebibytes(thanosDefaults.store.memory.limitMiB)),
     }).default({}),
     compactor: strictObject({
         replicas: z
@@ -136,7 +178,7 @@ const thanosSchema = strictObject({
             .int()
             .refine(isCompactorSingleton, (n) => ({ message: compactorSingletonMessage(n) }))
             .default(1),
-        memory: quantity("memory").default("1Gi"),
+        memory: quantity("memory").default(mebibytes(thanosDefaults.compactor.memory.limitMiB)),
         retentionRaw: duration("retentionRaw").default("30d"),
         retention5m: duration("retention5m").default("90d"),
         retention1h: duration("retention1h").default("1y"),
@@ -154,7 +196,7 @@ function compactorSingletonMessage(replicas: number): string {
     return `the compactor must be a singleton per bucket; allowed: 0 or 1 (got ${replicas})`;
 }
 
-/** Guard for components built without loadStackConfig (e.g. by the broker). */
+/** Guard for components given a config that did not go through parseStackConfig. */
 export function assertCompactorSingleton(replicas: number): void {
     if (!isCompactorSingleton(replicas)) {
         throw new ConfigError([`${projectName}:thanos.compactor.replicas: ${compactorSingletonMessage(replicas)}`]);
@@ -183,7 +225,9 @@ function exactlyOneOf(first: string, second: string) {
     return (value: Record<string, unknown>) => (value[first] === undefined) !== (value[second] === undefined);
 }
 
-const ecsClusterName = z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/, "cluster name must be 1-255 letters, digits, '-' or '_'");
+const fargateStorageGiB = z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB");
+
+const ecsClusterName = ecsName("cluster name");
 
 /** Pulumi.yaml declares `ecs` and `yace` with default {}: an empty section means the feature is off. */
 const absentWhenEmpty = (value: unknown) =>
@@ -200,14 +244,31 @@ const ecsSchema = strictObject({
         id: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "id must be a VPC id such as vpc-0123456789abcdef0").optional(),
         tags: awsTagFilter.optional(),
     }).refine(exactlyOneOf("id", "tags"), "give exactly one of ecs.vpc.id or ecs.vpc.tags"),
-    /** Private subnets of the tasks, the EFS mount targets and the internal load balancer: given or looked up by tags in the VPC. */
+    /**
+     * Private subnets of the tasks, the EFS mount targets and the internal load balancer: given by id, or one looked
+     * up by tags in each listed availability zone (EFS allows one mount target per zone, and the mount targets are
+     * created from this known list).
+     */
     subnets: strictObject({
         ids: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "ids must be subnet ids such as subnet-0123456789abcdef0"))
             .min(2, "an internal load balancer needs subnets in at least two availability zones")
             .refine((ids) => new Set(ids).size === ids.length, "subnet ids must be unique")
             .optional(),
         tags: awsTagFilter.optional(),
-    }).refine(exactlyOneOf("ids", "tags"), "give exactly one of ecs.subnets.ids or ecs.subnets.tags"),
+        availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]$/, "availabilityZones must be zone names such as us-east-1a"))
+            .min(2, "an internal load balancer needs subnets in at least two availability zones")
+            .refine((zones) => new Set(zones).size === zones.length, "availability zones must be unique")
+            .optional(),
+    })
+        .refine(exactlyOneOf("ids", "tags"), "give exactly one of ecs.subnets.ids or ecs.subnets.tags")
+        .refine((subnets) => subnets.tags === undefined || subnets.availabilityZones !== undefined, {
+            message: "subnets looked up by tags need the zones to look in (one subnet each, EFS allows one mount target per zone); e.g. [us-east-1a, us-east-1b]",
+            path: ["availabilityZones"],
+        })
+        .refine((subnets) => subnets.ids === undefined || subnets.availabilityZones === undefined, {
+            message: "only with ecs.subnets.tags: given subnet ids already name their zones",
+            path: ["availabilityZones"],
+        }),
     /** CIDRs allowed to reach Thanos query's internal load balancer (e.g. Grafana's VPC over peering). */
     queryAllowedCidrs: z.array(queryCidr).min(1, "list the CIDRs allowed to reach Thanos query, e.g. Grafana's VPC over peering"),
     /** Cloud Map private DNS namespace; default prometheus-<environment>.internal. */
@@ -227,9 +288,9 @@ const ecsSchema = strictObject({
         /** Capacity provider of the stateless tasks (Thanos query and store, YACE); Prometheus and the compactor always run on FARGATE. */
         statelessProvider: z.enum(["FARGATE", "FARGATE_SPOT"]).default("FARGATE"),
         /** Fargate ephemeral storage of each Prometheus task: its TSDB lives there, never on EFS. */
-        prometheusStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(30),
-        storeStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(30),
-        compactorStorageGiB: z.number().int().min(21, "Fargate ephemeral storage is 21-200 GiB").max(200, "Fargate ephemeral storage is 21-200 GiB").default(100),
+        prometheusStorageGiB: fargateStorageGiB.default(30),
+        storeStorageGiB: fargateStorageGiB.default(thanosDefaults.store.diskGiB!),
+        compactorStorageGiB: fargateStorageGiB.default(thanosDefaults.compactor.diskGiB!),
     }).default({}),
 });
 
@@ -386,14 +447,14 @@ export const secretConfigKeys = ["bucketAccessKey", "bucketSecretKey", "tsuruSer
 
 type RawStackConfig = z.infer<typeof stackConfigSchema>;
 type RawInstance = z.infer<typeof instanceSchema>;
-export type AppTarget = z.infer<typeof appSchema>;
+export type KubernetesApp = z.infer<typeof kubernetesAppSchema>;
+export type EcsApp = z.infer<typeof ecsAppSchema>;
 export type JobTarget = z.infer<typeof jobSchema>;
 export type RuleGroup = z.infer<typeof ruleGroupSchema>;
 export type ThanosConfig = z.infer<typeof thanosSchema>;
 export type BucketConfig = z.infer<typeof bucketSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
 type RawEcs = z.infer<typeof ecsSchema>;
-export type YaceJob = z.infer<typeof yaceJobSchema>;
 
 /** The `ecs` section with its derived defaults resolved. */
 export interface EcsConfig extends Omit<RawEcs, "cluster" | "serviceDiscoveryNamespace"> {
@@ -406,9 +467,14 @@ export interface YaceConfig extends Omit<z.infer<typeof yaceSchema>, "regions"> 
     readonly regions: string[];
 }
 
-export interface InstanceConfig extends Omit<RawInstance, "plan" | "replicas"> {
-    readonly plan: Plan;
-    readonly replicas: number;
+type Resolved<I> = Omit<I, "plan" | "replicas"> & { readonly plan: Plan; readonly replicas: number };
+export type KubernetesInstanceConfig = Resolved<Extract<RawInstance, { platform: "kubernetes" }>>;
+export type EcsInstanceConfig = Resolved<Extract<RawInstance, { platform: "ecs" }>>;
+export type InstanceConfig = KubernetesInstanceConfig | EcsInstanceConfig;
+
+/** How an app names itself in the outputs: namespace/app on Kubernetes, cluster/family on ECS. */
+export function appReference(app: KubernetesApp | EcsApp): string {
+    return "family" in app ? `${app.cluster}/${app.family}` : `${app.namespace}/${app.name}`;
 }
 
 export interface BucketCredentials {
@@ -454,6 +520,47 @@ function formatPath(path: (string | number)[]): string {
     return path.reduce<string>((text, part) => (typeof part === "number" ? `${text}[${part}]` : text ? `${text}.${part}` : part), "");
 }
 
+function quoted(values: readonly unknown[]): string {
+    return values.map((value) => `'${String(value)}'`).join(", ");
+}
+
+function plural(count: number | bigint, one: string, many: string): string {
+    return `${count} ${Number(count) === 1 ? one : many}`;
+}
+
+/**
+ * Messages for zod's own checks (lengths, bounds, types, enums): what is allowed and what was given, in the
+ * words of this config; the key is prefixed by formatIssue. Messages set in the schema win.
+ */
+const configErrorMap: z.ZodErrorMap = (issue, context) => {
+    switch (issue.code) {
+        case z.ZodIssueCode.invalid_type:
+            if (issue.expected === "integer") return { message: "must be a whole number" };
+            return { message: `must be ${issue.expected === "array" || issue.expected === "object" ? "an" : "a"} ${issue.expected} (got ${issue.received})` };
+        case z.ZodIssueCode.too_small: {
+            if (issue.type === "string") return { message: issue.minimum === 1 ? "must not be empty" : `must be at least ${plural(issue.minimum, "character", "characters")}` };
+            if (issue.type === "array") return { message: `needs at least ${plural(issue.minimum, "entry", "entries")}` };
+            return { message: `must be ${issue.inclusive ? "at least" : "more than"} ${issue.minimum} (got ${String(context.data)})` };
+        }
+        case z.ZodIssueCode.too_big: {
+            if (issue.type === "string") return { message: `must be at most ${plural(issue.maximum, "character", "characters")}` };
+            if (issue.type === "array") return { message: `allows at most ${plural(issue.maximum, "entry", "entries")}` };
+            return { message: `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum} (got ${String(context.data)})` };
+        }
+        case z.ZodIssueCode.invalid_enum_value:
+            return { message: `allowed: ${quoted(issue.options)} (got '${String(issue.received)}')` };
+        case z.ZodIssueCode.invalid_union_discriminator:
+            // The data is the whole object; the offending value is its discriminator key.
+            return { message: `allowed: ${quoted(issue.options)} (got ${quoted([(context.data as Record<string, unknown> | undefined)?.[String(issue.path.at(-1))]])})` };
+        case z.ZodIssueCode.invalid_literal:
+            return { message: `must be ${JSON.stringify(issue.expected)} (got ${JSON.stringify(context.data)})` };
+        case z.ZodIssueCode.invalid_string:
+            return { message: `is not a valid ${typeof issue.validation === "string" ? issue.validation : "string"}` };
+        default:
+            return { message: context.defaultError };
+    }
+};
+
 function formatIssue(issue: z.ZodIssue): string {
     const key = `${projectName}:${formatPath(issue.path)}`.replace(/:$/, "");
     if (issue.code === "unrecognized_keys") {
@@ -474,7 +581,7 @@ function mergePlans(overrides: RawStackConfig["plans"], problems: string[]): Rec
             continue;
         }
         const base = builtinPlans[name];
-        const missing = Object.keys(planFields).filter((field) => base === undefined && override[field as keyof typeof override] === undefined);
+        const missing = Object.keys(planFields).filter((field) => base === undefined && !optionalPlanFields.includes(field) && override[field as keyof typeof override] === undefined);
         if (missing.length > 0) {
             problems.push(`${key}: a new plan needs every field; missing: ${missing.join(", ")} (or name a built-in plan: ${Object.keys(builtinPlans).join(", ")})`);
             continue;
@@ -488,6 +595,8 @@ function mergePlans(overrides: RawStackConfig["plans"], problems: string[]): Rec
             retentionTime: override.retentionTime ?? base.retentionTime,
             retentionSizeMiB: override.retentionSize !== undefined ? parseMiB(override.retentionSize)! : base.retentionSizeMiB,
             scrapeInterval: override.scrapeInterval ?? base.scrapeInterval,
+            // A new interval without a timeout derives the timeout again, rather than keeping the base plan's.
+            scrapeTimeout: override.scrapeTimeout ?? (override.scrapeInterval === undefined ? base?.scrapeTimeout : undefined),
             sampleLimit: override.sampleLimit ?? base.sampleLimit,
             labelLimit: override.labelLimit ?? base.labelLimit,
             targetLimit: override.targetLimit ?? base.targetLimit,
@@ -501,6 +610,13 @@ function mergePlans(overrides: RawStackConfig["plans"], problems: string[]): Rec
                 `${key}.retentionSize: ${prometheusSize(plan.retentionSizeMiB)} must stay below the tmpfs size ${prometheusSize(plan.tmpfsMiB)} ` +
                     `with headroom for WAL and compaction; allowed: at most ${Math.round(retentionShareOfTmpfs * 100)}% of tmpfs (${maxRetention}Mi)`,
             );
+        }
+        const interval = parseDurationSeconds(plan.scrapeInterval)!;
+        if (interval < minimumScrapeIntervalSeconds) {
+            problems.push(`${key}.scrapeInterval: ${plan.scrapeInterval} is too short; allowed: ${minimumScrapeIntervalSeconds}s or more`);
+        }
+        if (plan.scrapeTimeout !== undefined && (parseDurationSeconds(plan.scrapeTimeout)! > interval || parseDurationSeconds(plan.scrapeTimeout)! === 0)) {
+            problems.push(`${key}.scrapeTimeout: ${plan.scrapeTimeout} is above the scrape interval ${plan.scrapeInterval} or zero; Prometheus refuses it; allowed: more than 0s, at most the interval`);
         }
         if (parseDurationSeconds(plan.retentionTime)! < minimumRetentionSeconds) {
             problems.push(`${key}.retentionTime: ${plan.retentionTime} is shorter than three 2h blocks; allowed: 6h or more, so the Thanos sidecar uploads before local deletion`);
@@ -522,21 +638,23 @@ function checkInstances(raw: RawStackConfig, plans: Record<string, Plan>, proble
             problems.push(`${key}.plan: unknown plan '${instance.plan}'; allowed: ${Object.keys(plans).join(", ")}`);
         }
         for (const label of Object.keys(instance.externalLabels)) {
-            const parsed = labelName.safeParse(label);
+            const parsed = labelName.safeParse(label, { errorMap: configErrorMap });
             if (!parsed.success) {
                 problems.push(`${key}.externalLabels.${label}: ${parsed.error.issues[0].message}`);
             } else if ((reservedExternalLabels as readonly string[]).includes(label) || label === raw.thanos.replicaLabel) {
                 problems.push(`${key}.externalLabels.${label}: set by the platform; reserved: ${[...reservedExternalLabels, raw.thanos.replicaLabel].join(", ")}`);
             }
         }
+        // One scrape job per app, named after it: Prometheus refuses two jobs of one name.
         const appNames = new Set<string>();
         instance.apps.forEach((app, appIndex) => {
-            if (appNames.has(app.name)) {
-                problems.push(`${key}.apps[${appIndex}].name: app '${app.name}' is bound twice to instance '${instance.name}'`);
+            const [field, appName] = "family" in app ? ["family", app.family] : ["name", app.name];
+            if (appNames.has(appName)) {
+                problems.push(`${key}.apps[${appIndex}].${field}: app '${appName}' is bound twice to instance '${instance.name}'`);
             }
-            appNames.add(app.name);
+            appNames.add(appName);
         });
-        return { ...instance, replicas: instance.replicas ?? 1, plan: plan ?? builtinPlans.small };
+        return { ...instance, replicas: instance.replicas ?? 1, plan: plan ?? builtinPlans.small } as InstanceConfig;
     });
 }
 
@@ -550,16 +668,6 @@ const awsS3Endpoint = /(^|\.)amazonaws\.com(\.cn)?(:[0-9]+)?$/;
 /** Cross-key rules of the AWS half: what the ECS platform and YACE need from the rest of the stack. */
 function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: string[]): void {
     const ecsInstances = instances.filter((instance) => instance.platform === "ecs");
-    instances.forEach((instance, index) => {
-        if (instance.platform === "ecs" && instance.jobs.length > 0) {
-            problems.push(`${projectName}:instances[${index}].jobs: Tsuru jobs are discovered by their Kubernetes pod labels; allowed only on platform kubernetes`);
-        }
-        instance.apps.forEach((app, appIndex) => {
-            if (app.basicAuth !== undefined && instance.platform !== "ecs") {
-                problems.push(`${projectName}:instances[${index}].apps[${appIndex}].basicAuth: the password comes from Secrets Manager through ECS; allowed only on platform ecs`);
-            }
-        });
-    });
     const chosenCompactorPlatform = raw.thanos.compactor.platform;
     if (chosenCompactorPlatform !== undefined && !instances.some((instance) => instance.platform === chosenCompactorPlatform)) {
         problems.push(`${projectName}:thanos.compactor.platform: no instance runs on ${chosenCompactorPlatform}, so no Thanos runs there; allowed: ${[...new Set(instances.map((instance) => instance.platform))].join(", ") || "(no instance declared)"}`);
@@ -573,11 +681,24 @@ function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: st
         }
         return;
     }
+    raw.ecs.subnets.availabilityZones?.forEach((zone, index) => {
+        if (!zone.startsWith(raw.region)) problems.push(`${projectName}:ecs.subnets.availabilityZones[${index}]: ${zone} is not a zone of the stack's region ${raw.region}`);
+    });
     if (raw.bucket.type === "existing" && !awsS3Endpoint.test(raw.bucket.endpoint)) {
         problems.push(`${projectName}:bucket.endpoint: ECS tasks reach the bucket with IAM task roles; allowed: bucket.type s3, or an existing bucket on an AWS S3 endpoint such as s3.${raw.region}.amazonaws.com`);
     }
     if (raw.bucketAccessKey) {
         problems.push(`${projectName}:bucketAccessKey: ECS tasks authenticate to S3 with their task role; remove bucketAccessKey and bucketSecretKey so no static key is written into configuration`);
+    }
+    instances.forEach((instance, index) => {
+        if (instance.platform !== "ecs") return;
+        const problem = prometheusTaskProblem(instance);
+        if (problem !== undefined) problems.push(`${projectName}:instances[${index}]: on ECS Fargate the Prometheus task of '${instance.name}' (plan '${instance.plan.name}'): ${problem}`);
+    });
+    if (ecsInstances.length > 0) {
+        for (const [component, problem] of Object.entries(thanosTaskProblems(raw.thanos))) {
+            problems.push(`${projectName}:thanos.${component}.memory: the Thanos ${component} task on ECS Fargate: ${problem}`);
+        }
     }
     const storageMiB = raw.ecs.capacity.prometheusStorageGiB * 1024;
     ecsInstances.forEach((instance) => {
@@ -636,7 +757,7 @@ function checkTsuru(config: RawStackConfig, problems: string[]): void {
 }
 
 export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSecrets = {}): StackConfig {
-    const parsed = stackConfigSchema.safeParse(raw);
+    const parsed = stackConfigSchema.safeParse(raw, { errorMap: configErrorMap });
     if (!parsed.success) {
         throw new ConfigError(parsed.error.issues.map(formatIssue));
     }
@@ -778,7 +899,7 @@ export const instanceRecordSchema = strictObject({
     cluster: z.string().optional(),
     /** `parameters.*` of create/update, as Tsuru sent them. */
     parameters: z.record(z.unknown()).default({}),
-    apps: z.array(appSchema).default([]),
+    apps: z.array(kubernetesAppSchema).default([]),
     jobs: z.array(jobSchema).default([]),
     /** Bumped on every change of the record; the program exports the generation it built. */
     generation: z.number().int().min(1),
@@ -807,8 +928,8 @@ export function parseInstanceRecord(config: Record<string, unknown>): InstanceRe
 }
 
 /** The instance a record describes, validated by the same rules as the `instances` of a stack. */
-export function instanceFromRecord(name: string, record: Pick<InstanceRecord, "plan" | "team" | "apps" | "jobs">, settings: BrokerSettings): InstanceConfig {
-    const parsed = instanceSchema.safeParse({ name, plan: record.plan, team: record.team, apps: record.apps, jobs: record.jobs });
+export function instanceFromRecord(name: string, record: Pick<InstanceRecord, "plan" | "team" | "apps" | "jobs">, settings: BrokerSettings): KubernetesInstanceConfig {
+    const parsed = instanceSchema.safeParse({ name, platform: "kubernetes", plan: record.plan, team: record.team, apps: record.apps, jobs: record.jobs });
     if (!parsed.success) {
         throw new ConfigError(parsed.error.issues.map((issue) => `instance ${name}: ${formatPath(issue.path) || "name"}: ${issue.message}`));
     }
@@ -816,7 +937,7 @@ export function instanceFromRecord(name: string, record: Pick<InstanceRecord, "p
     const raw = { instances: [parsed.data], thanos: { replicaLabel: settings.replicaLabel } } as unknown as RawStackConfig;
     const [instance] = checkInstances(raw, settings.plans as Record<string, Plan>, problems);
     if (problems.length > 0) throw new ConfigError(problems.map((problem) => problem.replace(`${projectName}:instances[0]`, `instance ${name}`)));
-    return instance;
+    return instance as KubernetesInstanceConfig;
 }
 
 /** Reads the current (instance) stack's record inside its inline program. */

@@ -7,5 +7,3 @@ export function image(name: ImageName): string {
     const { repository, tag } = versions.images[name];
     return `${repository}:${tag}`;
 }
-
-export const toolVersions = versions.tools;

@@ -45,7 +45,7 @@ export function instanceProgram(args: InstanceProgramArgs) {
     }, { provider });
     return {
         prometheusUrl: prometheus.url,
-        storeApiService: prometheus.storeApiService,
+        storeApiEndpoint: prometheus.storeApiEndpoint,
         plan: instance.plan.name,
         generation: record.generation,
     };

@@ -1,3 +1,5 @@
+import { parseDurationSeconds } from "./units";
+
 /**
  * The plan catalog. Capacity figures are provisional: they follow Prometheus' rules of thumb (a few KiB of head
  * memory per active series, 1-2 bytes per sample on disk) and have not yet been measured by a benchmark.
@@ -5,17 +7,26 @@
 export interface Plan {
     readonly name: string;
     readonly description: string;
-    /** CPU request of the Prometheus container (Kubernetes quantity); the limit is twice it. */
+    /** CPU request of the Prometheus container (Kubernetes quantity; ECS CPU units of the same share); no CPU limit. */
     readonly cpu: string;
-    /** Memory for the Prometheus process itself, in MiB (head block, queries, WAL replay). */
+    /**
+     * Memory of the Prometheus process, in MiB (head block, queries, WAL replay): the same on every platform.
+     * Where the TSDB is in memory the container's limit adds the tmpfs (prometheusMemoryLimitMiB).
+     */
     readonly memoryMiB: number;
-    /** Size of the in-memory TSDB volume, in MiB; it counts against the container's memory limit. */
+    /**
+     * Size of the TSDB volume, in MiB. On Kubernetes it is a tmpfs (emptyDir medium Memory) and counts against the
+     * container's memory; on ECS the TSDB is on task storage and this only bounds the retention size.
+     */
     readonly tmpfsMiB: number;
     /** Local retention by time (Prometheus duration); Thanos keeps the long-term copy. */
     readonly retentionTime: string;
     /** Local retention by size, in MiB: must leave headroom below tmpfsMiB for WAL and compaction. */
     readonly retentionSizeMiB: number;
+    /** How often every target is scraped (and rules evaluated); Prometheus duration, at least minimumScrapeIntervalSeconds. */
     readonly scrapeInterval: string;
+    /** How long a scrape may take; at most the interval. Absent: derived from the interval (scrapeTimeout). */
+    readonly scrapeTimeout?: string;
     readonly sampleLimit: number;
     readonly labelLimit: number;
     readonly targetLimit: number;
@@ -23,6 +34,18 @@ export interface Plan {
 
 /** Retention size may use at most this share of the tmpfs volume; the rest is WAL, head chunks, compaction. */
 export const retentionShareOfTmpfs = 0.75;
+
+/** Shorter intervals multiply the samples (and the tmpfs they fill) without telling more; Prometheus' own examples use 5s at least. */
+export const minimumScrapeIntervalSeconds = 5;
+
+/** Prometheus' default scrape timeout, used whenever the interval allows it. */
+const defaultScrapeTimeoutSeconds = 10;
+
+/** The plan's scrape timeout: its own, else Prometheus' 10s default capped at the interval (Prometheus refuses a timeout above it). */
+export function scrapeTimeout(plan: Pick<Plan, "scrapeInterval" | "scrapeTimeout">): string {
+    if (plan.scrapeTimeout !== undefined) return plan.scrapeTimeout;
+    return parseDurationSeconds(plan.scrapeInterval)! < defaultScrapeTimeoutSeconds ? plan.scrapeInterval : `${defaultScrapeTimeoutSeconds}s`;
+}
 
 /** Local retention must hold at least three 2h blocks so the sidecar can upload before deletion. */
 export const minimumRetentionSeconds = 6 * 3600;
@@ -82,7 +105,10 @@ export const builtinPlans: Readonly<Record<string, Plan>> = {
     },
 };
 
-/** The Prometheus container's memory limit: the process budget plus the tmpfs it fills. */
-export function prometheusMemoryLimitMiB(plan: Plan): number {
-    return plan.memoryMiB + plan.tmpfsMiB;
+/** Where a platform keeps the TSDB: in memory (Kubernetes tmpfs) or on disk (ECS task storage; NFS is never used). */
+export type TsdbMedium = "memory" | "disk";
+
+/** The Prometheus container's memory limit: the process memory, plus the tmpfs when the TSDB lives in memory. */
+export function prometheusMemoryLimitMiB(plan: Plan, tsdb: TsdbMedium): number {
+    return plan.memoryMiB + (tsdb === "memory" ? plan.tmpfsMiB : 0);
 }

@@ -1,4 +1,4 @@
-/** Builds every component a stack declares; index.ts and the broker both call this. */
+/** Builds every component a stack declares; the stack program (components/program.ts) calls this. */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,11 +10,12 @@ import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
+import { kubernetesStoreApiEndpoint, prometheusPodLabels } from "./prometheus/kubernetes-spec";
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
 import { KubernetesThanos } from "./thanos/kubernetes";
 import { workloadLabels } from "./kubernetes/workload";
-import { thanosGrpcPort } from "./thanos/render";
+import { thanosPorts } from "./thanos/defaults";
 import { renderServiceDoc } from "./tsuru/doc";
 import { TsuruService } from "./tsuru/service";
 
@@ -102,6 +103,7 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
         securityGroupId: fileSystem.securityGroupId,
         accessPointId: fileSystem.accessPoints[directory].id,
         accessPointArn: fileSystem.accessPoints[directory].arn,
+        mountTargets: fileSystem.mountTargets,
     });
 
     const yace = config.yace && new Yace("yace", { ecs: context, efs: mount("yace"), yace: config.yace }, opts);
@@ -128,7 +130,7 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
         thanos: compactorOnlyOn("ecs", config),
         objstoreConfig: bucket.objstoreConfig,
         bucket: thanosBucket,
-        sidecars: instances.map((prometheus) => ({ endpoint: prometheus.storeEndpoint, securityGroupId: prometheus.securityGroupId })),
+        sidecars: instances.map((prometheus) => ({ storeApiEndpoint: prometheus.storeApiEndpoint, securityGroupId: prometheus.securityGroupId })),
         queryAllowedCidrs: config.ecs.queryAllowedCidrs,
     }, opts);
     return {
@@ -170,7 +172,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
         namespace,
         thanos: compactorOnlyOn("kubernetes", config),
         objstoreConfig: bucket.objstoreConfig,
-        sidecarServices: [...instances.map((prometheus) => prometheus.storeApiService), ...(brokerSidecars ? [brokerSidecars] : [])],
+        sidecarStoreApiEndpoints: [...instances.map((prometheus) => prometheus.storeApiEndpoint), ...(brokerSidecars ? [brokerSidecars] : [])],
     }, opts);
     const brokerUrl = config.broker && new BrokerDeployment("broker", {
         broker: config.broker,
@@ -219,12 +221,13 @@ function brokerInstancesSidecars(config: StackConfig, platformNamespace: pulumi.
     const namespace = instanceNamespace === config.kubernetes.namespace
         ? platformNamespace
         : new k8s.core.v1.Namespace("broker-instances-namespace", { metadata: { name: instanceNamespace } }, opts).metadata.name;
-    const { "app.kubernetes.io/instance": _instance, ...prometheusPods } = workloadLabels("prometheus", "prometheus", "any");
+    // Every instance's pods, whatever the instance: the broker's stacks come and go without a platform update.
+    const { "app.kubernetes.io/instance": _instance, ...prometheusPods } = prometheusPodLabels({ name: "any" });
     const service = new k8s.core.v1.Service("broker-instances-sidecars", {
         metadata: { name: "prometheus-sidecars", namespace, labels: workloadLabels("thanos", "sidecars", "broker-instances") },
-        spec: { clusterIP: "None", selector: prometheusPods, ports: [{ name: "grpc", port: thanosGrpcPort, targetPort: "grpc" }] },
+        spec: { clusterIP: "None", selector: prometheusPods, ports: [{ name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] },
     }, opts);
-    return pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+    return pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([name, ns]) => kubernetesStoreApiEndpoint(name, ns));
 }
 
 /** The password Tsuru presents to the broker: the stack's, or a generated one. */

@@ -3,7 +3,7 @@
  * code serves `pulumi up` (index.ts) and the Automation API's inline programs (pipeline, broker, tests), where
  * a module-level program would register nothing the second time it is required.
  */
-import { loadStackConfig, StackConfig } from "./config";
+import { appReference, loadStackConfig, StackConfig } from "./config";
 import { buildPlatform } from "./platform";
 
 export function stackProgram(config: StackConfig = loadStackConfig()) {
@@ -19,7 +19,7 @@ export function stackProgram(config: StackConfig = loadStackConfig()) {
             team: instance.team,
             plan: instance.plan.name,
             replicas: instance.replicas,
-            apps: instance.apps.map((app) => `${app.namespace}/${app.name}`),
+            apps: instance.apps.map(appReference),
         })),
         tsuruServiceId: platform.tsuruService?.id,
         ecsThanosQueryUrl: platform.ecs?.thanosQueryUrl,

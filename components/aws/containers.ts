@@ -2,6 +2,7 @@
  * Pure builders of ECS container definitions (the JSON of a task definition's containerDefinitions) and Fargate
  * sizing. No Pulumi imports: components resolve their Outputs first, then call these.
  */
+import type { ProcessDefaults, Resources } from "../process";
 
 /** The subset of an ECS container definition this program emits. */
 export interface ContainerDefinition {
@@ -14,6 +15,8 @@ export interface ContainerDefinition {
     cpu?: number;
     /** Hard limit in MiB. */
     memory?: number;
+    /** Soft limit in MiB (what the container is expected to use; Kubernetes' request). */
+    memoryReservation?: number;
     environment?: { name: string; value: string }[];
     secrets?: { name: string; valueFrom: string }[];
     mountPoints?: { sourceVolume: string; containerPath: string; readOnly: boolean }[];
@@ -25,6 +28,14 @@ export interface ContainerDefinition {
     stopTimeout?: number;
 }
 
+/** Fully qualified Cloud Map name of a service. */
+export function cloudMapHost(service: string, namespaceName: string): string {
+    return `${service}.${namespaceName}`;
+}
+
+/** ECS accepts at most this many container definitions in one task definition. */
+export const maxContainersPerTask = 10;
+
 /** nobody:nogroup, the uid of the Prometheus image and of the EFS access points. */
 export const nobody = { uid: 65534, gid: 65534, user: "65534:65534" } as const;
 
@@ -32,9 +43,31 @@ export function awsLogs(group: string, region: string, streamPrefix: string): Co
     return { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": region, "awslogs-stream-prefix": streamPrefix } };
 }
 
-/** Health check through busybox wget, present in the Prometheus, Thanos and YACE images. */
-export function httpHealthCheck(port: number, path: string, startPeriod = 30): NonNullable<ContainerDefinition["healthCheck"]> {
-    return { command: ["CMD", "wget", "-q", "-O", "/dev/null", `http://localhost:${port}${path}`], interval: 15, timeout: 5, retries: 4, startPeriod };
+/** CPU units and memory of a container; the reservation only where it is below the limit. */
+export function ecsResources(resources: Resources): Pick<ContainerDefinition, "cpu" | "memory" | "memoryReservation"> {
+    const { requestMiB, limitMiB } = resources.memory;
+    return { cpu: cpuUnits(resources.cpu), memory: limitMiB, ...(requestMiB < limitMiB ? { memoryReservation: requestMiB } : {}) };
+}
+
+/** ECS lets a container this long to stop before it is killed, at most. */
+export const maxStopTimeoutSeconds = 120;
+
+/**
+ * The liveness check of a process as an ECS health check (busybox wget, present in the Prometheus and Thanos
+ * images), and its stop timeout.
+ */
+export function ecsProcess(process: ProcessDefaults): Pick<ContainerDefinition, "healthCheck" | "stopTimeout"> {
+    const { liveness } = process;
+    return {
+        healthCheck: {
+            command: ["CMD", "wget", "-q", "-O", "/dev/null", `http://localhost:${process.httpPort}${liveness.path}`],
+            interval: liveness.periodSeconds,
+            timeout: liveness.timeoutSeconds,
+            retries: liveness.failureThreshold,
+            startPeriod: process.startSeconds,
+        },
+        stopTimeout: Math.min(process.stopSeconds, maxStopTimeoutSeconds),
+    };
 }
 
 /** ECS CPU units (1024 per vCPU) of a Kubernetes CPU quantity such as 250m or 2. */
@@ -44,32 +77,46 @@ export function cpuUnits(quantity: string): number {
     return Math.ceil((millis * 1024) / 1000);
 }
 
-/** Fargate's valid task sizes: CPU units -> allowed memory (MiB) range and step. */
-const fargateSizes: readonly { cpu: number; min: number; max: number; step: number }[] = [
-    { cpu: 256, min: 512, max: 2048, step: 512 },
-    { cpu: 512, min: 1024, max: 4096, step: 1024 },
-    { cpu: 1024, min: 2048, max: 8192, step: 1024 },
-    { cpu: 2048, min: 4096, max: 16384, step: 1024 },
-    { cpu: 4096, min: 8192, max: 30720, step: 1024 },
-    { cpu: 8192, min: 16384, max: 61440, step: 4096 },
-    { cpu: 16384, min: 32768, max: 122880, step: 8192 },
-];
-
-/** The smallest valid Fargate task size that holds the given CPU units and memory. */
-export function fargateTaskSize(cpu: number, memoryMiB: number): { cpu: number; memory: number } {
-    for (const size of fargateSizes) {
-        if (size.cpu < cpu) continue;
-        const memory = Math.max(size.min, Math.ceil(memoryMiB / size.step) * size.step);
-        if (memory <= size.max) return { cpu: size.cpu, memory };
-    }
-    throw new Error(`no Fargate task size holds ${cpu} CPU units and ${memoryMiB} MiB`);
+function steps(from: number, to: number, step: number): number[] {
+    return Array.from({ length: (to - from) / step + 1 }, (_, index) => from + index * step);
 }
 
-/** Task size covering every container (init containers included: ECS counts all container limits). */
+/** Fargate's task sizes: CPU units → the task memory values (MiB) Fargate accepts with them, and no others. */
+export const fargateSizes: readonly { readonly cpu: number; readonly memory: readonly number[] }[] = [
+    { cpu: 256, memory: [512, 1024, 2048] },
+    { cpu: 512, memory: steps(1024, 4096, 1024) },
+    { cpu: 1024, memory: steps(2048, 8192, 1024) },
+    { cpu: 2048, memory: steps(4096, 16384, 1024) },
+    { cpu: 4096, memory: steps(8192, 30720, 1024) },
+    { cpu: 8192, memory: steps(16384, 61440, 4096) },
+    { cpu: 16384, memory: steps(32768, 122880, 8192) },
+];
+
+/** The smallest Fargate task size that holds the given CPU units and memory, or undefined when none does. */
+export function fargateTaskSize(cpu: number, memoryMiB: number): { cpu: number; memory: number } | undefined {
+    for (const size of fargateSizes) {
+        const memory = size.memory.find((candidate) => candidate >= memoryMiB);
+        if (size.cpu >= cpu && memory !== undefined) return { cpu: size.cpu, memory };
+    }
+    return undefined;
+}
+
+/**
+ * The task size of resolved containers, the way awsx sizes Fargate tasks: the sum of the containers' CPU and
+ * memory (init containers included: ECS reserves every container's limits), rounded up to a size Fargate offers.
+ * Hard limits are summed, not reservations: a task whose containers can together outgrow it is killed whole.
+ */
 export function taskSizeFor(containers: readonly ContainerDefinition[]): { cpu: string; memory: string } {
     const cpu = containers.reduce((sum, container) => sum + (container.cpu ?? 0), 0);
-    const memory = containers.reduce((sum, container) => sum + (container.memory ?? 0), 0);
-    const size = fargateTaskSize(Math.max(cpu, 256), Math.max(memory, 512));
+    const memory = containers.reduce((sum, container) => sum + (container.memory ?? container.memoryReservation ?? 0), 0);
+    const size = fargateTaskSize(cpu, memory);
+    if (size === undefined) {
+        const largest = fargateSizes[fargateSizes.length - 1];
+        throw new Error(
+            `no Fargate task size holds containers ${containers.map((container) => container.name).join(", ")} (${cpu} CPU units, ${memory} MiB); ` +
+                `the largest is ${largest.cpu} CPU units with ${largest.memory[largest.memory.length - 1]} MiB`,
+        );
+    }
     return { cpu: String(size.cpu), memory: String(size.memory) };
 }
 

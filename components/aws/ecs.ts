@@ -5,8 +5,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EcsConfig } from "../config";
-import { ContainerDefinition } from "./containers";
-import { ecsTasksAssumeRolePolicy, executionRoleStatements, policyDocument, PolicyStatement } from "./iam";
+import { ContainerDefinition, taskSizeFor } from "./containers";
+import { ecsTasksTrustPolicy, executionRoleStatements, PermissionStatement, policyDocument } from "./iam";
 
 /** What the ECS foundation provides to every ECS component. */
 export interface EcsContext {
@@ -17,7 +17,8 @@ export interface EcsContext {
     readonly clusterArn: pulumi.Input<string>;
     readonly clusterName: pulumi.Input<string>;
     readonly vpcId: pulumi.Input<string>;
-    readonly subnetIds: pulumi.Input<string[]>;
+    /** Known in number (given, or one looked up per zone), so resources can be created per subnet. */
+    readonly subnetIds: readonly pulumi.Input<string>[];
     /** Cloud Map private DNS namespace: its id, and its name (known from config). */
     readonly namespaceId: pulumi.Input<string>;
     readonly namespaceName: string;
@@ -34,43 +35,40 @@ export interface EfsMount {
     readonly securityGroupId: pulumi.Input<string>;
     readonly accessPointId: pulumi.Input<string>;
     readonly accessPointArn: pulumi.Input<string>;
-}
-
-/** Fully qualified Cloud Map name of a service. */
-export function cloudMapHost(service: string, namespaceName: string): string {
-    return `${service}.${namespaceName}`;
+    /** The mount targets a task needs before it can mount the file system. */
+    readonly mountTargets: readonly pulumi.Resource[];
 }
 
 export function logGroup(name: string, groupName: string, context: EcsContext, opts: pulumi.CustomResourceOptions): aws.cloudwatch.LogGroup {
     return new aws.cloudwatch.LogGroup(name, { name: groupName, retentionInDays: context.logRetentionDays }, opts);
 }
 
-function roleWithPolicy(name: string, description: string, context: EcsContext, statements: pulumi.Input<PolicyStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
+function roleWithPolicy(name: string, description: string, context: EcsContext, statements: pulumi.Input<PermissionStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
     const role = new aws.iam.Role(name, {
         description,
-        assumeRolePolicy: pulumi.output(context.accountId).apply((account) => JSON.stringify(ecsTasksAssumeRolePolicy(account))),
+        assumeRolePolicy: pulumi.output(context.accountId).apply((account) => JSON.stringify(ecsTasksTrustPolicy(account))),
     }, opts);
     new aws.iam.RolePolicy(name, {
         role: role.id,
-        policy: pulumi.output(statements).apply((resolved) => JSON.stringify(policyDocument(resolved as PolicyStatement[]))),
+        policy: pulumi.output(statements).apply((resolved) => JSON.stringify(policyDocument(resolved as PermissionStatement[]))),
     }, opts);
     return role;
 }
 
 /** The role the task's containers run as: exactly the statements given, nothing else. */
-export function taskRole(name: string, context: EcsContext, statements: pulumi.Input<PolicyStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
+export function taskRole(name: string, context: EcsContext, statements: pulumi.Input<PermissionStatement[]>, opts: pulumi.CustomResourceOptions): aws.iam.Role {
     return roleWithPolicy(`${name}-task-role`, `Task role of ${name}`, context, statements, opts);
 }
 
-/** The role ECS uses to start the task: pull its images, write its logs, read its named secrets. */
+/** The role ECS uses to start the task: pull the images of its containers, write its logs, read its named secrets. */
 export function executionRole(
     name: string,
     context: EcsContext,
-    input: { logGroupArns: pulumi.Input<string>[]; secretValueFroms: readonly string[]; images: readonly string[] },
+    input: { logGroupArns: pulumi.Input<string>[]; secretValueFroms: readonly string[]; containers: pulumi.Input<ContainerDefinition[]> },
     opts: pulumi.CustomResourceOptions,
 ): aws.iam.Role {
-    const statements = pulumi.all(input.logGroupArns).apply((logGroupArns) =>
-        executionRoleStatements({ logGroupArns, secretValueFroms: input.secretValueFroms, images: input.images }));
+    const statements = pulumi.all([pulumi.all(input.logGroupArns), pulumi.output(input.containers)]).apply(([logGroupArns, containers]) =>
+        executionRoleStatements({ logGroupArns, secretValueFroms: input.secretValueFroms, images: containers.map((container) => container.image) }));
     return roleWithPolicy(`${name}-execution-role`, `Execution role of ${name}`, context, statements, opts);
 }
 
@@ -87,7 +85,7 @@ export function securityGroup(name: string, description: string, context: EcsCon
 }
 
 /** Admits TCP `port` on `securityGroupId` from one security group (never from a CIDR). */
-export function allowFromGroup(name: string, input: { securityGroupId: pulumi.Input<string>; from: pulumi.Input<string>; port: number; description: string }, opts: pulumi.CustomResourceOptions) {
+export function allowFromGroup(name: string, input: { securityGroupId: pulumi.Input<string>; from: pulumi.Input<string>; port: number; description: string }, opts: pulumi.CustomResourceOptions): aws.vpc.SecurityGroupIngressRule {
     return new aws.vpc.SecurityGroupIngressRule(name, {
         securityGroupId: input.securityGroupId,
         referencedSecurityGroupId: input.from,
@@ -100,8 +98,8 @@ export function allowFromGroup(name: string, input: { securityGroupId: pulumi.In
 
 export interface TaskDefinitionInput {
     readonly family: string;
+    /** The containers; the task's CPU and memory are sized from them once resolved. */
     readonly containers: pulumi.Input<ContainerDefinition[]>;
-    readonly size: { cpu: string; memory: string };
     readonly taskRoleArn?: pulumi.Input<string>;
     readonly executionRoleArn: pulumi.Input<string>;
     readonly volumes?: aws.types.input.ecs.TaskDefinitionVolume[];
@@ -109,15 +107,17 @@ export interface TaskDefinitionInput {
 }
 
 export function fargateTaskDefinition(name: string, input: TaskDefinitionInput, opts: pulumi.CustomResourceOptions): aws.ecs.TaskDefinition {
+    const containers = pulumi.output(input.containers);
+    const size = containers.apply(taskSizeFor);
     return new aws.ecs.TaskDefinition(name, {
         family: input.family,
         requiresCompatibilities: ["FARGATE"],
         networkMode: "awsvpc",
-        cpu: input.size.cpu,
-        memory: input.size.memory,
+        cpu: size.cpu,
+        memory: size.memory,
         taskRoleArn: input.taskRoleArn,
         executionRoleArn: input.executionRoleArn,
-        containerDefinitions: pulumi.output(input.containers).apply((containers) => JSON.stringify(containers)),
+        containerDefinitions: containers.apply((resolved) => JSON.stringify(resolved)),
         volumes: input.volumes,
         ephemeralStorage: input.ephemeralStorageGiB !== undefined ? { sizeInGib: input.ephemeralStorageGiB } : undefined,
         runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
@@ -148,7 +148,7 @@ export function fargateService(name: string, context: EcsContext, input: Fargate
         desiredCount: input.desiredCount,
         capacityProviderStrategies: [{ capacityProvider: input.capacityProvider, weight: 1 }],
         platformVersion: "LATEST",
-        networkConfiguration: { subnets: context.subnetIds, securityGroups: input.securityGroupIds, assignPublicIp: false },
+        networkConfiguration: { subnets: [...context.subnetIds], securityGroups: input.securityGroupIds, assignPublicIp: false },
         deploymentMinimumHealthyPercent: input.minimumHealthyPercent,
         deploymentMaximumPercent: input.maximumPercent,
         deploymentCircuitBreaker: { enable: true, rollback: true },
@@ -172,9 +172,13 @@ export function cloudMapService(name: string, serviceName: string, context: EcsC
     }, opts);
 }
 
-/** `aws ecs run-task` of a one-off task in the stack's private subnets (e.g. the configuration update). */
-export function runTaskCommand(context: EcsContext, taskDefinitionArn: pulumi.Input<string>, securityGroupId: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi.all([context.clusterArn, taskDefinitionArn, context.subnetIds, securityGroupId]).apply(([cluster, taskDefinition, subnets, group]) =>
+/**
+ * `aws ecs run-task` of a one-off task in the stack's private subnets (e.g. the configuration update). `startedBy`
+ * (ECS: up to 36 letters, digits, '-' and '_') marks the task, and changes the command when what it carries changes.
+ */
+export function runTaskCommand(context: EcsContext, taskDefinitionArn: pulumi.Input<string>, securityGroupId: pulumi.Input<string>, startedBy: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.all([context.clusterArn, taskDefinitionArn, pulumi.all([...context.subnetIds]), securityGroupId, startedBy]).apply(([cluster, taskDefinition, subnets, group, by]) =>
         `aws ecs run-task --region ${context.region} --cluster ${cluster} --launch-type FARGATE --task-definition ${taskDefinition} ` +
-        `--network-configuration 'awsvpcConfiguration={subnets=[${subnets.join(",")}],securityGroups=[${group}],assignPublicIp=DISABLED}'`);
+        `--network-configuration 'awsvpcConfiguration={subnets=[${subnets.join(",")}],securityGroups=[${group}],assignPublicIp=DISABLED}' ` +
+        `--started-by ${by}`);
 }

@@ -3,11 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { nobody } from "./containers";
 import { efsFileSystemPolicy } from "./iam";
 
+/** A subnet known before any apply: a stable key (its id, or its zone when looked up) and its id. */
+export interface SubnetRef {
+    readonly key: string;
+    readonly id: pulumi.Input<string>;
+}
+
 export interface ConfigFileSystemArgs {
     /** VPC of the tasks; the file system's security group lives there. */
     readonly vpcId: pulumi.Input<string>;
     /** One mount target per subnet (EFS allows one per availability zone: give one subnet per zone). */
-    readonly subnetIds: pulumi.Input<string[]>;
+    readonly subnets: readonly SubnetRef[];
     /** One access point (and directory) per component that mounts the file system, e.g. prometheus-payments, yace. */
     readonly directories: readonly string[];
 }
@@ -22,6 +28,8 @@ export class ConfigFileSystem extends pulumi.ComponentResource {
     /** Admits nobody by itself: each client component adds an NFS rule from its own security group. */
     readonly securityGroupId: pulumi.Output<string>;
     readonly accessPoints: Readonly<Record<string, { id: pulumi.Output<string>; arn: pulumi.Output<string> }>>;
+    /** A task that mounts the file system starts only once these exist. */
+    readonly mountTargets: readonly aws.efs.MountTarget[];
 
     constructor(name: string, args: ConfigFileSystemArgs, opts?: pulumi.ComponentResourceOptions) {
         const invalid = args.directories.filter((directory) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(directory));
@@ -48,9 +56,9 @@ export class ConfigFileSystem extends pulumi.ComponentResource {
             tags: { Name: `${name}-nfs` },
         }, child);
 
-        // The subnets may come from a look-up: one mount target per subnet once their ids are known (during preview too).
-        pulumi.output(args.subnetIds).apply((subnetIds) => subnetIds.map((subnetId) =>
-            new aws.efs.MountTarget(`${name}-${subnetId}`, { fileSystemId: fileSystem.id, subnetId, securityGroups: [group.id] }, child)));
+        // Created from the known subnet list, so previews show them and the services can wait for them.
+        this.mountTargets = args.subnets.map((subnet) =>
+            new aws.efs.MountTarget(`${name}-${subnet.key}`, { fileSystemId: fileSystem.id, subnetId: subnet.id, securityGroups: [group.id] }, child));
 
         const accessPoints: Record<string, { id: pulumi.Output<string>; arn: pulumi.Output<string> }> = {};
         for (const directory of args.directories) {

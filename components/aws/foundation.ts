@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EcsConfig } from "../config";
 import { EcsContext } from "./ecs";
-import { ConfigFileSystem } from "./efs";
+import { ConfigFileSystem, SubnetRef } from "./efs";
 import { hardenBucket } from "./s3";
 
 export interface EcsFoundationArgs {
@@ -14,10 +14,6 @@ export interface EcsFoundationArgs {
     readonly region: string;
     /** Components that mount the configuration file system, one access point each. */
     readonly efsDirectories: readonly string[];
-}
-
-function tagFilters(tags: Record<string, string>) {
-    return Object.entries(tags).map(([key, value]) => ({ name: `tag:${key}`, values: [value] }));
 }
 
 /** What every ECS component shares: the cluster, the network, the Cloud Map namespace, the config bucket and EFS. */
@@ -34,9 +30,12 @@ export class EcsFoundation extends pulumi.ComponentResource {
         const partition = aws.getPartitionOutput({}, child);
 
         const vpcId = ecs.vpc.id !== undefined ? pulumi.output(ecs.vpc.id) : aws.ec2.getVpcOutput({ tags: ecs.vpc.tags }, child).id;
-        const subnetIds = ecs.subnets.ids !== undefined
-            ? pulumi.output(ecs.subnets.ids)
-            : aws.ec2.getSubnetsOutput({ filters: [{ name: "vpc-id", values: [vpcId] }, ...tagFilters(ecs.subnets.tags!)] }, child).ids;
+        // Known in number before any apply: given ids, or one subnet looked up per configured zone (the look-up
+        // fails when a zone has none or several, which EFS' one mount target per zone could not serve either).
+        const subnets: SubnetRef[] = ecs.subnets.ids !== undefined
+            ? ecs.subnets.ids.map((id) => ({ key: id, id }))
+            : ecs.subnets.availabilityZones!.map((zone) => ({ key: zone, id: aws.ec2.getSubnetOutput({ vpcId, availabilityZone: zone, tags: ecs.subnets.tags }, child).id }));
+        const subnetIds = subnets.map((subnet) => subnet.id);
 
         let clusterArn: pulumi.Output<string>;
         if (ecs.cluster.existing) {
@@ -68,7 +67,7 @@ export class EcsFoundation extends pulumi.ComponentResource {
         }, child);
         hardenBucket(`${name}-config`, configBucket, {}, child);
 
-        this.fileSystem = new ConfigFileSystem(`${name}-efs`, { vpcId, subnetIds, directories: args.efsDirectories }, child);
+        this.fileSystem = new ConfigFileSystem(`${name}-efs`, { vpcId, subnets, directories: args.efsDirectories }, child);
 
         this.context = {
             environment: args.environment,

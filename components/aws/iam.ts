@@ -1,59 +1,63 @@
 /**
- * Pure IAM policy documents for the ECS tasks: execution role, EFS client, configuration read, ECS discovery.
- * No Pulumi imports: the component tests and the least-privilege tests read these objects directly.
+ * Pure IAM policy documents: the tasks' trust policy and permissions (execution role, EFS client, configuration
+ * read, ECS discovery) and the resource policies of the file system and the buckets. Three document kinds with
+ * three grammars, so a statement cannot carry a field IAM rejects in its kind. No Pulumi imports.
  */
 
-export interface PolicyStatement {
+/** Condition operator → condition key → value(s), as IAM's Condition element. */
+export type ConditionBlock = Record<string, Record<string, string | string[]>>;
+
+export type Principal = "*" | { readonly AWS?: string | string[]; readonly Service?: string | string[]; readonly Federated?: string | string[] };
+
+/** A statement of an identity-based (permission) policy: what its holder may do, and on which resources. */
+export interface PermissionStatement {
     Sid?: string;
     Effect: "Allow" | "Deny";
-    Principal?: Record<string, string | string[]> | "*";
+    Principal?: never;
     Action: string[];
     Resource: string | string[];
-    Condition?: Record<string, Record<string, string | string[]>>;
+    Condition?: ConditionBlock;
 }
 
-export interface PolicyDocument {
+/** A statement of a role's trust policy: who may assume it. IAM rejects a Resource here (MalformedPolicyDocument). */
+export interface TrustStatement {
+    Sid?: string;
+    Effect: "Allow" | "Deny";
+    Principal: Principal;
+    Action: string[];
+    Resource?: never;
+    Condition?: ConditionBlock;
+}
+
+/** A statement of a resource-based policy (file system, bucket): who may act on the resource it is attached to. */
+export interface ResourcePolicyStatement {
+    Sid?: string;
+    Effect: "Allow" | "Deny";
+    Principal: Principal;
+    Action: string[];
+    Resource: string | string[];
+    Condition?: ConditionBlock;
+}
+
+export interface PolicyDocument<S> {
     Version: "2012-10-17";
-    Statement: PolicyStatement[];
+    Statement: S[];
 }
 
-export function policyDocument(statements: PolicyStatement[]): PolicyDocument {
+export type PermissionPolicy = PolicyDocument<PermissionStatement>;
+export type TrustPolicy = PolicyDocument<TrustStatement>;
+export type ResourcePolicy = PolicyDocument<ResourcePolicyStatement>;
+
+export function policyDocument<S extends PermissionStatement | TrustStatement | ResourcePolicyStatement>(statements: S[]): PolicyDocument<S> {
     return { Version: "2012-10-17", Statement: statements };
 }
 
-/**
- * Actions AWS does not authorize per resource: they may (only they may) use Resource "*".
- * https://docs.aws.amazon.com/service-authorization/latest/reference/ lists them without resource types.
- */
-export const actionsWithoutResourceScope: ReadonlySet<string> = new Set([
-    "ecr:GetAuthorizationToken",
-    "ecs:DescribeTaskDefinition",
-    "ecs:ListTasks",
-    "ec2:DescribeInstances",
-    "cloudwatch:GetMetricData",
-    "cloudwatch:GetMetricStatistics",
-    "cloudwatch:ListMetrics",
-    "tag:GetResources",
-    "iam:ListAccountAliases",
-    "apigateway:GET",
-    "autoscaling:DescribeAutoScalingGroups",
-    "ec2:DescribeTransitGatewayAttachments",
-    "ec2:DescribeSpotFleetRequests",
-    "shield:ListProtections",
-    "storagegateway:ListGateways",
-    "storagegateway:ListTagsForResource",
-    "aps:ListWorkspaces",
-    "dms:DescribeReplicationInstances",
-    "dms:DescribeReplicationTasks",
-]);
-
 /** Trust policy of every task role and execution role; the account condition guards against the confused deputy. */
-export function ecsTasksAssumeRolePolicy(accountId: string): PolicyDocument {
-    return policyDocument([{
+export function ecsTasksTrustPolicy(accountId: string): TrustPolicy {
+    return policyDocument<TrustStatement>([{
         Effect: "Allow",
         Principal: { Service: "ecs-tasks.amazonaws.com" },
         Action: ["sts:AssumeRole"],
-        Resource: "*",
         Condition: { StringEquals: { "aws:SourceAccount": accountId } },
     }]);
 }
@@ -82,8 +86,8 @@ export interface ExecutionRoleInput {
 }
 
 /** Execution role: pull the task's images, write its logs, read its named secrets; nothing else. */
-export function executionRoleStatements(input: ExecutionRoleInput): PolicyStatement[] {
-    const statements: PolicyStatement[] = [{
+export function executionRoleStatements(input: ExecutionRoleInput): PermissionStatement[] {
+    const statements: PermissionStatement[] = [{
         Sid: "WriteLogs",
         Effect: "Allow",
         Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -111,7 +115,7 @@ export interface EfsClientInput {
 }
 
 /** Mount (and write) the file system only through the component's own access point. */
-export function efsClientStatements(input: EfsClientInput): PolicyStatement[] {
+export function efsClientStatements(input: EfsClientInput): PermissionStatement[] {
     return [{
         Sid: input.write ? "MountConfigAccessPointReadWrite" : "MountConfigAccessPointReadOnly",
         Effect: "Allow",
@@ -122,8 +126,8 @@ export function efsClientStatements(input: EfsClientInput): PolicyStatement[] {
 }
 
 /** File system policy: no access without TLS, and none except through an access point. */
-export function efsFileSystemPolicy(fileSystemArn: string): PolicyDocument {
-    return policyDocument([
+export function efsFileSystemPolicy(fileSystemArn: string): ResourcePolicy {
+    return policyDocument<ResourcePolicyStatement>([
         {
             Sid: "DenyInsecureTransport",
             Effect: "Deny",
@@ -144,7 +148,7 @@ export function efsFileSystemPolicy(fileSystemArn: string): PolicyDocument {
 }
 
 /** Read one prefix of the configuration bucket (the component's published files). */
-export function configReadStatements(input: { bucketArn: string; prefix: string }): PolicyStatement[] {
+export function configReadStatements(input: { bucketArn: string; prefix: string }): PermissionStatement[] {
     const prefix = input.prefix.replace(/\/?$/, "/");
     return [
         {
@@ -167,7 +171,7 @@ export interface EcsDiscoveryInput {
 }
 
 /** What prometheus-ecs-discovery calls with -config.cluster, limited to the named clusters where IAM allows it. */
-export function ecsDiscoveryStatements(input: EcsDiscoveryInput): PolicyStatement[] {
+export function ecsDiscoveryStatements(input: EcsDiscoveryInput): PermissionStatement[] {
     if (input.clusters.length === 0) return [];
     const arn = (resource: string) => `arn:${input.partition}:ecs:${input.region}:${input.accountId}:${resource}`;
     const clusterArns = input.clusters.map((cluster) => arn(`cluster/${cluster}`));
@@ -189,4 +193,16 @@ export function ecsDiscoveryStatements(input: EcsDiscoveryInput): PolicyStatemen
         // Task definitions and EC2 instances carry no cluster: IAM cannot scope these two reads.
         { Sid: "DescribeTaskDefinitionsAndHosts", Effect: "Allow", Action: ["ecs:DescribeTaskDefinition", "ec2:DescribeInstances"], Resource: "*" },
     ];
+}
+
+/** Bucket policy: every request without TLS is denied. */
+export function tlsOnlyBucketPolicy(bucketArn: string): ResourcePolicy {
+    return policyDocument<ResourcePolicyStatement>([{
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:*"],
+        Resource: [bucketArn, `${bucketArn}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+    }]);
 }

@@ -1,6 +1,7 @@
 /** Hardening every bucket of this program gets: owner-enforced objects, no public access, encryption, TLS only. */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { tlsOnlyBucketPolicy } from "./iam";
 
 export interface BucketHardening {
     /** SSE-KMS key; default SSE-S3 (AES256). */
@@ -31,16 +32,6 @@ export function hardenBucket(name: string, bucket: aws.s3.Bucket, hardening: Buc
     }, opts);
     new aws.s3.BucketPolicy(`${name}-tls-only`, {
         bucket: bucket.id,
-        policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [{
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-            }],
-        }),
+        policy: bucket.arn.apply((arn) => JSON.stringify(tlsOnlyBucketPolicy(arn))),
     }, opts);
 }

@@ -8,7 +8,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { BrokerConfig } from "../config";
-import { containerSecurityContext, httpProbe, podSecurityContext, workloadLabels } from "../kubernetes/workload";
+import { containerProbes, containerResources, containerSecurityContext, podSecurityContext, workloadLabels } from "../kubernetes/workload";
+import type { ProcessDefaults } from "../process";
 
 export interface BrokerDeploymentArgs {
     /** Validated `broker` section of the stack. */
@@ -27,6 +28,20 @@ export interface BrokerDeploymentArgs {
 }
 
 const dataDir = "/var/lib/broker";
+
+/** The broker process: Node plus up to `concurrency` engine runs (a pulumi CLI and a provider each). */
+export function brokerDefaults(port: number): ProcessDefaults {
+    return {
+        cpu: "500m",
+        memory: { requestMiB: 1024, limitMiB: 2048 },
+        httpPort: port,
+        readiness: { path: "/healthz", periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 5 },
+        liveness: { path: "/healthz", periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 5 },
+        startSeconds: 60,
+        // Lets running engine runs reach their checkpoint.
+        stopSeconds: 60,
+    };
+}
 
 /** What KubernetesPrometheus creates in the instances' namespace: the broker may manage exactly these. */
 export const instanceNamespaceRules: k8s.types.input.rbac.v1.PolicyRule[] = [
@@ -49,9 +64,10 @@ export class BrokerDeployment extends pulumi.ComponentResource {
     readonly url: pulumi.Output<string>;
 
     constructor(name: string, args: BrokerDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("paas:broker:Deployment", name, {}, opts);
+        super("paas:broker:BrokerDeployment", name, {}, opts);
         const child = { parent: this };
         const { broker } = args;
+        const brokerProcess = brokerDefaults(broker.port);
         const labels = workloadLabels("prometheus-broker", "broker", name);
         const metadata = { name: "prometheus-broker", namespace: args.namespace, labels };
 
@@ -107,7 +123,7 @@ export class BrokerDeployment extends pulumi.ComponentResource {
                     spec: {
                         serviceAccountName: serviceAccount.metadata.name,
                         securityContext: podSecurityContext,
-                        terminationGracePeriodSeconds: 60,
+                        terminationGracePeriodSeconds: brokerProcess.stopSeconds,
                         containers: [{
                             name: "broker",
                             image: broker.image,
@@ -128,9 +144,8 @@ export class BrokerDeployment extends pulumi.ComponentResource {
                                 { name: "HOME", value: "/tmp" },
                             ],
                             ports: [{ name: "http", containerPort: broker.port }],
-                            resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } },
-                            readinessProbe: httpProbe("/healthz", broker.port, 5, 3),
-                            livenessProbe: httpProbe("/healthz", broker.port, 20, 6),
+                            resources: containerResources(brokerProcess),
+                            ...containerProbes(brokerProcess),
                             securityContext: containerSecurityContext,
                             volumeMounts: [
                                 { name: "data", mountPath: dataDir },

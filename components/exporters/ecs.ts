@@ -1,9 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
-import { awsLogs, configSyncContainer, ContainerDefinition, taskSizeFor } from "../aws/containers";
+import { cloudMapHost } from "../aws/containers";
 import {
-    cloudMapHost,
     cloudMapService,
     EcsContext,
     EfsMount,
@@ -18,47 +16,7 @@ import {
 import { efsVolume } from "../aws/efs";
 import { configReadStatements, efsClientStatements } from "../aws/iam";
 import type { YaceConfig } from "../config";
-import { image } from "../images";
-import { renderYaceConfig, yacePort, yaceScrapingIntervalSeconds, yaceStatements } from "./yace";
-
-const configDir = "/etc/yace";
-const configPrefix = "exporters/yace/";
-
-export interface YaceContainersInput {
-    readonly yace: YaceConfig;
-    readonly configYml: string;
-    readonly region: string;
-    readonly logGroup: string;
-    readonly configBucket: string;
-}
-
-/** config-sync (S3 -> EFS) then YACE reading its config read-only from EFS. */
-export function yaceContainers(input: YaceContainersInput): ContainerDefinition[] {
-    const sync = configSyncContainer({
-        image: image("awsCli"),
-        region: input.region,
-        bucket: input.configBucket,
-        prefix: configPrefix,
-        volume: "config",
-        mountPath: "/mnt/config",
-        logGroup: input.logGroup,
-    });
-    return [sync, {
-        name: "yace",
-        image: image("yace"),
-        essential: true,
-        command: [`--config.file=${configDir}/config.yml`, `--listen-address=:${yacePort}`, `--scraping-interval=${yaceScrapingIntervalSeconds(input.yace)}`],
-        // A config change changes the task definition, so ECS rolls YACE onto the new file.
-        environment: [{ name: "CONFIG_SHA256", value: createHash("sha256").update(input.configYml).digest("hex") }],
-        cpu: 128,
-        memory: 256,
-        portMappings: [{ containerPort: yacePort, protocol: "tcp", name: "metrics" }],
-        dependsOn: [{ containerName: sync.name, condition: "COMPLETE" }],
-        mountPoints: [{ sourceVolume: "config", containerPath: configDir, readOnly: true }],
-        readonlyRootFilesystem: true,
-        logConfiguration: awsLogs(input.logGroup, input.region, "yace"),
-    }];
-}
+import { renderYaceConfig, yaceConfigPrefix, yaceContainers, yacePort, yaceStatements } from "./yace";
 
 export interface YaceArgs {
     /** Cluster, network, Cloud Map namespace and configuration bucket shared by the ECS components. */
@@ -89,28 +47,27 @@ export class Yace extends pulumi.ComponentResource {
 
         const object = new aws.s3.BucketObjectv2(`${name}-config`, {
             bucket: ecs.configBucket.name,
-            key: `${configPrefix}config.yml`,
+            key: `${yaceConfigPrefix}config.yml`,
             content: configYml,
             contentType: "application/yaml",
         }, child);
         const logs = logGroup(`${name}-logs`, `/paas/${ecs.environment}/exporters/yace`, ecs, child);
         const group = securityGroup(`${name}-tasks`, "YACE: metrics port from admitted Prometheus instances only", ecs, child);
-        allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: "NFS from YACE" }, child);
+        const nfs = allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: "NFS from YACE" }, child);
 
         const statements = pulumi.all([ecs.configBucket.arn, args.efs.fileSystemArn, args.efs.accessPointArn]).apply(([configBucketArn, fileSystemArn, accessPointArn]) => [
             ...yaceStatements(yace),
-            ...configReadStatements({ bucketArn: configBucketArn, prefix: configPrefix }),
+            ...configReadStatements({ bucketArn: configBucketArn, prefix: yaceConfigPrefix }),
             ...efsClientStatements({ fileSystemArn, accessPointArn, write: true }),
         ]);
         const role = taskRole(name, ecs, statements, child);
-        const sizing = yaceContainers({ yace, configYml, region: ecs.region, logGroup: "x", configBucket: "x" });
-        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], secretValueFroms: [], images: sizing.map((container) => container.image) }, child);
+        const containers = pulumi.all([logs.name, ecs.configBucket.name]).apply(([logGroupName, configBucket]) =>
+            yaceContainers({ yace, configYml, region: ecs.region, logGroup: logGroupName, configBucket }));
+        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], secretValueFroms: [], containers }, child);
 
         const taskDefinition = fargateTaskDefinition(name, {
             family: `yace-${ecs.environment}`,
-            containers: pulumi.all([logs.name, ecs.configBucket.name]).apply(([logGroupName, configBucket]) =>
-                yaceContainers({ yace, configYml, region: ecs.region, logGroup: logGroupName, configBucket })),
-            size: taskSizeFor(sizing),
+            containers,
             taskRoleArn: role.arn,
             executionRoleArn: execution.arn,
             volumes: [efsVolume("config", args.efs.fileSystemId, args.efs.accessPointId)],
@@ -125,7 +82,7 @@ export class Yace extends pulumi.ComponentResource {
             minimumHealthyPercent: 0,
             maximumPercent: 200,
             registryArn: registry.arn,
-        }, child);
+        }, { ...child, dependsOn: [...args.efs.mountTargets, nfs] });
 
         this.securityGroupId = group.id;
         this.registerOutputs({ host: this.host, securityGroupId: this.securityGroupId });

@@ -1,10 +1,13 @@
 /**
- * Pure renderer of the YACE (yet-another-cloudwatch-exporter) configuration and its IAM needs.
+ * Pure renderer of the YACE (yet-another-cloudwatch-exporter) configuration, its task's containers and its IAM needs.
  * Format: YACE `apiVersion: v1alpha1` discovery jobs (pkg/config/config.go of the pinned version).
  */
+import { createHash } from "crypto";
 import * as yaml from "js-yaml";
-import type { PolicyStatement } from "../aws/iam";
+import { awsLogs, configSyncContainer, ContainerDefinition } from "../aws/containers";
+import type { PermissionStatement } from "../aws/iam";
 import type { YaceConfig } from "../config";
+import { image } from "../images";
 
 export const yacePort = 5000;
 
@@ -75,7 +78,7 @@ export const yaceNamespaceActions: Readonly<Record<string, readonly string[]>> =
  * CloudWatch and tagging reads for the configured namespaces only. None of these actions supports resource-level
  * permissions, hence Resource "*"; the actions themselves are enumerated, never wildcarded.
  */
-export function yaceStatements(yace: YaceConfig): PolicyStatement[] {
+export function yaceStatements(yace: YaceConfig): PermissionStatement[] {
     const namespaces = [...new Set(yace.jobs.map((job) => job.namespace))];
     const extra = [...new Set(namespaces.flatMap((namespace) => yaceNamespaceActions[namespace] ?? []))].sort();
     return [
@@ -87,4 +90,44 @@ export function yaceStatements(yace: YaceConfig): PolicyStatement[] {
         },
         ...(extra.length > 0 ? [{ Sid: "DiscoverNamespaceResources", Effect: "Allow" as const, Action: extra, Resource: "*" }] : []),
     ];
+}
+
+const configDir = "/etc/yace";
+/** Where YACE's configuration is published in the configuration bucket. */
+export const yaceConfigPrefix = "exporters/yace/";
+
+export interface YaceContainersInput {
+    readonly yace: YaceConfig;
+    readonly configYml: string;
+    readonly region: string;
+    readonly logGroup: string;
+    readonly configBucket: string;
+}
+
+/** config-sync (S3 -> EFS) then YACE reading its config read-only from EFS. */
+export function yaceContainers(input: YaceContainersInput): ContainerDefinition[] {
+    const sync = configSyncContainer({
+        image: image("awsCli"),
+        region: input.region,
+        bucket: input.configBucket,
+        prefix: yaceConfigPrefix,
+        volume: "config",
+        mountPath: "/mnt/config",
+        logGroup: input.logGroup,
+    });
+    return [sync, {
+        name: "yace",
+        image: image("yace"),
+        essential: true,
+        command: [`--config.file=${configDir}/config.yml`, `--listen-address=:${yacePort}`, `--scraping-interval=${yaceScrapingIntervalSeconds(input.yace)}`],
+        // A config change changes the task definition, so ECS rolls YACE onto the new file.
+        environment: [{ name: "CONFIG_SHA256", value: createHash("sha256").update(input.configYml).digest("hex") }],
+        cpu: 128,
+        memory: 256,
+        portMappings: [{ containerPort: yacePort, protocol: "tcp", name: "metrics" }],
+        dependsOn: [{ containerName: sync.name, condition: "COMPLETE" }],
+        mountPoints: [{ sourceVolume: "config", containerPath: configDir, readOnly: true }],
+        readonlyRootFilesystem: true,
+        logConfiguration: awsLogs(input.logGroup, input.region, "yace"),
+    }];
 }

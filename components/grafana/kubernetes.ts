@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { formerly } from "../aliases";
 import { workloadLabels } from "../kubernetes/workload";
 import { DatasourceInput, grafanaDatasourceLabel, renderDatasources } from "./datasources";
 
@@ -13,7 +14,7 @@ export interface GrafanaDatasourcesArgs {
 /** Grafana datasources as ConfigMaps labelled for Grafana's datasource sidecar. */
 export class GrafanaDatasources extends pulumi.ComponentResource {
     constructor(name: string, args: GrafanaDatasourcesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("paas:grafana:Datasources", name, {}, opts);
+        super("paas:grafana:GrafanaDatasources", name, {}, formerly("paas:grafana:Datasources", opts));
         for (const [key, datasource] of Object.entries(args.datasources)) {
             new k8s.core.v1.ConfigMap(`${name}-${key}`, {
                 metadata: {

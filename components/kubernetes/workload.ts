@@ -1,5 +1,7 @@
-/** Kubernetes building blocks shared by every workload of this program. */
-import * as k8s from "@pulumi/kubernetes";
+/** Kubernetes building blocks shared by every workload of this program (types only: no resource is created here). */
+import type * as k8s from "@pulumi/kubernetes";
+import type { HttpProbe, ProcessDefaults, Resources } from "../process";
+import { mebibytes } from "../units";
 
 export const partOf = "prometheus-paas";
 
@@ -28,8 +30,28 @@ export const containerSecurityContext: k8s.types.input.core.v1.SecurityContext =
     capabilities: { drop: ["ALL"] },
 };
 
-export function httpProbe(path: string, port: number, periodSeconds = 10, failureThreshold = 6): k8s.types.input.core.v1.Probe {
-    return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 3 };
+type Probe = k8s.types.input.core.v1.Probe;
+
+function httpGet(probe: HttpProbe, port: number): Probe {
+    return { httpGet: { path: probe.path, port }, periodSeconds: probe.periodSeconds, failureThreshold: probe.failureThreshold, timeoutSeconds: probe.timeoutSeconds };
+}
+
+/** Requests and limits of a container; no CPU limit (throttling a Prometheus or Thanos process only slows it down). */
+export function containerResources(resources: Resources): k8s.types.input.core.v1.ResourceRequirements {
+    return {
+        requests: { cpu: resources.cpu, memory: mebibytes(resources.memory.requestMiB) },
+        limits: { memory: mebibytes(resources.memory.limitMiB) },
+    };
+}
+
+/** Readiness and liveness probes of a process; the startup probe holds liveness off while it starts. */
+export function containerProbes(process: ProcessDefaults): { readinessProbe: Probe; livenessProbe: Probe; startupProbe: Probe } {
+    const liveness = httpGet(process.liveness, process.httpPort);
+    return {
+        readinessProbe: httpGet(process.readiness, process.httpPort),
+        livenessProbe: liveness,
+        startupProbe: { ...liveness, failureThreshold: Math.ceil(process.startSeconds / process.liveness.periodSeconds) },
+    };
 }
 
 export const podNameEnv: k8s.types.input.core.v1.EnvVar = { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } };

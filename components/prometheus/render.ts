@@ -3,13 +3,11 @@
  * Shared by the Kubernetes and ECS implementations; no Pulumi imports.
  */
 import * as yaml from "js-yaml";
-import type { AppTarget, InstanceConfig, JobTarget, RuleGroup } from "../config";
-import { Plan } from "../plans";
+import type { EcsApp, InstanceConfig, JobTarget, KubernetesApp, RuleGroup } from "../config";
+import { Plan, scrapeTimeout } from "../plans";
+import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";
-
-export const prometheusWebPort = 9090;
-export const sidecarHttpPort = 10902;
-export const sidecarGrpcPort = 10901;
+import { prometheusWebPort } from "./defaults";
 
 /** One `scrape_configs` entry; only the fields this program emits. */
 export interface ScrapeConfig {
@@ -45,6 +43,8 @@ export interface RelabelConfig {
 export interface PrometheusConfigInput {
     readonly externalLabels: Readonly<Record<string, string>>;
     readonly scrapeInterval: string;
+    /** At most the interval (Prometheus refuses the config otherwise). */
+    readonly scrapeTimeout: string;
     /** Platform discovery jobs (Tsuru units on Kubernetes, ECS tasks, exporters) after the self-scrape jobs. */
     readonly scrapeJobs: readonly ScrapeConfig[];
     /** Directory holding the rule files, as seen by Prometheus. */
@@ -67,7 +67,7 @@ export function planLimits(plan: Plan): Pick<ScrapeConfig, "sample_limit" | "lab
 export function selfScrapeJobs(): ScrapeConfig[] {
     return [
         { job_name: "prometheus", static_configs: [{ targets: [`localhost:${prometheusWebPort}`] }] },
-        { job_name: "thanos-sidecar", static_configs: [{ targets: [`localhost:${sidecarHttpPort}`] }] },
+        { job_name: "thanos-sidecar", static_configs: [{ targets: [`localhost:${thanosPorts.http}`] }] },
     ];
 }
 
@@ -77,7 +77,7 @@ const tsuruLabel = (name: string) => `__meta_kubernetes_pod_label_tsuru_io_${nam
  * Every unit of one Tsuru app: pods selected by tsuru.io/app-name in the app's namespace, build and
  * isolated-run pods dropped, scraped on the app's port (Tsuru's default is 8888).
  */
-export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
+export function tsuruAppScrapeJob(app: KubernetesApp, plan: Plan): ScrapeConfig {
     const relabel: RelabelConfig[] = [
         { source_labels: [tsuruLabel("app_name")], regex: escapeRegex(app.name), action: "keep" },
         { source_labels: [tsuruLabel("is_build")], regex: "true", action: "drop" },
@@ -140,20 +140,20 @@ export function tsuruJobScrapeJob(job: JobTarget, plan: Plan): ScrapeConfig {
 /** Labels prometheus-ecs-discovery writes on each file_sd target (its own names, not __meta_ ones). */
 export const ecsDiscoveryLabels = ["task_arn", "task_name", "task_revision", "task_group", "cluster_arn", "container_name", "container_arn", "docker_image"] as const;
 
-/** Environment variable holding an app's scrape password, substituted into `$(VAR)` by the init container and the reloader. */
-export function scrapePasswordEnv(appName: string): string {
-    return `SCRAPE_PASSWORD_${appName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+/** Environment variable holding an ECS app's scrape password, substituted into `$(VAR)` by the init container and the reloader. */
+export function scrapePasswordEnv(family: string): string {
+    return `SCRAPE_PASSWORD_${family.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 
 /**
- * Every ECS task of one app, from the file prometheus-ecs-discovery writes for the app's cluster (`namespace` names
- * the ECS cluster, `name` the task definition family, `processes` container names). The target port and an
- * optional path come from the task's PROMETHEUS_EXPORTER_PORT/_PATH Docker labels; the app's `path` is the default.
+ * Every ECS task of one app, from the file prometheus-ecs-discovery writes for the app's cluster, kept by task
+ * definition family (and container names when given). The target port and an optional path come from the task's
+ * PROMETHEUS_EXPORTER_PORT/_PATH Docker labels; the app's `path` is the default.
  */
-export function ecsAppScrapeJob(app: AppTarget, plan: Plan, fileSdFile: string): ScrapeConfig {
-    const relabel: RelabelConfig[] = [{ source_labels: ["task_name"], regex: escapeRegex(app.name), action: "keep" }];
-    if (app.processes !== undefined && app.processes.length > 0) {
-        relabel.push({ source_labels: ["container_name"], regex: app.processes.map(escapeRegex).join("|"), action: "keep" });
+export function ecsAppScrapeJob(app: EcsApp, plan: Plan, fileSdFile: string): ScrapeConfig {
+    const relabel: RelabelConfig[] = [{ source_labels: ["task_name"], regex: escapeRegex(app.family), action: "keep" }];
+    if (app.containers !== undefined && app.containers.length > 0) {
+        relabel.push({ source_labels: ["container_name"], regex: app.containers.map(escapeRegex).join("|"), action: "keep" });
     }
     relabel.push(
         { source_labels: ["task_name"], target_label: "app" },
@@ -165,10 +165,10 @@ export function ecsAppScrapeJob(app: AppTarget, plan: Plan, fileSdFile: string):
         { regex: ecsDiscoveryLabels.join("|"), action: "labeldrop" },
     );
     return {
-        job_name: `ecs-app-${app.name}`,
+        job_name: `ecs-app-${app.family}`,
         metrics_path: app.path,
         scheme: app.scheme,
-        ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.name)})` } } : {}),
+        ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.family)})` } } : {}),
         ...planLimits(plan),
         file_sd_configs: [{ files: [fileSdFile], refresh_interval: "1m" }],
         relabel_configs: relabel,
@@ -204,7 +204,7 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     const document: Record<string, unknown> = {
         global: {
             scrape_interval: input.scrapeInterval,
-            scrape_timeout: "10s",
+            scrape_timeout: input.scrapeTimeout,
             evaluation_interval: input.scrapeInterval,
             external_labels: { ...input.externalLabels },
         },
@@ -325,6 +325,7 @@ export function renderInstanceFiles(input: InstanceFilesInput): { prometheusYml:
         prometheusYml: renderPrometheusConfig({
             externalLabels: instanceExternalLabels(input.labels, instance, input.replicaValue),
             scrapeInterval: instance.plan.scrapeInterval,
+            scrapeTimeout: scrapeTimeout(instance.plan),
             scrapeJobs: input.scrapeJobs,
             ruleDir: input.ruleDir,
             alertmanagers: input.alertmanagers,

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { formerly } from "../aliases";
 import { hardenBucket } from "../aws/s3";
 import type { BucketConfig, BucketCredentials, ThanosConfig } from "../config";
 import { parseDurationSeconds } from "../units";
@@ -33,7 +34,7 @@ export class ThanosBucket extends pulumi.ComponentResource {
     readonly objstoreConfig: pulumi.Output<string>;
 
     constructor(name: string, args: ThanosBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("paas:thanos:Bucket", name, {}, opts);
+        super("paas:thanos:ThanosBucket", name, {}, formerly("paas:thanos:Bucket", opts));
         const child = { parent: this };
         const { bucket } = args;
         let objstore: pulumi.Output<ObjstoreInput>;

@@ -1,9 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { awsLogs, ContainerDefinition, httpHealthCheck, nobody, taskSizeFor } from "../aws/containers";
 import {
     allowFromGroup,
-    cloudMapHost,
     cloudMapService,
     EcsContext,
     executionRole,
@@ -14,74 +12,12 @@ import {
     taskRole,
 } from "../aws/ecs";
 import { assertCompactorSingleton, ThanosConfig } from "../config";
-import { image } from "../images";
-import { parseMiB } from "../units";
+import { queryHttpPort, thanosPorts } from "./defaults";
+import { dataVolume, ecsQueryEndpoints, thanosTaskContainers } from "./ecs-spec";
 import { thanosBucketStatements } from "./iam";
-import { compactorArgs, queryArgs, queryHttpPort, storeArgs, thanosGrpcPort, thanosHttpPort } from "./render";
 
-const dataDir = "/var/thanos";
-/** Port of the internal load balancer's listener in front of Thanos query. */
+/** Port of the internal load balancer's listener in front of Thanos query: plain HTTP's, so queryUrl names none. */
 export const queryListenerPort = 80;
-
-/** The StoreAPI endpoints Thanos query fans out to: the store gateway and every instance's sidecars, by Cloud Map name. */
-export function ecsQueryEndpoints(namespaceName: string, sidecarEndpoints: readonly string[]): string[] {
-    return [`dns+${cloudMapHost("thanos-store", namespaceName)}:${thanosGrpcPort}`, ...sidecarEndpoints];
-}
-
-export interface ThanosContainersInput {
-    readonly thanos: ThanosConfig;
-    readonly objstoreConfig: string;
-    readonly queryEndpoints: readonly string[];
-    readonly region: string;
-    readonly logGroups: { readonly store: string; readonly query: string; readonly compactor: string };
-}
-
-function thanosContainer(name: string, command: string[], memoryMiB: number, healthPort: number, logGroup: string, region: string, ports: number[]): ContainerDefinition {
-    return {
-        name,
-        image: image("thanos"),
-        essential: true,
-        user: nobody.user,
-        command,
-        cpu: 256,
-        memory: memoryMiB,
-        portMappings: ports.map((containerPort) => ({ containerPort, protocol: "tcp" as const })),
-        healthCheck: httpHealthCheck(healthPort, "/-/healthy", 60),
-        mountPoints: command.some((arg) => arg.startsWith("--data-dir=")) ? [{ sourceVolume: "data", containerPath: dataDir, readOnly: false }] : [],
-        readonlyRootFilesystem: true,
-        stopTimeout: 120,
-        logConfiguration: awsLogs(logGroup, region, name),
-    };
-}
-
-/**
- * Store, query and compactor containers. objstore.yml is passed inline: it holds no secret on ECS (task-role
- * authentication), so store and compactor need no EFS mount. The data directory is task storage.
- */
-export function thanosContainers(input: ThanosContainersInput): { store: ContainerDefinition; query: ContainerDefinition; compactor: ContainerDefinition } {
-    const objstore = { objstoreConfig: input.objstoreConfig };
-    return {
-        store: thanosContainer("thanos-store", storeArgs({ dataDir, ...objstore }), parseMiB(input.thanos.store.memory)!, thanosHttpPort, input.logGroups.store, input.region, [thanosGrpcPort, thanosHttpPort]),
-        query: thanosContainer("thanos-query", queryArgs({ endpoints: input.queryEndpoints, replicaLabel: input.thanos.replicaLabel }), 512, queryHttpPort, input.logGroups.query, input.region, [queryHttpPort, thanosGrpcPort]),
-        compactor: thanosContainer("thanos-compactor", compactorArgs({ dataDir, compactor: input.thanos.compactor, ...objstore }), parseMiB(input.thanos.compactor.memory)!, thanosHttpPort, input.logGroups.compactor, input.region, [thanosHttpPort]),
-    };
-}
-
-/** Volume with the data directory chowned to nobody: a one-shot busybox before the Thanos container. */
-function withDataDirOwnership(container: ContainerDefinition, region: string, logGroup: string): ContainerDefinition[] {
-    const prepare: ContainerDefinition = {
-        name: "prepare-data-dir",
-        image: image("busybox"),
-        essential: false,
-        user: "0",
-        command: ["chown", "-R", nobody.user, dataDir],
-        cpu: 16,
-        memory: 32,
-        mountPoints: [{ sourceVolume: "data", containerPath: dataDir, readOnly: false }],
-        logConfiguration: awsLogs(logGroup, region, "prepare-data-dir"),
-    };
-    return [prepare, { ...container, dependsOn: [{ containerName: prepare.name, condition: "SUCCESS" }] }];
-}
 
 export interface EcsThanosArgs {
     /** Cluster, network and Cloud Map namespace shared by the ECS components. */
@@ -93,7 +29,7 @@ export interface EcsThanosArgs {
     /** The Thanos bucket, for the task roles. */
     readonly bucket: { readonly arn: pulumi.Input<string>; readonly kmsKeyArn?: string };
     /** Every instance's sidecars: their StoreAPI endpoint and the security group query must be admitted to. */
-    readonly sidecars: readonly { readonly endpoint: string; readonly securityGroupId: pulumi.Input<string> }[];
+    readonly sidecars: readonly { readonly storeApiEndpoint: string; readonly securityGroupId: pulumi.Input<string> }[];
     /** CIDRs allowed to reach query's internal load balancer (Grafana over VPC peering). */
     readonly queryAllowedCidrs: readonly string[];
 }
@@ -103,7 +39,6 @@ export class EcsThanos extends pulumi.ComponentResource {
     /** Grafana's datasource URL: the internal load balancer in front of query. */
     readonly queryUrl: pulumi.Output<string>;
     readonly queryLoadBalancerDnsName: pulumi.Output<string>;
-    readonly queryEndpoints: readonly string[];
 
     constructor(name: string, args: EcsThanosArgs, opts?: pulumi.ComponentResourceOptions) {
         assertCompactorSingleton(args.thanos.compactor.replicas);
@@ -114,7 +49,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         const child = { parent: this };
         const { ecs, thanos } = args;
         const family = (component: string) => `thanos-${ecs.environment}-${component}`;
-        this.queryEndpoints = ecsQueryEndpoints(ecs.namespaceName, args.sidecars.map((sidecar) => sidecar.endpoint));
+        const queryEndpoints = ecsQueryEndpoints(ecs.namespaceName, args.sidecars.map((sidecar) => sidecar.storeApiEndpoint));
 
         const logs = {
             store: logGroup(`${name}-store-logs`, `/paas/${ecs.environment}/thanos/store`, ecs, child),
@@ -122,8 +57,7 @@ export class EcsThanos extends pulumi.ComponentResource {
             compactor: logGroup(`${name}-compactor-logs`, `/paas/${ecs.environment}/thanos/compactor`, ecs, child),
         };
         const containers = pulumi.all([args.objstoreConfig, logs.store.name, logs.query.name, logs.compactor.name]).apply(([objstoreConfig, store, query, compactor]) =>
-            thanosContainers({ thanos, objstoreConfig, queryEndpoints: this.queryEndpoints, region: ecs.region, logGroups: { store, query, compactor } }));
-        const sizing = thanosContainers({ thanos, objstoreConfig: "x", queryEndpoints: this.queryEndpoints, region: ecs.region, logGroups: { store: "x", query: "x", compactor: "x" } });
+            thanosTaskContainers({ thanos, objstoreConfig, queryEndpoints, region: ecs.region, logGroups: { store, query, compactor } }));
 
         const groups = {
             store: securityGroup(`${name}-store`, "Thanos store: StoreAPI to query only", ecs, child),
@@ -131,9 +65,9 @@ export class EcsThanos extends pulumi.ComponentResource {
             loadBalancer: securityGroup(`${name}-query-lb`, "Thanos query load balancer: the allowed CIDRs only", ecs, child),
             compactor: securityGroup(`${name}-compactor`, "Thanos compactor: no ingress", ecs, child),
         };
-        allowFromGroup(`${name}-store-from-query`, { securityGroupId: groups.store.id, from: groups.query.id, port: thanosGrpcPort, description: "StoreAPI from Thanos query" }, child);
+        allowFromGroup(`${name}-store-from-query`, { securityGroupId: groups.store.id, from: groups.query.id, port: thanosPorts.grpc, description: "StoreAPI from Thanos query" }, child);
         args.sidecars.forEach((sidecar, index) => {
-            allowFromGroup(`${name}-sidecar-${index}-from-query`, { securityGroupId: sidecar.securityGroupId, from: groups.query.id, port: thanosGrpcPort, description: "StoreAPI from Thanos query" }, child);
+            allowFromGroup(`${name}-sidecar-${index}-from-query`, { securityGroupId: sidecar.securityGroupId, from: groups.query.id, port: thanosPorts.grpc, description: "StoreAPI from Thanos query" }, child);
         });
         allowFromGroup(`${name}-query-from-lb`, { securityGroupId: groups.query.id, from: groups.loadBalancer.id, port: queryHttpPort, description: "HTTP from the query load balancer" }, child);
         args.queryAllowedCidrs.forEach((cidr, index) => {
@@ -151,23 +85,23 @@ export class EcsThanos extends pulumi.ComponentResource {
             pulumi.output(args.bucket.arn).apply((bucketArn) => thanosBucketStatements(component, { bucketArn, kmsKeyArn: args.bucket.kmsKeyArn }));
         const roles = {
             store: taskRole(`${name}-store`, ecs, bucketAccess("store"), child),
-            compactor: taskRole(`${name}-compactor`, ecs, bucketAccess("compactor"), child),
+            // Parked (0 replicas, e.g. the compactor runs on the other platform): no role that could delete blocks.
+            compactor: thanos.compactor.replicas > 0 ? taskRole(`${name}-compactor`, ecs, bucketAccess("compactor"), child) : undefined,
         };
-        const images = [image("thanos"), image("busybox")];
+        const taskContainers = { store: containers.apply((all) => all.store), query: containers.apply((all) => all.query), compactor: containers.apply((all) => all.compactor) };
         const executionRoles = {
-            store: executionRole(`${name}-store`, ecs, { logGroupArns: [logs.store.arn], secretValueFroms: [], images }, child),
-            query: executionRole(`${name}-query`, ecs, { logGroupArns: [logs.query.arn], secretValueFroms: [], images }, child),
-            compactor: executionRole(`${name}-compactor`, ecs, { logGroupArns: [logs.compactor.arn], secretValueFroms: [], images }, child),
+            store: executionRole(`${name}-store`, ecs, { logGroupArns: [logs.store.arn], secretValueFroms: [], containers: taskContainers.store }, child),
+            query: executionRole(`${name}-query`, ecs, { logGroupArns: [logs.query.arn], secretValueFroms: [], containers: taskContainers.query }, child),
+            compactor: executionRole(`${name}-compactor`, ecs, { logGroupArns: [logs.compactor.arn], secretValueFroms: [], containers: taskContainers.compactor }, child),
         };
 
         // Store gateway: reads blocks from the bucket, registered in Cloud Map for query.
         const storeTask = fargateTaskDefinition(`${name}-store`, {
             family: family("store"),
-            containers: pulumi.all([containers, logs.store.name]).apply(([all, group]) => withDataDirOwnership(all.store, ecs.region, group)),
-            size: taskSizeFor(withDataDirOwnership(sizing.store, ecs.region, "x")),
+            containers: taskContainers.store,
             taskRoleArn: roles.store.arn,
             executionRoleArn: executionRoles.store.arn,
-            volumes: [{ name: "data" }],
+            volumes: [{ name: dataVolume }],
             ephemeralStorageGiB: ecs.capacity.storeStorageGiB,
         }, child);
         const storeRegistry = cloudMapService(`${name}-store`, "thanos-store", ecs, child);
@@ -187,7 +121,7 @@ export class EcsThanos extends pulumi.ComponentResource {
             name: `thanos-query-${ecs.environment}`.slice(0, 32),
             internal: true,
             loadBalancerType: "application",
-            subnets: ecs.subnetIds,
+            subnets: [...ecs.subnetIds],
             securityGroups: [groups.loadBalancer.id],
             dropInvalidHeaderFields: true,
         }, child);
@@ -207,8 +141,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         }, child);
         const queryTask = fargateTaskDefinition(`${name}-query`, {
             family: family("query"),
-            containers: containers.apply((all) => [all.query]),
-            size: taskSizeFor([sizing.query]),
+            containers: taskContainers.query,
             executionRoleArn: executionRoles.query.arn,
         }, child);
         fargateService(`${name}-query`, ecs, {
@@ -225,11 +158,10 @@ export class EcsThanos extends pulumi.ComponentResource {
         // Compactor: at most one task, and a deployment that stops the old task before starting the new one.
         const compactorTask = fargateTaskDefinition(`${name}-compactor`, {
             family: family("compactor"),
-            containers: pulumi.all([containers, logs.compactor.name]).apply(([all, group]) => withDataDirOwnership(all.compactor, ecs.region, group)),
-            size: taskSizeFor(withDataDirOwnership(sizing.compactor, ecs.region, "x")),
-            taskRoleArn: roles.compactor.arn,
+            containers: taskContainers.compactor,
+            taskRoleArn: roles.compactor?.arn,
             executionRoleArn: executionRoles.compactor.arn,
-            volumes: [{ name: "data" }],
+            volumes: [{ name: dataVolume }],
             ephemeralStorageGiB: ecs.capacity.compactorStorageGiB,
         }, child);
         fargateService(`${name}-compactor`, ecs, {
@@ -243,7 +175,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         }, child);
 
         this.queryLoadBalancerDnsName = loadBalancer.dnsName;
-        this.queryUrl = pulumi.interpolate`http://${loadBalancer.dnsName}${queryListenerPort === 80 ? "" : `:${queryListenerPort}`}`;
+        this.queryUrl = pulumi.interpolate`http://${loadBalancer.dnsName}`;
         this.registerOutputs({ queryUrl: this.queryUrl, queryLoadBalancerDnsName: this.queryLoadBalancerDnsName });
     }
 }

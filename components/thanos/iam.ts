@@ -1,7 +1,7 @@
 /**
  * Least-privilege S3 access of each Thanos component (reference: prometheus-thanos.md), as pure policy statements.
  */
-import type { PolicyStatement } from "../aws/iam";
+import type { PermissionStatement } from "../aws/iam";
 
 export type ThanosComponent = "sidecar" | "store" | "compactor" | "query";
 
@@ -19,10 +19,10 @@ export interface ThanosBucketAccessInput {
     readonly kmsKeyArn?: string;
 }
 
-export function thanosBucketStatements(component: ThanosComponent, input: ThanosBucketAccessInput): PolicyStatement[] {
+export function thanosBucketStatements(component: ThanosComponent, input: ThanosBucketAccessInput): PermissionStatement[] {
     const objectActions = thanosObjectActions[component];
     if (objectActions.length === 0) return [];
-    const statements: PolicyStatement[] = [
+    const statements: PermissionStatement[] = [
         { Sid: "ListThanosBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: input.bucketArn },
         { Sid: `ThanosBlocks${component[0].toUpperCase()}${component.slice(1)}`, Effect: "Allow", Action: [...objectActions], Resource: `${input.bucketArn}/*` },
     ];

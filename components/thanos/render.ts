@@ -4,11 +4,8 @@
  */
 import * as yaml from "js-yaml";
 import type { ThanosConfig } from "../config";
-import { prometheusWebPort, sidecarGrpcPort, sidecarHttpPort } from "../prometheus/render";
-
-export const thanosGrpcPort = sidecarGrpcPort;
-export const thanosHttpPort = sidecarHttpPort;
-export const queryHttpPort = 9090;
+import { prometheusWebPort } from "../prometheus/defaults";
+import { queryHttpPort, thanosPorts } from "./defaults";
 
 export interface ObjstoreInput {
     readonly bucket: string;
@@ -68,8 +65,8 @@ export function sidecarArgs(input: SidecarArgsInput): string[] {
         `--reloader.config-file=${input.configTemplate}`,
         `--reloader.config-envsubst-file=${input.configOut}`,
         `--reloader.rule-dir=${input.ruleDir}`,
-        `--grpc-address=0.0.0.0:${thanosGrpcPort}`,
-        `--http-address=0.0.0.0:${thanosHttpPort}`,
+        `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
+        `--http-address=0.0.0.0:${thanosPorts.http}`,
     ];
 }
 
@@ -86,8 +83,8 @@ export function storeArgs(input: { dataDir: string } & ObjstoreSource): string[]
         "--log.format=logfmt",
         `--data-dir=${input.dataDir}`,
         objstoreFlag(input),
-        `--grpc-address=0.0.0.0:${thanosGrpcPort}`,
-        `--http-address=0.0.0.0:${thanosHttpPort}`,
+        `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
+        `--http-address=0.0.0.0:${thanosPorts.http}`,
     ];
 }
 
@@ -97,7 +94,7 @@ export function queryArgs(input: { endpoints: readonly string[]; replicaLabel: s
         "query",
         "--log.format=logfmt",
         `--http-address=0.0.0.0:${queryHttpPort}`,
-        `--grpc-address=0.0.0.0:${thanosGrpcPort}`,
+        `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
         `--query.replica-label=${input.replicaLabel}`,
         ...input.endpoints.map((endpoint) => `--endpoint=${endpoint}`),
     ];
@@ -110,7 +107,7 @@ export function compactorArgs(input: { dataDir: string; compactor: ThanosConfig[
         "--wait",
         `--data-dir=${input.dataDir}`,
         objstoreFlag(input),
-        `--http-address=0.0.0.0:${thanosHttpPort}`,
+        `--http-address=0.0.0.0:${thanosPorts.http}`,
         `--retention.resolution-raw=${input.compactor.retentionRaw}`,
         `--retention.resolution-5m=${input.compactor.retention5m}`,
         `--retention.resolution-1h=${input.compactor.retention1h}`,

@@ -82,10 +82,6 @@ const podSpecPaths: Record<string, (props: Record<string, any>) => unknown> = {
     [kubernetesWorkloadTypes.cronJob]: (props) => props.spec?.jobTemplate?.spec?.template?.spec,
 };
 
-export function isWorkloadType(type: string): boolean {
-    return type in podSpecPaths || type === ecsTaskDefinitionType;
-}
-
 /** The workload a resource defines, or undefined (not a workload, or its definition is unknown). */
 export function workloadOf(view: View): WorkloadView | undefined {
     if (view.type in podSpecPaths) return kubernetesWorkload(view);

@@ -59,7 +59,7 @@ describe("ThanosBucket (existing endpoint)", () => {
             credentials: { accessKey: "minio", secretKey: "minio-secret" },
         });
         await recorder.settle();
-        assert.deepEqual(recorder.resources.map((resource) => resource.type), ["paas:thanos:Bucket"]);
+        assert.deepEqual(recorder.resources.map((resource) => resource.type), ["paas:thanos:ThanosBucket"]);
         assert.equal(await (bucket.objstoreConfig as any).isSecret, true);
         const objstore = yaml.load(await resolve(bucket.objstoreConfig)) as any;
         assert.deepEqual([objstore.config.endpoint, objstore.config.bucket_lookup_type, objstore.config.access_key], ["minio.storage:9000", "path", "minio"]);

@@ -1,8 +1,12 @@
 import { strict as assert } from "assert";
-import { actionsWithoutResourceScope, PolicyDocument } from "../../components/aws/iam";
+import { fargateSizes, taskSizeFor } from "../../components/aws/containers";
+import type { PermissionPolicy } from "../../components/aws/iam";
+import { configUpdateStartedBy } from "../../components/prometheus/ecs-spec";
 import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
+import { actionsWithoutResourceType } from "../support/iam-rules";
 import { installMocks, RegisteredResource, resolve, unsecret } from "../support/mocks";
+import { recordRegistrations } from "../support/policy-harness";
 import { runStackConfig, StackRun } from "../support/stack";
 
 const TASK = "aws:ecs/taskDefinition:TaskDefinition";
@@ -21,12 +25,12 @@ function container(task: RegisteredResource, name: string): any {
     return found;
 }
 
-function policyOf(run: StackRun, name: string): PolicyDocument {
+function policyOf(run: StackRun, name: string): PermissionPolicy {
     return JSON.parse(unsecret(run.recorder.one(ROLE_POLICY, name).inputs.policy));
 }
 
 /** action -> resources of every Allow statement. */
-function grants(document: PolicyDocument): Record<string, string[]> {
+function grants(document: PermissionPolicy): Record<string, string[]> {
     const result: Record<string, string[]> = {};
     for (const statement of document.Statement.filter((candidate) => candidate.Effect === "Allow")) {
         for (const action of statement.Action) result[action] = [...(result[action] ?? []), ...[statement.Resource].flat()];
@@ -34,7 +38,7 @@ function grants(document: PolicyDocument): Record<string, string[]> {
     return result;
 }
 
-function s3Grants(document: PolicyDocument, bucketArn: string): string[] {
+function s3Grants(document: PermissionPolicy, bucketArn: string): string[] {
     return Object.entries(grants(document))
         .filter(([action, resources]) => action.startsWith("s3:") && resources.some((resource) => resource === bucketArn || resource.startsWith(`${bucketArn}/`)))
         .map(([action]) => action)
@@ -46,19 +50,6 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
 
     before(async () => {
         run = await runStackConfig(ecsRawConfig());
-    });
-
-    it("registers the foundation, the components and their children", () => {
-        const types = new Set(run.recorder.resources.map((resource) => resource.type));
-        for (const type of ["paas:aws:EcsFoundation", "paas:aws:ConfigFileSystem", "paas:prometheus:EcsInstance", "paas:thanos:EcsThanos", "paas:exporters:Yace",
-            "aws:ecs/cluster:Cluster", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace", "aws:efs/fileSystem:FileSystem", "aws:lb/loadBalancer:LoadBalancer"]) {
-            assert.ok(types.has(type), type);
-        }
-        assert.deepEqual(run.recorder.ofType(TASK).map((task) => task.inputs.family).sort(), [
-            "prometheus-test-billing-0", "prometheus-test-billing-1", "prometheus-test-billing-config-update",
-            "thanos-test-compactor", "thanos-test-query", "thanos-test-store", "yace-test",
-        ]);
-        assert.equal(run.recorder.one("aws:ecs/cluster:Cluster", "ecs-cluster").inputs.name, "prometheus-test");
     });
 
     it("runs one Fargate service per Prometheus replica, never two tasks of one replica at once", () => {
@@ -75,6 +66,14 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         const replicas = ["billing-0", "billing-1"].map((suffix) =>
             container(run.recorder.one(TASK, `ecs-prometheus-billing-${suffix.slice(-1)}`), "thanos-sidecar").environment[0].value);
         assert.deepEqual(replicas, ["prometheus-billing-0", "prometheus-billing-1"]);
+    });
+
+    it("sizes every task definition from the containers it registers, to a size Fargate offers", () => {
+        for (const task of run.recorder.ofType(TASK)) {
+            const registered = containers(task);
+            assert.deepEqual({ cpu: task.inputs.cpu, memory: task.inputs.memory }, taskSizeFor(registered), task.name);
+            assert.ok(fargateSizes.some((size) => size.cpu === Number(task.inputs.cpu) && size.memory.includes(Number(task.inputs.memory))), task.name);
+        }
     });
 
     it("mounts EFS through the access point with TLS and IAM, and keeps the TSDB on task storage", () => {
@@ -101,12 +100,8 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
     });
 
     it("publishes prometheus.yml, rules and objstore.yml under the instance's prefix of the config bucket", () => {
-        const keys = run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2").map((object) => object.inputs.key).sort();
-        assert.deepEqual(keys, [
-            "exporters/yace/config.yml",
-            "instances/billing/objstore.yml", "instances/billing/prometheus.yml.tmpl",
-            "instances/billing/rules/instance-alerts.yml", "instances/billing/rules/tenant-rules.yml",
-        ]);
+        const keys = run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2").map((object) => object.inputs.key);
+        assert.ok(keys.filter((key) => key.includes("prometheus")).every((key) => key.startsWith("instances/billing/")), keys.join(", "));
         const objstore = run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2").find((object) => object.inputs.key.endsWith("objstore.yml"))!;
         assert.match(unsecret(objstore.inputs.content), /aws_sdk_auth: true/);
         assert.doesNotMatch(unsecret(objstore.inputs.content), /secret_key/);
@@ -115,7 +110,6 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
     it("gives each component its own task role with exactly its row of the least-privilege table", () => {
         assert.deepEqual(s3Grants(policyOf(run, "ecs-prometheus-billing-task-role"), thanosBucketArn), ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
         assert.deepEqual(s3Grants(policyOf(run, "ecs-thanos-store-task-role"), thanosBucketArn), ["s3:GetObject", "s3:ListBucket"]);
-        assert.deepEqual(s3Grants(policyOf(run, "ecs-thanos-compactor-task-role"), thanosBucketArn), ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
         assert.equal(run.recorder.one(TASK, "ecs-thanos-query").inputs.taskRoleArn, undefined, "query has no task role");
         assert.deepEqual(s3Grants(policyOf(run, "ecs-prometheus-billing-config-update-task-role"), thanosBucketArn), [], "the update task never touches the Thanos bucket");
         assert.deepEqual(s3Grants(policyOf(run, "yace-task-role"), thanosBucketArn), []);
@@ -125,16 +119,16 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
 
     it("registers no wildcard action, and Resource '*' only where IAM cannot scope", () => {
         const policies = run.recorder.ofType(ROLE_POLICY);
-        // Task roles: billing, its config update, store, compactor, yace (query has none); execution roles: billing, store, query, compactor, yace.
+        // Task roles: billing, its config update, store, yace (query has none, the parked compactor neither); execution roles: billing, store, query, compactor, yace.
         assert.deepEqual(policies.map((policy) => policy.name).sort(), [
             "ecs-prometheus-billing-config-update-task-role", "ecs-prometheus-billing-execution-role", "ecs-prometheus-billing-task-role",
-            "ecs-thanos-compactor-execution-role", "ecs-thanos-compactor-task-role", "ecs-thanos-query-execution-role",
+            "ecs-thanos-compactor-execution-role", "ecs-thanos-query-execution-role",
             "ecs-thanos-store-execution-role", "ecs-thanos-store-task-role", "yace-execution-role", "yace-task-role",
         ]);
         for (const policy of policies) {
             for (const [action, resources] of Object.entries(grants(JSON.parse(unsecret(policy.inputs.policy))))) {
                 assert.ok(!action.includes("*"), `${policy.name}: ${action}`);
-                if (resources.includes("*")) assert.ok(actionsWithoutResourceScope.has(action), `${policy.name}: ${action} on "*"`);
+                if (resources.includes("*")) assert.ok(actionsWithoutResourceType.has(action), `${policy.name}: ${action} on "*"`);
             }
         }
         for (const role of run.recorder.ofType("aws:iam/role:Role")) {
@@ -205,6 +199,13 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         assert.equal(ecs.inputs.desiredCount, 0);
     });
 
+    it("gives the parked ECS compactor no task role: nothing on that side can delete blocks", () => {
+        assert.equal(run.recorder.one(TASK, "ecs-thanos-compactor").inputs.taskRoleArn, undefined);
+        assert.deepEqual(run.recorder.ofType("aws:iam/role:Role").filter((role) => role.name === "ecs-thanos-compactor-task-role"), []);
+        const deleters = run.recorder.ofType(ROLE_POLICY).filter((policy) => s3Grants(JSON.parse(unsecret(policy.inputs.policy)), thanosBucketArn).includes("s3:DeleteObject"));
+        assert.deepEqual(deleters.map((policy) => policy.name), []);
+    });
+
     it("scrapes YACE from the instances that chose it, admitted to YACE's security group", () => {
         const yaceIngress = run.recorder.ofType(INGRESS).filter((rule) => rule.inputs.securityGroupId === "yace-tasks-id");
         assert.deepEqual(yaceIngress.map((rule) => [rule.inputs.referencedSecurityGroupId, rule.inputs.fromPort]), [["ecs-prometheus-billing-tasks-id", 5000]]);
@@ -224,6 +225,12 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         const command = await resolve((run.outputs.ecsConfigUpdateCommands as Record<string, any>).billing as string);
         assert.match(command, /^aws ecs run-task --region us-east-1 --cluster arn:aws:mock:::ecs-cluster --launch-type FARGATE --task-definition arn:aws:mock:::ecs-prometheus-billing-config-update /);
         assert.match(command, /subnets=\[subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2\],securityGroups=\[ecs-prometheus-billing-tasks-id\]/);
+        // The command names the hash of exactly the files published for the instance: it changes when they do.
+        const published = Object.fromEntries(run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2")
+            .filter((object) => object.inputs.key.startsWith("instances/billing/"))
+            .map((object) => [object.inputs.key.slice("instances/billing/".length), unsecret(object.inputs.content)]));
+        assert.ok(command.endsWith(` --started-by ${configUpdateStartedBy(published)}`), command);
+        assert.notEqual(configUpdateStartedBy({ ...published, "rules/tenant-rules.yml": `${published["rules/tenant-rules.yml"]}# changed\n` }), configUpdateStartedBy(published));
         const update = run.recorder.one(TASK, "ecs-prometheus-billing-config-update");
         assert.deepEqual(containers(update).map((definition) => [definition.name, definition.essential]), [["config-update", true]]);
         assert.equal(update.inputs.taskRoleArn, "arn:aws:mock:::ecs-prometheus-billing-config-update-task-role");
@@ -231,12 +238,34 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
 });
 
 describe("ECS platform under mocks: variants", () => {
+    it("creates one EFS mount target per known subnet outside any apply, and every EFS-mounting service waits for them", async () => {
+        const { resources } = await recordRegistrations(() => runStackConfig(ecsRawConfig()));
+        const targets = resources.filter((resource) => resource.type === "aws:efs/mountTarget:MountTarget");
+        assert.deepEqual(targets.map((target) => target.name).sort(), ["ecs-efs-subnet-0aaaaaaaaaaaaaaa1", "ecs-efs-subnet-0bbbbbbbbbbbbbbb2"]);
+        const mounting = resources.filter((resource) => resource.type === SERVICE && ["prometheus-billing-0", "prometheus-billing-1", "yace"].includes(resource.inputs.name));
+        assert.equal(mounting.length, 3);
+        for (const service of mounting) {
+            for (const target of targets) assert.ok(service.dependencies.includes(target.urn), `${service.inputs.name} does not wait for ${target.name}`);
+            assert.ok(service.dependencies.some((urn) => /SecurityGroupIngressRule::(ecs-prometheus-billing|yace)-nfs$/.test(urn)), `${service.inputs.name} does not wait for its NFS rule`);
+        }
+    });
+
+    it("looks one subnet up per configured zone for the mount targets, the tasks and the load balancer", async () => {
+        const raw = ecsRawConfig();
+        const run = await runStackConfig({ ...raw, ecs: { ...(raw.ecs as object), subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1c"] } } });
+        const looked = ["subnet-0looked0up000000a", "subnet-0looked0up000000c"];
+        assert.deepEqual(run.recorder.ofType("aws:efs/mountTarget:MountTarget").map((target) => [target.name, target.inputs.subnetId]).sort(),
+            [["ecs-efs-us-east-1a", looked[0]], ["ecs-efs-us-east-1c", looked[1]]]);
+        assert.deepEqual(run.recorder.one("aws:lb/loadBalancer:LoadBalancer", "ecs-thanos-query").inputs.subnets, looked);
+        for (const service of run.recorder.ofType(SERVICE)) assert.deepEqual(service.inputs.networkConfiguration.subnets, looked, service.name);
+    });
+
     it("an ECS-only stack runs the compactor on ECS as a singleton, with looked-up VPC, subnets and an existing cluster", async () => {
         const raw = ecsRawConfig();
         const run = await runStackConfig({
             ...raw,
             instances: (raw.instances as unknown[]).slice(1),
-            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" } }, queryAllowedCidrs: ["10.60.0.0/16"] },
+            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1b"] }, queryAllowedCidrs: ["10.60.0.0/16"] },
         });
         const compactor = run.recorder.ofType(SERVICE).find((service) => service.inputs.name === "thanos-compactor")!;
         assert.equal(compactor.inputs.desiredCount, 1);
@@ -249,10 +278,14 @@ describe("ECS platform under mocks: variants", () => {
         assert.deepEqual(run.recorder.ofType("kubernetes:apps/v1:StatefulSet"), [], "no Kubernetes resource without Kubernetes instances");
     });
 
-    it("thanos.compactor.platform moves the singleton to ECS in a two-platform stack", async () => {
+    it("thanos.compactor.platform moves the singleton to ECS in a two-platform stack, with the one role that deletes", async () => {
         const run = await runStackConfig({ ...ecsRawConfig(), thanos: { compactor: { platform: "ecs" } } });
         assert.equal(run.recorder.one("kubernetes:apps/v1:StatefulSet", "thanos-compactor").inputs.spec.replicas, 0);
         assert.equal(run.recorder.ofType(SERVICE).find((service) => service.inputs.name === "thanos-compactor")!.inputs.desiredCount, 1);
+        assert.equal(run.recorder.one(TASK, "ecs-thanos-compactor").inputs.taskRoleArn, "arn:aws:mock:::ecs-thanos-compactor-task-role");
+        const deleters = run.recorder.ofType(ROLE_POLICY).filter((policy) => s3Grants(JSON.parse(unsecret(policy.inputs.policy)), thanosBucketArn).includes("s3:DeleteObject"));
+        assert.deepEqual(deleters.map((policy) => policy.name), ["ecs-thanos-compactor-task-role"]);
+        assert.deepEqual(s3Grants(JSON.parse(unsecret(deleters[0].inputs.policy)), thanosBucketArn), ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
     });
 
     it("EcsThanos refuses a second compactor before registering anything", async () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
-import { ConfigError } from "../../components/config";
+import { ConfigError, KubernetesInstanceConfig } from "../../components/config";
 import { envsubstScript } from "../../components/envsubst";
 import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
@@ -21,7 +21,7 @@ function haInstance() {
                 { name: "fraud", namespace: "tsuru-pool-a" },
             ],
         }],
-    }).instances[0];
+    }).instances[0] as KubernetesInstanceConfig;
 }
 
 function container(statefulSet: { inputs: Record<string, any> }, name: string) {
@@ -97,11 +97,15 @@ describe("KubernetesPrometheus", () => {
         assert.equal(pdb.inputs.spec.maxUnavailable, 1);
     });
 
-    it("grants pod discovery only in the bound apps' namespaces", () => {
+    it("grants pod discovery only in the bound apps' namespaces, and only what role: pod reads (pods: get, list, watch)", () => {
         const roles = recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role");
         assert.deepEqual(roles.map((role) => role.inputs.metadata.namespace).sort(), ["tsuru-pool-a", "tsuru-pool-b"]);
+        const config = yaml.load(recorder.one("kubernetes:core/v1:ConfigMap", "prometheus-payments-config").inputs.data["prometheus.yml.tmpl"]) as any;
+        const discoveryRoles = new Set(config.scrape_configs.flatMap((job: any) => (job.kubernetes_sd_configs ?? []).map((sd: any) => sd.role)));
+        // Prometheus' Kubernetes SD reads pods for role pod; endpoints/services only for the roles of those names.
+        assert.deepEqual([...discoveryRoles], ["pod"]);
         for (const role of roles) {
-            assert.deepEqual(role.inputs.rules, [{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }]);
+            assert.deepEqual(role.inputs.rules, [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
         }
         assert.equal(recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
         const bindings = recorder.ofType("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding");
@@ -129,7 +133,7 @@ describe("KubernetesPrometheus", () => {
         assert.equal(headless.inputs.spec.clusterIP, "None");
         assert.deepEqual(headless.inputs.spec.ports.map((port: any) => port.name), ["web", "grpc"]);
         assert.equal(await resolve(component.url), "http://prometheus-payments.prometheus.svc:9090");
-        assert.equal(await resolve(component.storeApiService), "prometheus-payments-headless.prometheus.svc.cluster.local");
+        assert.equal(await resolve(component.storeApiEndpoint), "dnssrv+_grpc._tcp.prometheus-payments-headless.prometheus.svc.cluster.local");
     });
 });
 
@@ -141,7 +145,7 @@ describe("KubernetesThanos", () => {
         const thanos = minimalConfig({ thanos: { store: { replicas: 2 }, query: { replicas: 2 } } }).thanos;
         new KubernetesThanos("thanos", {
             namespace: "prometheus", thanos, objstoreConfig: "type: S3\n",
-            sidecarServices: ["prometheus-a-headless.prometheus.svc.cluster.local", "prometheus-b-headless.prometheus.svc.cluster.local"],
+            sidecarStoreApiEndpoints: ["dnssrv+_grpc._tcp.prometheus-a-headless.prometheus.svc.cluster.local", "dnssrv+_grpc._tcp.prometheus-b-headless.prometheus.svc.cluster.local"],
         });
         await recorder.settle();
     });
@@ -184,7 +188,7 @@ describe("KubernetesThanos validation", () => {
         const recorder = await installMocks();
         const thanos = { ...minimalConfig().thanos, compactor: { ...minimalConfig().thanos.compactor, replicas: 2 } };
         assert.throws(
-            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarServices: [] }),
+            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarStoreApiEndpoints: [] }),
             (error: unknown) => error instanceof ConfigError && /thanos\.compactor\.replicas: the compactor must be a singleton per bucket; allowed: 0 or 1 \(got 2\)/.test(error.message),
         );
         await recorder.settle();

@@ -10,9 +10,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { projectName } from "../../components/config";
-import { prometheusWebPort, sidecarHttpPort } from "../../components/prometheus/render";
-import { queryHttpPort, thanosHttpPort } from "../../components/thanos/render";
+import { KubernetesInstanceConfig, projectName } from "../../components/config";
+import { prometheusWebPort } from "../../components/prometheus/defaults";
+import { queryHttpPort, thanosPorts } from "../../components/thanos/defaults";
 import { EngineSandbox } from "../support/engine";
 import { readStackConfig } from "../support/fixtures";
 import { LocalCluster, LocalPod } from "../support/local-pods";
@@ -97,7 +97,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
     const stackKey = (key: string) => `${projectName}:${key}`;
     const onePerTenant = () => Object.fromEntries(config.instances.map((instance) => [instance.name, 1]));
     const replicasPerTenant = () => Object.fromEntries(config.instances.map((instance) => [instance.name, instance.replicas]));
-    const instanceOf = (pod: LocalPod) => config.instances.find((instance) => pod.name.startsWith(`prometheus-${instance.name}-`))!;
+    const instanceOf = (pod: LocalPod) => config.instances.find((instance): instance is KubernetesInstanceConfig => instance.platform === "kubernetes" && pod.name.startsWith(`prometheus-${instance.name}-`))!;
     const expectedExternalLabels = (pod: LocalPod) => {
         const instance = instanceOf(pod);
         return { environment: config.environment, region: config.region, product: config.product, tenant: instance.name, team: instance.team, [config.thanos.replicaLabel]: pod.name };
@@ -154,12 +154,12 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         }
         for (const pod of prometheusPods) {
             const sidecar = pod.processes.get("thanos-sidecar")!;
-            await waitFor(`${pod.name}'s sidecar to upload its block`, async () => ((await metricValue(pod.url(sidecarHttpPort, "/metrics"), "thanos_shipper_uploads_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: sidecar });
+            await waitFor(`${pod.name}'s sidecar to upload its block`, async () => ((await metricValue(pod.url(thanosPorts.http, "/metrics"), "thanos_shipper_uploads_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: sidecar });
         }
 
         // The store gateway reads the bucket at start (then every 15 min): it starts once the blocks are there.
         const [store] = await cluster.schedule("StatefulSet", "thanos-store");
-        await waitForHttp(store.url(thanosHttpPort, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
+        await waitForHttp(store.url(thanosPorts.http, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
         [query] = await cluster.schedule("Deployment", "thanos-query");
         const queryProcess = await query.start("query");
         await waitFor("Query to see every sidecar and the store", async () => {
@@ -220,7 +220,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             assert.deepEqual([...pools].sort(), [...rendered].sort(), `${pod.name}: scrape pools`);
             // The self-scrape jobs point at the pod's own Prometheus and sidecar (localhost in the pod); the app jobs have no target.
             const targets = await api<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"));
-            assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWebPort, "/metrics"), pod.url(sidecarHttpPort, "/metrics")].sort(), `${pod.name}: active targets`);
+            assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWebPort, "/metrics"), pod.url(thanosPorts.http, "/metrics")].sort(), `${pod.name}: active targets`);
         }
     });
 
@@ -323,7 +323,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
     it("the compactor with the rendered flags completes a pass over the bucket without halting, and exits 0 when stopped", async () => {
         const [compactorPod] = await cluster.schedule("StatefulSet", "thanos-compactor");
         const compactor = await compactorPod.start("compactor", noConsistencyDelay);
-        const metrics = compactorPod.url(thanosHttpPort, "/metrics");
+        const metrics = compactorPod.url(thanosPorts.http, "/metrics");
         await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
         assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
         assert.equal(await metricValue(metrics, 'thanos_blocks_meta_synced{state="loaded"}'), prometheusPods.length, "the pass did not look at every uploaded block");
@@ -344,7 +344,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         assert.equal(sharing.length, 2, `two blocks with ${first.name}'s labels: ${JSON.stringify(sharing)}`);
 
         const compactor = await compactorPod.start("compactor", noConsistencyDelay);
-        const metrics = compactorPod.url(thanosHttpPort, "/metrics");
+        const metrics = compactorPod.url(thanosPorts.http, "/metrics");
         await waitFor("the compactor to halt (thanos_compact_halted 1)", async () => (await metricValue(metrics, "thanos_compact_halted")) === 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
         assert.match(fs.readFileSync(compactor.logFile, "utf8"), /critical error detected; halting.*overlap/, "the compactor's log names the overlap");
         // A halted compactor waits forever for someone to look, SIGTERM included.

@@ -4,6 +4,8 @@
  * tests derive violating ones with `edit`.
  */
 import * as yaml from "js-yaml";
+import { ecsTasksTrustPolicy, policyDocument } from "../../components/aws/iam";
+import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
 import { fixture, FixtureOptions, HarnessResource } from "../support/policy-harness";
 
 export const images = {
@@ -56,7 +58,7 @@ function labels(component: string, instance: string) {
 
 /** The instance component every per-instance child hangs under. */
 export function instanceComponent(instance: string): HarnessResource {
-    return fixture("paas:prometheus:KubernetesInstance", `prometheus-${instance}`, {}, { custom: false });
+    return fixture("paas:prometheus:KubernetesPrometheus", `prometheus-${instance}`, {}, { custom: false });
 }
 
 /** Prometheus StatefulSet as KubernetesPrometheus registers it: tmpfs TSDB, Thanos sidecar, non-root. */
@@ -270,7 +272,7 @@ export interface BucketSet {
 /** A bucket as ThanosBucket creates it, its companions linked through their `bucket` property. */
 export function bucketSet(name = "thanos-dev", options: { linkBy?: "value" | "dependency" } = {}): BucketSet {
     const arn = `arn:aws:s3:::${name}`;
-    const parent = fixture("paas:thanos:Bucket", "thanos-bucket", {}, { custom: false });
+    const parent = fixture("paas:thanos:ThanosBucket", "thanos-bucket", {}, { custom: false });
     const bucket = fixture("aws:s3/bucket:Bucket", "thanos-bucket", { bucket: name, forceDestroy: false, tags: { "paas.tsuru.io/purpose": "thanos-long-term-storage" } }, {
         parent,
         outputs: { bucket: name, arn, forceDestroy: false },
@@ -401,15 +403,19 @@ export function efsFileSystem(inputs: Record<string, any> = {}): HarnessResource
 
 // ------------------------------------------------------------------------------------------------ IAM
 
-export const ecsTrustPolicy = JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
-});
+/** The trust policy the program gives every ECS role. */
+export const ecsTrustPolicy = JSON.stringify(ecsTasksTrustPolicy("111122223333"));
 
 export function role(name: string, inputs: Record<string, any> = {}): HarnessResource {
     return fixture("aws:iam/role:Role", name, { name, assumeRolePolicy: ecsTrustPolicy, ...inputs }, { outputs: { arn: `arn:aws:iam::111122223333:role/${name}` } });
 }
 
+/** The permission policy the program gives a Thanos component's task role on the bucket. */
+export function thanosBucketPolicy(component: ThanosComponent, bucket = "thanos-dev"): string {
+    return JSON.stringify(policyDocument(thanosBucketStatements(component, { bucketArn: `arn:aws:s3:::${bucket}` })));
+}
+
+/** A hand-written S3 policy, for the shapes the program never writes (wildcard resources, ...). */
 export function s3PolicyDocument(actions: string[], bucket = "thanos-dev", resources?: string[]): string {
     const arn = `arn:aws:s3:::${bucket}`;
     return JSON.stringify({
@@ -425,8 +431,6 @@ export function rolePolicy(name: string, target: HarnessResource, document: stri
     return fixture("aws:iam/rolePolicy:RolePolicy", name, { role: target.inputs.name, policy: document }, { propertyDependencies: { role: [target] } });
 }
 
-export const compactorActions = ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
-export const sidecarActions = ["s3:ListBucket", "s3:GetObject", "s3:PutObject"];
 
 // ----------------------------------------------------------------------------------- network, logs, tsuru
 

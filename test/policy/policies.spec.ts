@@ -7,7 +7,6 @@ import { policies, policyNamed, unknownString } from "../../policy/policies";
 import { evaluate, EvaluateOptions, Finding, fixture, HarnessResource } from "../support/policy-harness";
 import {
     bucketSet,
-    compactorActions,
     compactorStatefulSet,
     ecsCompactorTask,
     ecsPrometheusTask,
@@ -33,8 +32,8 @@ import {
     role,
     rolePolicy,
     s3PolicyDocument,
+    thanosBucketPolicy,
     securityGroup,
-    sidecarActions,
     tsdbVolume,
     tsuruService,
 } from "./fixtures";
@@ -416,7 +415,7 @@ describe("policy pack: IAM", () => {
         const policy = "iam-no-wildcard-actions";
         it("passes exact S3 actions and the ECS trust policy", () => {
             const sidecar = role("prometheus-payments-task");
-            return passes(policy, [sidecar, rolePolicy("sidecar-s3", sidecar, s3PolicyDocument(sidecarActions))]);
+            return passes(policy, [sidecar, rolePolicy("sidecar-s3", sidecar, thanosBucketPolicy("sidecar"))]);
         });
         it("fails s3:*", () => {
             const sidecar = role("prometheus-payments-task");
@@ -437,7 +436,7 @@ describe("policy pack: IAM", () => {
 
     describe("iam-s3-scoped-to-bucket", () => {
         const policy = "iam-s3-scoped-to-bucket";
-        it("passes the bucket ARN and its objects", () => passes(policy, [rolePolicy("compactor-s3", role("compactor"), s3PolicyDocument(compactorActions))]));
+        it("passes the bucket ARN and its objects", () => passes(policy, [rolePolicy("compactor-s3", role("compactor"), thanosBucketPolicy("compactor"))]));
         it("fails Resource \"*\"", () =>
             fails(policy, [rolePolicy("store-s3", role("store"), s3PolicyDocument(["s3:ListBucket", "s3:GetObject"], "thanos-dev", ["*"]))], [
                 /RolePolicy 'store-s3' statement Bucket allows s3:ListBucket on "\*": scope it to the Thanos bucket/,
@@ -462,12 +461,12 @@ describe("policy pack: IAM", () => {
             containerDefinitions: JSON.stringify([{ name: "store", image: images.thanos, command: ["store", "--data-dir=/var/thanos"], memory: 2048 }]),
         }, { propertyDependencies: { taskRoleArn: [storeRole] } });
         it("passes DeleteObject on the compactor's own task role", () =>
-            passes(policy, [compactorRole, ecsCompactorTask("thanos-compactor", compactorRole), rolePolicy("compactor-s3", compactorRole, s3PolicyDocument(compactorActions)), storeRole, storeTask(), rolePolicy("store-s3", storeRole, s3PolicyDocument(["s3:ListBucket", "s3:GetObject"]))]));
+            passes(policy, [compactorRole, ecsCompactorTask("thanos-compactor", compactorRole), rolePolicy("compactor-s3", compactorRole, thanosBucketPolicy("compactor")), storeRole, storeTask(), rolePolicy("store-s3", storeRole, thanosBucketPolicy("store"))]));
         it("fails DeleteObject granted to the store's role", () =>
-            fails(policy, [storeRole, storeTask(), rolePolicy("store-s3", storeRole, s3PolicyDocument(compactorActions))], [/RolePolicy 'store-s3' allows s3:DeleteObject through Role 'thanos-store-task', which is also used by TaskDefinition 'thanos-store': only the compactor deletes blocks/]));
+            fails(policy, [storeRole, storeTask(), rolePolicy("store-s3", storeRole, thanosBucketPolicy("compactor"))], [/RolePolicy 'store-s3' allows s3:DeleteObject through Role 'thanos-store-task', which is also used by TaskDefinition 'thanos-store': only the compactor deletes blocks/]));
         it("fails a compactor role shared with another task", () => {
             const shared = fixture("aws:ecs/taskDefinition:TaskDefinition", "thanos-store", { ...storeTask().inputs, taskRoleArn: compactorRole.outputs.arn }, { propertyDependencies: { taskRoleArn: [compactorRole] } });
-            return fails(policy, [compactorRole, ecsCompactorTask("thanos-compactor", compactorRole), shared, rolePolicy("compactor-s3", compactorRole, s3PolicyDocument(compactorActions))], [/through Role 'thanos-compactor-task', which is also used by TaskDefinition 'thanos-store'/]);
+            return fails(policy, [compactorRole, ecsCompactorTask("thanos-compactor", compactorRole), shared, rolePolicy("compactor-s3", compactorRole, thanosBucketPolicy("compactor"))], [/through Role 'thanos-compactor-task', which is also used by TaskDefinition 'thanos-store'/]);
         });
         it("fails a managed policy with s3:* attached to a sidecar role", () => {
             const sidecarRole = role("prometheus-payments-task");
@@ -476,10 +475,10 @@ describe("policy pack: IAM", () => {
             return fails(policy, [sidecarRole, managed, attachment], [/Policy 'thanos-s3' allows s3:DeleteObject, s3:DeleteObjectVersion through Role 'prometheus-payments-task', which no Thanos compactor task uses/]);
         });
         it("fails a delete policy attached to nothing", () =>
-            fails(policy, [fixture("aws:iam/policy:Policy", "compactor-s3", { policy: s3PolicyDocument(compactorActions) })], [/Policy 'compactor-s3' allows s3:DeleteObject but is not attached to the compactor's task role in this stack/]));
+            fails(policy, [fixture("aws:iam/policy:Policy", "compactor-s3", { policy: thanosBucketPolicy("compactor") })], [/Policy 'compactor-s3' allows s3:DeleteObject but is not attached to the compactor's task role in this stack/]));
         it("passes a compactor role reached through an IRSA service account", () => {
             const account = fixture("kubernetes:core/v1:ServiceAccount", "thanos-compactor-sa", { metadata: { name: "thanos", namespace: "prometheus", annotations: { "eks.amazonaws.com/role-arn": compactorRole.outputs.arn } } });
-            return passes(policy, [compactorRole, account, compactorStatefulSet(), rolePolicy("compactor-s3", compactorRole, s3PolicyDocument(compactorActions))]);
+            return passes(policy, [compactorRole, account, compactorStatefulSet(), rolePolicy("compactor-s3", compactorRole, thanosBucketPolicy("compactor"))]);
         });
     });
 });

@@ -1,9 +1,9 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes";
+import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import versions from "../../components/versions.json";
-import { readStackConfig, stackNames } from "../support/fixtures";
+import { kubernetesInstance, minimalConfig, readStackConfig, stackNames } from "../support/fixtures";
 import { checkConfig, checkRules, promtoolVersion, runPromtool, writeTempFiles } from "../support/promtool";
 
 /** What the sidecar's reloader does before Prometheus reads the file. */
@@ -19,6 +19,17 @@ describe("promtool (real, at the pinned Prometheus version)", () => {
     it("rejects an invalid config, so a passing check means something", () => {
         const result = checkConfig("scrape_configs:\n  - job_name: x\n    kubernetes_sd_configs:\n      - role: nonsense\n");
         assert.equal(result.ok, false, result.output);
+    });
+
+    it("accepts a plan scraping every 5s (the timeout follows the interval; Prometheus refuses one above it)", () => {
+        const config = minimalConfig({ plans: { small: { scrapeInterval: "5s" } } });
+        const labels = { environment: config.environment, region: config.region, product: config.product, replicaLabel: config.thanos.replicaLabel };
+        const files = renderKubernetesInstanceFiles({ instance: kubernetesInstance(config), labels, alertmanagers: [] });
+        const result = checkConfig(substituteReplica(files.prometheusYml, "prometheus-payments-0"));
+        assert.ok(result.ok, result.output);
+        const tooLong = checkConfig(substituteReplica(files.prometheusYml, "prometheus-payments-0").replace("scrape_timeout: 5s", "scrape_timeout: 10s"));
+        assert.equal(tooLong.ok, false, "promtool accepts a timeout above the interval: the check proves nothing");
+        assert.match(tooLong.output, /scrape timeout greater than scrape interval/);
     });
 
     for (const stack of stackNames()) {
@@ -52,7 +63,7 @@ describe("promtool (real, at the pinned Prometheus version)", () => {
 describe("promtool test rules: the shipped instance alerts", () => {
     it("fire and stay silent as the unit tests expect", () => {
         const config = readStackConfig("dev");
-        const small = config.instances.find((instance) => instance.plan.name === "small")!;
+        const small = config.instances.filter((instance) => instance.platform === "kubernetes").find((instance) => instance.plan.name === "small")!;
         const labels = { environment: "dev", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
         const { ruleFiles } = renderKubernetesInstanceFiles({ instance: small, labels, alertmanagers: [] });
         const tests = fs.readFileSync(path.join(__dirname, "instance-alerts.test.yml"), "utf8");

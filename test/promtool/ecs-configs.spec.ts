@@ -4,9 +4,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { envsubstScript } from "../../components/envsubst";
 import type { StackConfig } from "../../components/config";
-import { ecsPaths, ecsReplicaName, renderEcsInstanceFiles, scrapeSecrets } from "../../components/prometheus/ecs";
+import { ecsPaths, ecsReplicaName, renderEcsInstanceFiles, scrapeSecrets } from "../../components/prometheus/ecs-spec";
 import { ecsConfig } from "../support/ecs-fixtures";
-import { readStackConfig, stackNames } from "../support/fixtures";
+import { ecsInstance, readStackConfig, stackNames } from "../support/fixtures";
 import { checkRules, runPromtool, writeTempFiles } from "../support/promtool";
 
 /** What prometheus-ecs-discovery writes (its labels struct, yaml-marshalled), for one Fargate task. */
@@ -30,7 +30,7 @@ const discoveredTargets = `- targets:
  * with the replica name and a stand-in for each Secrets Manager password, and the file_sd directory moved into `dir`.
  */
 function renderedForReplica(config: StackConfig, instanceName: string, replica: number, dir: string): string {
-    const instance = config.instances.find((candidate) => candidate.name === instanceName)!;
+    const instance = ecsInstance(config, instanceName);
     const labels = { environment: config.environment, region: config.region, product: config.product, replicaLabel: config.thanos.replicaLabel };
     const exporters = config.yace?.scrapedBy.includes(instance.name) ? [{ jobName: "yace", host: `yace.${config.ecs!.serviceDiscoveryNamespace}`, port: 5000 }] : [];
     const files = renderEcsInstanceFiles({ instance, labels, alertmanagers: config.ecs!.alertmanagers ?? config.alertmanagers, exporters });
@@ -45,9 +45,9 @@ function renderedForReplica(config: StackConfig, instanceName: string, replica: 
 }
 
 function checkEcsInstance(config: StackConfig, instanceName: string) {
-    const instance = config.instances.find((candidate) => candidate.name === instanceName)!;
+    const instance = ecsInstance(config, instanceName);
     for (let replica = 0; replica < instance.replicas; replica++) {
-        const dir = writeTempFiles(Object.fromEntries([...new Set(instance.apps.map((app) => app.namespace))].map((cluster) => [`ecs-${cluster}.yml`, discoveredTargets])));
+        const dir = writeTempFiles(Object.fromEntries([...new Set(instance.apps.map((app) => app.cluster))].map((cluster) => [`ecs-${cluster}.yml`, discoveredTargets])));
         const rendered = renderedForReplica(config, instanceName, replica, dir);
         assert.ok(!rendered.includes("$("), "unsubstituted placeholder left");
         assert.ok(rendered.includes(`prometheus_replica: ${ecsReplicaName(instance, replica)}`));

@@ -32,9 +32,9 @@ export function ecsRawConfig(overrides: Record<string, unknown> = {}): Record<st
                 replicas: 2,
                 externalLabels: { cost_center: "cc-7" },
                 apps: [
-                    { name: "billing-api", namespace: "tsuru-ecs", basicAuth: { username: "prometheus", passwordSecretArn: `${billingSecretArn}:password::` } },
-                    { name: "billing-worker", namespace: "tsuru-ecs", processes: ["worker"], path: "/internal/metrics" },
-                    { name: "invoices", namespace: "tsuru-batch" },
+                    { family: "billing-api", cluster: "tsuru-ecs", basicAuth: { username: "prometheus", passwordSecretArn: `${billingSecretArn}:password::` } },
+                    { family: "billing-worker", cluster: "tsuru-ecs", containers: ["worker"], path: "/internal/metrics" },
+                    { family: "invoices", cluster: "tsuru-batch" },
                 ],
                 rules: [{ name: "billing", rules: [{ alert: "BillingDown", expr: "up{app=\"billing-api\"} == 0", for: "5m" }] }],
             },

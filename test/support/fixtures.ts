@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { parseStackConfig, projectName, StackConfig } from "../../components/config";
+import { EcsInstanceConfig, KubernetesInstanceConfig, parseStackConfig, projectName, StackConfig } from "../../components/config";
 
 export const projectRoot = path.resolve(__dirname, "..", "..");
 
@@ -60,4 +60,18 @@ export function stackNames(): string[] {
         .map((file) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(file)?.[1])
         .filter((name): name is string => name !== undefined)
         .sort();
+}
+
+/** The Kubernetes instance of a config (the first, or the one named). */
+export function kubernetesInstance(config: StackConfig, name?: string): KubernetesInstanceConfig {
+    const found = config.instances.find((instance): instance is KubernetesInstanceConfig => instance.platform === "kubernetes" && (name === undefined || instance.name === name));
+    if (found === undefined) throw new Error(`no Kubernetes instance ${name ?? ""} in the config`);
+    return found;
+}
+
+/** The ECS instance of a config (the first, or the one named). */
+export function ecsInstance(config: StackConfig, name?: string): EcsInstanceConfig {
+    const found = config.instances.find((instance): instance is EcsInstanceConfig => instance.platform === "ecs" && (name === undefined || instance.name === name));
+    if (found === undefined) throw new Error(`no ECS instance ${name ?? ""} in the config`);
+    return found;
 }

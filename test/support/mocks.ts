@@ -44,8 +44,10 @@ function mockCall(token: string, inputs: Record<string, any>): Record<string, an
             return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com" };
         case "aws:ec2/getVpc:getVpc":
             return { ...inputs, id: inputs.id ?? "vpc-0feedface0000001", cidrBlock: "10.40.0.0/16" };
-        case "aws:ec2/getSubnets:getSubnets":
-            return { ...inputs, id: "us-east-1", ids: ["subnet-0looked0up000000a", "subnet-0looked0up000000b"] };
+        case "aws:ec2/getSubnet:getSubnet": {
+            const zone = String(inputs.availabilityZone);
+            return { ...inputs, id: `subnet-0looked0up000000${zone.slice(-1)}`, availabilityZone: zone, vpcId: inputs.vpcId };
+        }
         case "aws:ecs/getCluster:getCluster":
             return { ...inputs, id: inputs.clusterName, arn: `arn:aws:ecs:us-east-1:${mockAccountId}:cluster/${inputs.clusterName}` };
         default:

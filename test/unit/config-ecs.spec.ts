@@ -1,8 +1,9 @@
 import { strict as assert } from "assert";
 import { parseStackConfig } from "../../components/config";
-import { assertProblem, problemsOf } from "../support/config-problems";
+import { assertProblem } from "../support/config-problems";
 import { ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { minimalRawConfig } from "../support/fixtures";
+import { yaceServices } from "../support/yace-services";
 
 function withEcs(patch: Record<string, unknown>): Record<string, unknown> {
     const raw = ecsRawConfig();
@@ -39,7 +40,7 @@ describe("stack config: ecs and yace", () => {
 
     it("accepts a looked-up VPC and subnets and an existing cluster", () => {
         const config = ecsConfig({
-            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" } }, queryAllowedCidrs: ["10.0.0.0/8"] },
+            ecs: { cluster: { name: "shared", existing: true }, vpc: { tags: { Name: "prod" } }, subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1b"] }, queryAllowedCidrs: ["10.0.0.0/8"] },
         });
         assert.deepEqual(config.ecs!.vpc, { tags: { Name: "prod" } });
         assert.deepEqual(config.ecs!.cluster, { name: "shared", existing: true });
@@ -52,7 +53,7 @@ describe("stack config: ecs and yace", () => {
         });
 
         it("an unknown platform", () => {
-            assertProblem(withEcsInstance({ platform: "nomad" }), "prometheus-paas:instances[1].platform", "'kubernetes' | 'ecs'");
+            assertProblem(withEcsInstance({ platform: "nomad" }), "prometheus-paas:instances[1].platform: allowed: 'kubernetes', 'ecs' (got 'nomad')");
         });
 
         it("an unknown key in ecs", () => {
@@ -65,6 +66,18 @@ describe("stack config: ecs and yace", () => {
 
         it("neither subnet ids nor tags", () => {
             assertProblem(withEcs({ subnets: {} }), "prometheus-paas:ecs.subnets", "exactly one of ecs.subnets.ids or ecs.subnets.tags");
+        });
+
+        it("subnets looked up by tags without the zones to look in", () => {
+            assertProblem(withEcs({ subnets: { tags: { tier: "private" } } }), "prometheus-paas:ecs.subnets.availabilityZones", "need the zones to look in", "one mount target per zone");
+        });
+
+        it("availability zones beside subnet ids, in another region, or only one", () => {
+            assertProblem(withEcs({ subnets: { ids: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"], availabilityZones: ["us-east-1a", "us-east-1b"] } }),
+                "prometheus-paas:ecs.subnets.availabilityZones", "only with ecs.subnets.tags");
+            assertProblem(withEcs({ subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "eu-west-1b"] } }),
+                "prometheus-paas:ecs.subnets.availabilityZones[1]: eu-west-1b is not a zone of the stack's region us-east-1");
+            assertProblem(withEcs({ subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a"] } }), "prometheus-paas:ecs.subnets.availabilityZones", "at least two availability zones");
         });
 
         it("a malformed VPC id", () => {
@@ -104,7 +117,22 @@ describe("stack config: ecs and yace", () => {
         });
 
         it("an unknown capacity provider", () => {
-            assertProblem(withEcs({ capacity: { statelessProvider: "EC2" } }), "prometheus-paas:ecs.capacity.statelessProvider", "'FARGATE' | 'FARGATE_SPOT'");
+            assertProblem(withEcs({ capacity: { statelessProvider: "EC2" } }), "prometheus-paas:ecs.capacity.statelessProvider: allowed: 'FARGATE', 'FARGATE_SPOT' (got 'EC2')");
+        });
+
+        it("an ECS instance discovering more clusters than a task has containers for", () => {
+            const apps = Array.from({ length: 7 }, (_, index) => ({ family: `app-${index}`, cluster: `cluster-${index}` }));
+            assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 7 ECS clusters", "allowed: at most 6 clusters per instance");
+        });
+
+        it("a plan no Fargate task size holds", () => {
+            const huge = { description: "huge", cpu: "16", memory: "100Gi", tmpfs: "8Gi", retentionTime: "24h", retentionSize: "6Gi", scrapeInterval: "30s", sampleLimit: 1, labelLimit: 1, targetLimit: 1 };
+            assertProblem({ ...withEcsInstance({ plan: "huge" }), plans: { huge } }, "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing' (plan 'huge')", "no Fargate task size holds containers", "the largest is 16384 CPU units with 122880 MiB");
+        });
+
+        it("Thanos store memory no Fargate task size holds, on a stack with ECS", () => {
+            assertProblem({ ...ecsRawConfig(), thanos: { store: { memory: "200Gi" } } }, "prometheus-paas:thanos.store.memory: the Thanos store task on ECS Fargate", "no Fargate task size holds");
+            assert.doesNotThrow(() => parseStackConfig({ ...minimalRawConfig(), thanos: { store: { memory: "200Gi" } } }), "Kubernetes alone has no Fargate limit");
         });
 
         it("task storage too small for the plan's retention", () => {
@@ -122,15 +150,23 @@ describe("stack config: ecs and yace", () => {
             assertProblem({ ...ecsRawConfig(), bucketAccessKey: "AKIA", bucketSecretKey: "s" }, "prometheus-paas:bucketAccessKey", "task role");
         });
 
+        it("an ECS app given with the Kubernetes fields (name, namespace)", () => {
+            assertProblem(withEcsInstance({ apps: [{ name: "billing-api", namespace: "tsuru-ecs" }] }), "prometheus-paas:instances[1].apps[0]: unknown key(s) 'name', 'namespace'", "allowed keys: family, cluster, containers, path, scheme, basicAuth");
+        });
+
+        it("an ECS family bound twice to one instance", () => {
+            assertProblem(withEcsInstance({ apps: [{ family: "a", cluster: "c1" }, { family: "a", cluster: "c2" }] }), "prometheus-paas:instances[1].apps[1].family: app 'a' is bound twice to instance 'billing'");
+        });
+
         it("basicAuth on a Kubernetes instance", () => {
             const raw = ecsRawConfig();
             const [kubernetes, ecs] = raw.instances as Record<string, any>[];
             const app = { ...kubernetes.apps[0], basicAuth: { username: "u", passwordSecretArn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:x-AbCdEf" } };
-            assertProblem({ ...raw, instances: [{ ...kubernetes, apps: [app] }, ecs] }, "prometheus-paas:instances[0].apps[0].basicAuth", "only on platform ecs");
+            assertProblem({ ...raw, instances: [{ ...kubernetes, apps: [app] }, ecs] }, "prometheus-paas:instances[0].apps[0]: unknown key(s) 'basicAuth'", "allowed keys: name, namespace, port, path, scheme, processes");
         });
 
         it("a basicAuth password that is not a Secrets Manager ARN", () => {
-            assertProblem(withEcsInstance({ apps: [{ name: "a", namespace: "c", basicAuth: { username: "u", passwordSecretArn: "arn:aws:ssm:us-east-1:111122223333:parameter/x" } }] }),
+            assertProblem(withEcsInstance({ apps: [{ family: "a", cluster: "c", basicAuth: { username: "u", passwordSecretArn: "arn:aws:ssm:us-east-1:111122223333:parameter/x" } }] }),
                 "instances[1].apps[0].basicAuth.passwordSecretArn", "Secrets Manager secret ARN");
         });
 
@@ -147,6 +183,14 @@ describe("stack config: ecs and yace", () => {
         it("a YACE alias instead of the CloudWatch namespace", () => {
             assertProblem(withYace({ jobs: [{ namespace: "ec2", metrics: [{ name: "CPUUtilization", statistics: ["Average"] }] }] }),
                 "prometheus-paas:yace.jobs[0].namespace", "use the CloudWatch namespace (e.g. AWS/EC2, not the alias ec2)");
+        });
+
+        it("each YACE namespace is accepted and its alias refused (YACE's own service list)", () => {
+            for (const { namespace, alias } of yaceServices) {
+                const job = (type: string) => ({ jobs: [{ namespace: type, metrics: [{ name: "M", statistics: ["Sum"] }] }] });
+                assert.doesNotThrow(() => parseStackConfig(withYace(job(namespace))), namespace);
+                assertProblem(withYace(job(alias)), "prometheus-paas:yace.jobs[0].namespace", `'${alias}' is not a namespace YACE discovers`);
+            }
         });
 
         it("a statistic CloudWatch does not compute", () => {

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { parseStackConfig } from "../../components/config";
+import { scrapeTimeout } from "../../components/plans";
 import { assertProblem, problemsOf } from "../support/config-problems";
 import { minimalRawConfig } from "../support/fixtures";
 
@@ -23,6 +24,11 @@ describe("stack config", () => {
         assert.deepEqual(instance.apps[0], { name: "checkout-api", namespace: "tsuru-pool-a", port: 8888, path: "/metrics", scheme: "http" });
         assert.equal(config.grafana.namespace, "prometheus");
         assert.equal(config.bucketCredentials, undefined);
+    });
+
+    it("derives the scrape timeout from the interval: 10s, or the interval when shorter", () => {
+        const plans = parseStackConfig({ ...minimalRawConfig(), plans: { small: { scrapeInterval: "5s" }, medium: { scrapeInterval: "1m" }, large: { scrapeInterval: "20s", scrapeTimeout: "15s" } } }).plans;
+        assert.deepEqual([scrapeTimeout(plans.small), scrapeTimeout(plans.medium), scrapeTimeout(plans.large)], ["5s", "10s", "15s"]);
     });
 
     it("merges plan overrides onto the built-in catalog and adds new plans", () => {
@@ -103,6 +109,15 @@ describe("stack config", () => {
             assertProblem({ ...minimalRawConfig(), plans: { small: { retentionTime: "4h" } } }, "plans.small.retentionTime", "6h or more");
         });
 
+        it("a scrape interval under 5s", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { scrapeInterval: "2s" } } }, "prometheus-paas:plans.small.scrapeInterval: 2s is too short; allowed: 5s or more");
+        });
+
+        it("a scrape timeout above the plan's interval", () => {
+            assertProblem({ ...minimalRawConfig(), plans: { small: { scrapeInterval: "15s", scrapeTimeout: "20s" } } },
+                "prometheus-paas:plans.small.scrapeTimeout: 20s is above the scrape interval 15s", "allowed: more than 0s, at most the interval");
+        });
+
         it("a malformed size quantity", () => {
             assertProblem({ ...minimalRawConfig(), plans: { small: { tmpfs: "512MB" } } }, "prometheus-paas:plans.small.tmpfs", "Kubernetes binary quantity");
         });
@@ -125,7 +140,7 @@ describe("stack config", () => {
         });
 
         it("an unknown bucket type", () => {
-            assertProblem({ ...minimalRawConfig(), bucket: { type: "gcs", bucket: "x" } }, "prometheus-paas:bucket.type", "'s3' | 'existing'");
+            assertProblem({ ...minimalRawConfig(), bucket: { type: "gcs", bucket: "x" } }, "prometheus-paas:bucket.type: allowed: 's3', 'existing' (got 'gcs')");
         });
 
         it("a missing required key", () => {
@@ -143,6 +158,31 @@ describe("stack config", () => {
 
         it("an HA replica count above three", () => {
             assertProblem(withInstance({ replicas: 4 }), "prometheus-paas:instances[0].replicas", "at most 3");
+        });
+
+        it("bounds, lengths and types in this config's words, never zod's", () => {
+            const bucket = { type: "existing", bucket: "ab", endpoint: "minio:9000" };
+            const problems = problemsOf({
+                ...withInstance({ replicas: 1.5, apps: [{ name: "a", namespace: "b", port: 0 }] }),
+                region: 7,
+                bucket,
+                plans: { small: { sampleLimit: 0, description: "" } },
+                thanos: { query: { replicas: 11 } },
+                alertmanagers: "http://am:9093",
+            });
+            assert.deepEqual(problems.filter((problem) => /String must|Number must|Expected .*, received|Invalid (enum|discriminator|input)|Required$/.test(problem)), [], problems.join("\n"));
+            for (const expected of [
+                "prometheus-paas:region: must be a string (got number)",
+                "prometheus-paas:bucket.bucket: must be at least 3 characters",
+                "prometheus-paas:plans.small.sampleLimit: must be more than 0 (got 0)",
+                "prometheus-paas:plans.small.description: must not be empty",
+                "prometheus-paas:thanos.query.replicas: must be at most 10 (got 11)",
+                "prometheus-paas:instances[0].replicas: must be a whole number",
+                "prometheus-paas:instances[0].apps[0].port: must be at least 1 (got 0)",
+                "prometheus-paas:alertmanagers: must be an array (got string)",
+            ]) {
+                assert.ok(problems.includes(expected), `missing '${expected}' in:\n${problems.join("\n")}`);
+            }
         });
 
         it("every schema problem at once, not just the first", () => {
@@ -171,6 +211,6 @@ describe("stack config: tsuru registration", () => {
     });
 
     it("rejects an unknown encoding", () => {
-        assertProblem({ ...minimalRawConfig(), tsuru: { ...tsuru, encoding: "xml" } }, "prometheus-paas:tsuru.encoding", "'form' | 'json'");
+        assertProblem({ ...minimalRawConfig(), tsuru: { ...tsuru, encoding: "xml" } }, "prometheus-paas:tsuru.encoding: allowed: 'form', 'json' (got 'xml')");
     });
 });

@@ -4,29 +4,30 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { configSyncContainer, cpuUnits, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
+import { configSyncContainer } from "../../components/aws/containers";
 import { envsubstScript } from "../../components/envsubst";
 import {
-    actionsWithoutResourceScope,
     configReadStatements,
     ecrRepositoryArn,
     ecsDiscoveryStatements,
     efsClientStatements,
     efsFileSystemPolicy,
     executionRoleStatements,
-    PolicyStatement,
+    PermissionStatement,
     secretPolicyResource,
 } from "../../components/aws/iam";
 import { renderYaceConfig, yaceDocument, yaceScrapingIntervalSeconds, yaceStatements } from "../../components/exporters/yace";
-import { yaceSupportedNamespaces } from "../../components/exporters/yace-namespaces";
-import { ecsFileSdFile, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs";
+import { ecsFileSdFile, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs-spec";
 import { ScrapeConfig } from "../../components/prometheus/render";
 import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
-import { ecsQueryEndpoints, thanosContainers } from "../../components/thanos/ecs";
+import { ecsQueryEndpoints, thanosTaskContainers } from "../../components/thanos/ecs-spec";
 import { billingSecretArn, ecsConfig } from "../support/ecs-fixtures";
+import { actionsWithoutResourceType } from "../support/iam-rules";
+import { yaceServices } from "../support/yace-services";
+import { ecsInstance, readStackConfig, stackNames } from "../support/fixtures";
 
 const config = ecsConfig();
-const billing = config.instances.find((instance) => instance.name === "billing")!;
+const billing = ecsInstance(config, "billing");
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
 const bucketArn = "arn:aws:s3:::acme-thanos-test";
 const kmsKeyArn = "arn:aws:kms:us-east-1:111122223333:key/k";
@@ -42,7 +43,7 @@ function byName<T extends { name: string }>(items: T[], name: string): T {
 }
 
 /** Every action and resource of a set of statements, to check least privilege mechanically. */
-function allowed(statements: PolicyStatement[]): Map<string, string[]> {
+function allowed(statements: PermissionStatement[]): Map<string, string[]> {
     const result = new Map<string, string[]>();
     for (const statement of statements.filter((candidate) => candidate.Effect === "Allow")) {
         for (const action of statement.Action) {
@@ -53,10 +54,10 @@ function allowed(statements: PolicyStatement[]): Map<string, string[]> {
 }
 
 /** No wildcard action anywhere, and Resource "*" only for actions AWS cannot scope. */
-function assertNoWildcards(statements: PolicyStatement[]) {
+function assertNoWildcards(statements: PermissionStatement[]) {
     for (const [action, resources] of allowed(statements)) {
         assert.ok(!action.includes("*"), `wildcard action ${action}`);
-        if (resources.includes("*")) assert.ok(actionsWithoutResourceScope.has(action), `${action} on Resource "*" although IAM can scope it`);
+        if (resources.includes("*")) assert.ok(actionsWithoutResourceType.has(action), `${action} on Resource "*" although IAM can scope it`);
     }
 }
 
@@ -174,13 +175,6 @@ describe("ECS Prometheus task containers", () => {
         assert.deepEqual(discovery.command, ["-config.cluster=tsuru-ecs", "-config.write-to=/etc/prometheus/file_sd/ecs-tsuru-ecs.yml", "-config.scrape-interval=1m"]);
         assert.equal(discovery.essential, false);
     });
-
-    it("sizes the task to a valid Fargate combination covering every container", () => {
-        const size = taskSizeFor(containers);
-        const memory = containers.reduce((sum, container) => sum + (container.memory ?? 0), 0);
-        assert.ok(Number(size.memory) >= memory);
-        assert.deepEqual(size, { cpu: "1024", memory: "3072" });
-    });
 });
 
 describe("config-render's $(VAR) substitution (run by sh and awk, like busybox in the task)", () => {
@@ -213,22 +207,6 @@ describe("configuration sync", () => {
         const sync = configSyncContainer({ image: "i:1", region: "us-east-1", bucket: "cfg", prefix: "instances/billing", volume: "v", mountPath: "/mnt/config", logGroup: "g" });
         assert.deepEqual(sync.command, ["s3", "sync", "s3://cfg/instances/billing/", "/mnt/config", "--delete", "--exact-timestamps", "--only-show-errors"]);
         assert.equal(sync.essential, false);
-    });
-});
-
-describe("Fargate sizing", () => {
-    it("converts CPU quantities to units", () => {
-        assert.equal(cpuUnits("250m"), 256);
-        assert.equal(cpuUnits("2"), 2048);
-        assert.throws(() => cpuUnits("two"));
-    });
-
-    it("picks the smallest valid combination", () => {
-        assert.deepEqual(fargateTaskSize(256, 300), { cpu: 256, memory: 512 });
-        assert.deepEqual(fargateTaskSize(256, 2500), { cpu: 512, memory: 3072 });
-        assert.deepEqual(fargateTaskSize(600, 1000), { cpu: 1024, memory: 2048 });
-        assert.deepEqual(fargateTaskSize(4096, 31000), { cpu: 8192, memory: 32768 });
-        assert.throws(() => fargateTaskSize(20000, 1000), /no Fargate task size/);
     });
 });
 
@@ -325,7 +303,8 @@ describe("Thanos on ECS", () => {
     });
 
     it("passes objstore.yml inline to store and compactor, deduplicates on the replica label in query", () => {
-        const containers = thanosContainers({ thanos: config.thanos, objstoreConfig: "type: S3\nconfig: {bucket: b}\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+        const tasks = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\nconfig: {bucket: b}\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+        const containers = { store: byName(tasks.store, "thanos-store"), query: byName(tasks.query, "thanos-query"), compactor: byName(tasks.compactor, "thanos-compactor") };
         assert.ok(containers.store.command!.includes("--objstore.config=type: S3\nconfig: {bucket: b}\n"));
         assert.ok(!containers.store.command!.some((arg) => arg.startsWith("--objstore.config-file")));
         assert.ok(containers.compactor.command!.includes("--objstore.config=type: S3\nconfig: {bucket: b}\n"));
@@ -344,7 +323,7 @@ describe("YACE configuration (checked structurally, as YACE's own loader validat
         const jobs: any[] = document.discovery?.jobs ?? [];
         if (jobs.length === 0) errors.push("at least 1 Discovery job");
         jobs.forEach((job, index) => {
-            if (!yaceSupportedNamespaces.includes(job.type)) errors.push(`job ${index}: Service is not in known list: ${job.type}`);
+            if (!yaceServices.some((service) => service.namespace === job.type)) errors.push(`job ${index}: Service is not in known list: ${job.type}`);
             if (!Array.isArray(job.regions) || job.regions.length === 0) errors.push(`job ${index}: Regions should not be empty`);
             if (!Array.isArray(job.metrics) || job.metrics.length === 0) errors.push(`job ${index}: Metrics should not be empty`);
             for (const metric of job.metrics ?? []) {
@@ -367,6 +346,14 @@ describe("YACE configuration (checked structurally, as YACE's own loader validat
     it("the validator rejects a broken document, so passing means something", () => {
         assert.ok(yaceValidate("apiVersion: v1alpha1\ndiscovery:\n  jobs:\n    - type: ec2\n      metrics: []\n").length >= 3);
     });
+
+    for (const stack of stackNames()) {
+        const stackConfig = readStackConfig(stack);
+        if (stackConfig.yace === undefined) continue;
+        it(`${stack}: the YACE config passes the loader's checks`, () => {
+            assert.deepEqual(yaceValidate(renderYaceConfig(stackConfig.yace!, stackConfig.region)), []);
+        });
+    }
 
     it("renders the stack's jobs with regions, period/length defaults, search tags and exported tags", () => {
         const text = renderYaceConfig(config.yace!, "us-east-1");

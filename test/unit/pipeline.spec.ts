@@ -19,10 +19,12 @@ import {
     PipelineStack,
     requestProblems,
     RunOptions,
+    RunResult,
     runPipeline,
     StackSource,
 } from "../../automation/pipeline";
 import { maskOutputs } from "../../automation/engine";
+import type { ConfigRollout, ConfigUpdate, ConfigUpdateResult } from "../../automation/rollout";
 import { exitCodeFor, PipelineSummary, renderJson, renderTable, StackSummary } from "../../automation/summary";
 import { Operation } from "../../automation/summary";
 
@@ -55,16 +57,20 @@ const configErrorOutput = [
     " stderr: error: preview failed",
 ].join("\n");
 
-type Script = (options: RunOptions, call: number) => Promise<{ changes?: Record<string, number>; outputs?: Record<string, unknown> }>;
+type Script = (options: RunOptions, call: number) => Promise<RunResult>;
 
 class FakeSource implements StackSource {
     readonly opened: { stack: string; workDir: string; create: boolean }[] = [];
     readonly runs: { stack: string; operation: Operation; policyPacks: readonly string[] }[] = [];
+    readonly outputReads: string[] = [];
+    currentOutputsError: Error | undefined;
     private readonly calls = new Map<string, number>();
 
     constructor(
         private readonly scripts: Record<string, Script>,
         private readonly openError: Record<string, Error> = {},
+        /** Each stack's outputs before the operation. */
+        private readonly outputsBefore: Record<string, Record<string, unknown>> = {},
     ) {}
 
     async open(stack: string, options: { workDir: string; create: boolean }): Promise<PipelineStack> {
@@ -78,6 +84,11 @@ class FakeSource implements StackSource {
                 const script = this.scripts[stack];
                 if (!script) throw new Error(`fake: no script for stack ${stack}`);
                 return script(runOptions, call);
+            },
+            currentOutputs: async () => {
+                this.outputReads.push(stack);
+                if (this.currentOutputsError) throw this.currentOutputsError;
+                return this.outputsBefore[stack] ?? {};
             },
         };
     }
@@ -634,5 +645,76 @@ describe("pipeline: stack outputs from the Automation API", () => {
             }),
             { environment: "dev", instances: [{ name: "shop" }], bucketSecretKey: "[secret]" },
         );
+    });
+});
+
+describe("pipeline: ECS configuration rollout after up", () => {
+    const command = (instance: string, hash: string) =>
+        `aws ecs run-task --region us-east-1 --cluster arn:aws:ecs:us-east-1:1:cluster/c --launch-type FARGATE --task-definition arn:aws:ecs:us-east-1:1:task-definition/prometheus-prod-${instance}-config-update:3 --network-configuration 'awsvpcConfiguration={subnets=[subnet-1],securityGroups=[sg-1],assignPublicIp=DISABLED}' --started-by config-${hash}`;
+    const outputs = (commands: Record<string, string>) => ({ environment: "prod", ecsConfigUpdateCommands: commands });
+
+    class FakeRollout implements ConfigRollout {
+        readonly ran: ConfigUpdate[] = [];
+        constructor(private readonly failing: string[] = []) {}
+        async run(update: ConfigUpdate): Promise<ConfigUpdateResult> {
+            this.ran.push(update);
+            const failed = this.failing.includes(update.instance);
+            return { instance: update.instance, result: failed ? "failed" : "ok", taskArn: `arn:aws:ecs:us-east-1:1:task/c/${update.instance}`, message: failed ? "the config-update container failed (exit code 1)" : "configuration copied onto EFS" };
+        }
+    }
+
+    function upWith(after: Record<string, unknown>): Script {
+        return async (options) => {
+            options.onEvent(summaryEvent({ update: 1 }));
+            return { changes: { update: 1 }, deployedOutputs: after };
+        };
+    }
+
+    it("runs the config-update task of each instance whose command (its files' hash) changed, and reports it", async () => {
+        const before = { prod: outputs({ billing: command("billing", "aaaa"), ledger: command("ledger", "bbbb") }) };
+        const after = outputs({ billing: command("billing", "cccc"), ledger: command("ledger", "bbbb"), fresh: command("fresh", "dddd") });
+        const rollout = new FakeRollout();
+        const log: string[] = [];
+        const summary = await runPipeline(request({ stacks: ["prod"] }), { ...fakeDeps(new FakeSource({ prod: upWith(after) }, {}, before), log), rollout });
+        assert.deepEqual(rollout.ran, [{ instance: "billing", command: command("billing", "cccc") }], "unchanged 'ledger' and new 'fresh' (its tasks sync at start) are left alone");
+        assert.equal(summary.stacks[0].result, "ok");
+        assert.deepEqual(summary.stacks[0].configUpdates, [{ instance: "billing", result: "ok", taskArn: "arn:aws:ecs:us-east-1:1:task/c/billing", message: "configuration copied onto EFS" }]);
+        assert.match(log.join(""), /\[prod\] configuration of ECS instance 'billing' changed: running its config-update task/);
+        const table = renderTable(summary);
+        assert.match(table, /prod: ECS configuration rollout\n {2}billing: ok \(arn:aws:ecs:us-east-1:1:task\/c\/billing\): configuration copied onto EFS/);
+        assert.deepEqual(JSON.parse(renderJson(summary)).stacks[0].configUpdates[0].result, "ok");
+    });
+
+    it("fails the stack (kind rollout, exit 1) when an update fails, and stops before the next stack", async () => {
+        const before = { dev: outputs({ billing: command("billing", "aaaa") }) };
+        const rollout = new FakeRollout(["billing"]);
+        const source = new FakeSource({ dev: upWith(outputs({ billing: command("billing", "bbbb") })), prod: ok({ same: 1 }) }, {}, before);
+        const summary = await runPipeline(request({ stacks: ["dev", "prod"] }), { ...fakeDeps(source), rollout });
+        assert.deepEqual(summary.stacks.map((stack) => stack.result), ["failed", "skipped"]);
+        assert.equal(summary.stacks[0].error?.kind, "rollout");
+        assert.match(summary.stacks[0].error!.message, /the ECS configuration of 'billing' did not roll out: Prometheus there still runs the previous configuration/);
+        assert.equal(summary.stacks[0].configUpdates?.[0].result, "failed");
+        assert.equal(summary.exitCode, 1);
+    });
+
+    it("runs nothing when no command changed, for preview, and without a rollout", async () => {
+        const same = outputs({ billing: command("billing", "aaaa") });
+        const rollout = new FakeRollout();
+        const up = await runPipeline(request(), { ...fakeDeps(new FakeSource({ dev: upWith(same) }, {}, { dev: same })), rollout });
+        assert.equal(up.stacks[0].configUpdates, undefined);
+        const source = new FakeSource({ dev: ok({ same: 1 }) }, {}, { dev: same });
+        await runPipeline(request({ operation: "preview" }), { ...fakeDeps(source), rollout });
+        assert.deepEqual(source.outputReads, [], "preview reads no outputs");
+        assert.deepEqual(rollout.ran, []);
+    });
+
+    it("updates every instance when the outputs before the up could not be read", async () => {
+        const source = new FakeSource({ dev: upWith(outputs({ billing: command("billing", "aaaa") })) });
+        source.currentOutputsError = new Error("error: no stack outputs");
+        const rollout = new FakeRollout();
+        const log: string[] = [];
+        await runPipeline(request(), { ...fakeDeps(source, log), rollout });
+        assert.deepEqual(rollout.ran.map((update) => update.instance), ["billing"]);
+        assert.match(log.join(""), /could not read the outputs before the update \(error: no stack outputs\): every ECS instance's configuration is updated/);
     });
 });

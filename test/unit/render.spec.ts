@@ -1,16 +1,16 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { renderDatasources } from "../../components/grafana/datasources";
-import { renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes";
+import { discoveryRules, renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
 import { compactorArgs, queryArgs, renderObjstoreConfig, sidecarArgs } from "../../components/thanos/render";
-import { minimalConfig } from "../support/fixtures";
+import { kubernetesInstance, minimalConfig } from "../support/fixtures";
 
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
 
 describe("prometheus renderer", () => {
     const config = minimalConfig();
-    const [instance] = config.instances;
+    const instance = kubernetesInstance(config);
 
     it("discovers every unit of a bound Tsuru app with role pod in the app's namespace", () => {
         const job = tsuruAppScrapeJob(instance.apps[0], instance.plan);
@@ -59,7 +59,7 @@ describe("prometheus renderer", () => {
 
     it("renders Alertmanager targets from URLs", () => {
         const text = renderPrometheusConfig({
-            externalLabels: { tenant: "x" }, scrapeInterval: "30s", scrapeJobs: [], ruleDir: "/rules",
+            externalLabels: { tenant: "x" }, scrapeInterval: "30s", scrapeTimeout: "10s", scrapeJobs: [], ruleDir: "/rules",
             alertmanagers: ["http://alertmanager.monitoring:9093", "https://am.example.com/prefix/"],
         });
         assert.deepEqual((yaml.load(text) as any).alerting.alertmanagers, [
@@ -69,9 +69,9 @@ describe("prometheus renderer", () => {
     });
 
     it("keeps tenant rules in their own file beside the instance alerts", () => {
-        const withRules = minimalConfig({
+        const withRules = kubernetesInstance(minimalConfig({
             instances: [{ name: "p", plan: "small", team: "t", rules: [{ name: "g", rules: [{ record: "r:up", expr: "sum(up)" }] }] }],
-        }).instances[0];
+        }));
         const files = renderKubernetesInstanceFiles({ instance: withRules, labels, alertmanagers: [] }).ruleFiles;
         assert.deepEqual(Object.keys(files).sort(), ["instance-alerts.yml", "tenant-rules.yml"]);
         assert.deepEqual(yaml.load(files["tenant-rules.yml"]), { groups: [{ name: "g", rules: [{ record: "r:up", expr: "sum(up)" }] }] });
@@ -141,5 +141,22 @@ describe("grafana datasources renderer", () => {
             name: "Thanos", type: "prometheus", access: "proxy", url: "http://thanos-query:9090", isDefault: true, editable: false,
             jsonData: { prometheusType: "Thanos", timeInterval: "30s" },
         });
+    });
+});
+
+describe("Kubernetes discovery RBAC", () => {
+    const job = (role: string) => ({ job_name: role, kubernetes_sd_configs: [{ role }] });
+
+    it("grants only what the jobs' discovery roles read: pods for role pod", () => {
+        assert.deepEqual(discoveryRules([job("pod"), job("pod")]), [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+        assert.deepEqual(discoveryRules([{ job_name: "static", static_configs: [{ targets: ["x:1"] }] }]), []);
+    });
+
+    it("widens only for a job whose role needs more (endpoints reads services and pods too)", () => {
+        assert.deepEqual(discoveryRules([job("pod"), job("endpointslice")]), [
+            { apiGroups: [""], resources: ["pods", "services"], verbs: ["get", "list", "watch"] },
+            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+        ]);
+        assert.throws(() => discoveryRules([job("node")]), /no RBAC rule for Kubernetes discovery role 'node'/);
     });
 });

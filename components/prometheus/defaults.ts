@@ -1,0 +1,24 @@
+/** Defaults of the Prometheus process and of the step that renders its config, shared by both platforms. */
+import { Plan, prometheusMemoryLimitMiB, TsdbMedium } from "../plans";
+import type { ProcessDefaults, Resources } from "../process";
+
+export const prometheusWebPort = 9090;
+
+/** Prometheus with a plan: CPU and memory from the plan, probes sized for a WAL replay at start. */
+export function prometheusDefaults(plan: Plan, tsdb: TsdbMedium): ProcessDefaults {
+    const memoryMiB = prometheusMemoryLimitMiB(plan, tsdb);
+    return {
+        cpu: plan.cpu,
+        memory: { requestMiB: memoryMiB, limitMiB: memoryMiB },
+        httpPort: prometheusWebPort,
+        // Not ready until the WAL is replayed: minutes for a big head block.
+        readiness: { path: "/-/ready", periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 },
+        liveness: { path: "/-/healthy", periodSeconds: 15, failureThreshold: 8, timeoutSeconds: 5 },
+        startSeconds: 120,
+        // Time to write the head block on shutdown.
+        stopSeconds: 120,
+    };
+}
+
+/** The init step that substitutes `$(VAR)` into prometheus.yml before Prometheus starts (busybox awk). */
+export const configRenderResources: Resources = { cpu: "10m", memory: { requestMiB: 16, limitMiB: 64 } };

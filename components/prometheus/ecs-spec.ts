@@ -1,0 +1,249 @@
+/**
+ * Pure builders of one ECS Prometheus instance: its rendered files and the container definitions of its replica
+ * task and of its configuration update task. No Pulumi imports; components/prometheus/ecs.ts wires them.
+ */
+import { createHash } from "crypto";
+import { awsLogs, configSyncContainer, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, taskSizeFor } from "../aws/containers";
+import type { EcsInstanceConfig } from "../config";
+import { envsubstScript, shellQuote } from "../envsubst";
+import { image } from "../images";
+import { thanosDefaults } from "../thanos/defaults";
+import { sidecarArgs } from "../thanos/render";
+import { configRenderResources, prometheusDefaults } from "./defaults";
+import {
+    dnsExporterScrapeJob,
+    ecsAppScrapeJob,
+    ExternalLabelContext,
+    prometheusArgs,
+    renderInstanceFiles,
+    scrapePasswordEnv,
+} from "./render";
+
+/** Environment variable carrying the replica label value; one ECS service (and task definition) per replica sets it. */
+export const replicaEnv = "PROMETHEUS_REPLICA";
+export const ecsReplicaPlaceholder = `$(${replicaEnv})`;
+
+/** Container paths of the Prometheus task. Only `shared` is on EFS, and Prometheus mounts it read-only. */
+export const ecsPaths = {
+    tsdb: "/prometheus",
+    shared: "/etc/prometheus/shared",
+    configOut: "/etc/prometheus/config_out",
+    fileSd: "/etc/prometheus/file_sd",
+    syncTarget: "/mnt/config",
+} as const;
+const files = {
+    template: `${ecsPaths.shared}/prometheus.yml.tmpl`,
+    configOut: `${ecsPaths.configOut}/prometheus.yml`,
+    rules: `${ecsPaths.shared}/rules`,
+    objstore: `${ecsPaths.shared}/objstore.yml`,
+};
+
+/** Task volumes: `shared` is the instance's EFS access point, the others task storage. */
+export const ecsVolumes = { shared: "shared-config", tsdb: "tsdb", configOut: "config-out", fileSd: "file-sd" } as const;
+
+/** Where the discovery container of one ECS cluster writes its targets. */
+export function ecsFileSdFile(cluster: string): string {
+    return `${ecsPaths.fileSd}/ecs-${cluster}.yml`;
+}
+
+/** An exporter the instance scrapes by its Cloud Map name. */
+export interface EcsExporter {
+    readonly jobName: string;
+    readonly host: string;
+    readonly port: number;
+}
+
+export interface EcsInstanceFilesInput {
+    readonly instance: EcsInstanceConfig;
+    readonly labels: ExternalLabelContext;
+    readonly alertmanagers: readonly string[];
+    readonly exporters: readonly EcsExporter[];
+}
+
+/** prometheus.yml template (replica label and scrape passwords as `$(VAR)`) and rule files of an ECS instance. */
+export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
+    const { instance } = input;
+    return renderInstanceFiles({
+        instance,
+        labels: input.labels,
+        alertmanagers: input.alertmanagers,
+        replicaValue: ecsReplicaPlaceholder,
+        scrapeJobs: [
+            ...instance.apps.map((app) => ecsAppScrapeJob(app, instance.plan, ecsFileSdFile(app.cluster))),
+            ...input.exporters.map((exporter) => dnsExporterScrapeJob(exporter.jobName, exporter.host, exporter.port, instance.plan)),
+        ],
+        ruleDir: files.rules,
+    });
+}
+
+/** A replica task holds config-sync, config-render, Prometheus and the sidecar, then one discovery per cluster. */
+export const maxDiscoveredClusters = maxContainersPerTask - 4;
+
+/** ECS clusters the instance discovers tasks in: its apps' clusters. */
+export function discoveredClusters(instance: EcsInstanceConfig): string[] {
+    return [...new Set(instance.apps.map((app) => app.cluster))].sort();
+}
+
+/** Container `secrets` of the scrape passwords, from Secrets Manager. */
+export function scrapeSecrets(instance: EcsInstanceConfig): { name: string; valueFrom: string }[] {
+    return instance.apps.flatMap((app) => (app.basicAuth ? [{ name: scrapePasswordEnv(app.family), valueFrom: app.basicAuth.passwordSecretArn }] : []));
+}
+
+/** Replica label value of replica `index`, the same form as the Kubernetes pod names. */
+export function ecsReplicaName(instance: EcsInstanceConfig, index: number): string {
+    return `prometheus-${instance.name}-${index}`;
+}
+
+/** Where an instance's published files are and where its tasks log. */
+export interface InstanceConfigLocation {
+    readonly region: string;
+    readonly logGroup: string;
+    readonly configBucket: string;
+    readonly configPrefix: string;
+}
+
+/** The copy of the instance's published files onto its EFS access point. */
+function instanceConfigSync(input: InstanceConfigLocation, name: string): ContainerDefinition {
+    return configSyncContainer({
+        image: image("awsCli"),
+        region: input.region,
+        bucket: input.configBucket,
+        prefix: input.configPrefix,
+        volume: ecsVolumes.shared,
+        mountPath: ecsPaths.syncTarget,
+        logGroup: input.logGroup,
+    }, name);
+}
+
+export interface PrometheusContainersInput extends InstanceConfigLocation {
+    readonly instance: EcsInstanceConfig;
+    readonly replicaName: string;
+}
+
+/**
+ * The containers of one Prometheus replica task, in start order:
+ * config-sync (S3 -> EFS) -> config-render ($(VAR) substitution onto task storage, ownership) -> prometheus,
+ * thanos-sidecar and one ECS discovery per cluster.
+ */
+export function prometheusContainers(input: PrometheusContainersInput): ContainerDefinition[] {
+    const { instance } = input;
+    const logs = (prefix: string) => awsLogs(input.logGroup, input.region, prefix);
+    const replica = [{ name: replicaEnv, value: input.replicaName }];
+    const secrets = scrapeSecrets(instance);
+    const clusters = discoveredClusters(instance);
+    const localDirs = [ecsPaths.tsdb, ecsPaths.configOut, ecsPaths.fileSd];
+    const prometheus = prometheusDefaults(instance.plan, "disk");
+    const sidecar = thanosDefaults.sidecar;
+
+    const sync = instanceConfigSync(input, "config-sync");
+    const render: ContainerDefinition = {
+        name: "config-render",
+        image: image("busybox"),
+        essential: false,
+        // Root only to hand the task-local volumes to nobody; the EFS access point maps it to nobody anyway.
+        user: "0",
+        command: ["sh", "-c", `set -eu; ${envsubstScript(files.template, files.configOut)}; chown -R ${nobody.user} ${localDirs.map(shellQuote).join(" ")}`],
+        environment: replica,
+        ...(secrets.length > 0 ? { secrets } : {}),
+        ...ecsResources(configRenderResources),
+        // COMPLETE, not SUCCESS: if S3 is unreachable the last synced copy on EFS still starts the task.
+        dependsOn: [{ containerName: sync.name, condition: "COMPLETE" }],
+        mountPoints: [
+            { sourceVolume: ecsVolumes.shared, containerPath: ecsPaths.shared, readOnly: true },
+            { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: false },
+            { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
+            { sourceVolume: ecsVolumes.fileSd, containerPath: ecsPaths.fileSd, readOnly: false },
+        ],
+        logConfiguration: logs("config-render"),
+    };
+    const rendered = { containerName: render.name, condition: "SUCCESS" as const };
+    const prometheusContainer: ContainerDefinition = {
+        name: "prometheus",
+        image: image("prometheus"),
+        essential: true,
+        user: nobody.user,
+        command: prometheusArgs({ configFile: files.configOut, tsdbPath: ecsPaths.tsdb, plan: instance.plan }),
+        // The TSDB is on task storage (never EFS): the plan's tmpfs does not count against memory.
+        ...ecsResources(prometheus),
+        portMappings: [{ containerPort: prometheus.httpPort, protocol: "tcp", name: "web" }],
+        dependsOn: [rendered],
+        ...ecsProcess(prometheus),
+        mountPoints: [
+            { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
+            { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: true },
+            { sourceVolume: ecsVolumes.shared, containerPath: ecsPaths.shared, readOnly: true },
+            { sourceVolume: ecsVolumes.fileSd, containerPath: ecsPaths.fileSd, readOnly: true },
+        ],
+        readonlyRootFilesystem: true,
+        logConfiguration: logs("prometheus"),
+    };
+    const sidecarContainer: ContainerDefinition = {
+        name: "thanos-sidecar",
+        image: image("thanos"),
+        essential: true,
+        user: nobody.user,
+        command: sidecarArgs({ tsdbPath: ecsPaths.tsdb, objstoreFile: files.objstore, configTemplate: files.template, configOut: files.configOut, ruleDir: files.rules }),
+        environment: replica,
+        ...(secrets.length > 0 ? { secrets } : {}),
+        ...ecsResources(sidecar),
+        portMappings: [
+            { containerPort: sidecar.grpcPort!, protocol: "tcp", name: "grpc" },
+            { containerPort: sidecar.httpPort, protocol: "tcp", name: "sidecar-http" },
+        ],
+        dependsOn: [rendered, { containerName: prometheusContainer.name, condition: "START" }],
+        ...ecsProcess(sidecar),
+        mountPoints: [
+            { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
+            { sourceVolume: ecsVolumes.shared, containerPath: ecsPaths.shared, readOnly: true },
+            { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: false },
+        ],
+        readonlyRootFilesystem: true,
+        logConfiguration: logs("thanos-sidecar"),
+    };
+    const discovery = clusters.map((cluster): ContainerDefinition => ({
+        name: `ecs-discovery-${cluster}`,
+        image: image("ecsDiscovery"),
+        // A crash only leaves targets stale; it must not restart the task and lose the un-uploaded head block.
+        essential: false,
+        user: nobody.user,
+        command: [`-config.cluster=${cluster}`, `-config.write-to=${ecsFileSdFile(cluster)}`, "-config.scrape-interval=1m"],
+        environment: [{ name: "AWS_REGION", value: input.region }],
+        cpu: 16,
+        memory: 64,
+        dependsOn: [rendered],
+        mountPoints: [{ sourceVolume: ecsVolumes.fileSd, containerPath: ecsPaths.fileSd, readOnly: false }],
+        readonlyRootFilesystem: true,
+        logConfiguration: logs(`ecs-discovery-${cluster}`),
+    }));
+    return [sync, render, prometheusContainer, sidecarContainer, ...discovery];
+}
+
+/** The config update task's startedBy: `config-` and the start of the SHA-256 of the published files (name and content). */
+export function configUpdateStartedBy(files: Readonly<Record<string, string>>): string {
+    const hash = createHash("sha256");
+    for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
+    return `config-${hash.digest("hex").slice(0, 16)}`;
+}
+
+/** The one-off task run after a configuration change: the same copy as config-sync, as the task's only (essential) container. */
+export function configUpdateContainers(input: InstanceConfigLocation): ContainerDefinition[] {
+    return [{ ...instanceConfigSync(input, "config-update"), essential: true }];
+}
+
+/**
+ * Why a replica task of this instance cannot run on Fargate (more containers than ECS allows, or more CPU and memory
+ * than Fargate's largest size), or undefined. Config validation only: task definitions are sized from their
+ * resolved containers.
+ */
+export function prometheusTaskProblem(instance: EcsInstanceConfig): string | undefined {
+    const clusters = discoveredClusters(instance).length;
+    if (clusters > maxDiscoveredClusters) {
+        return `discovers ${clusters} ECS clusters; a task holds at most ${maxContainersPerTask} containers, so allowed: at most ${maxDiscoveredClusters} clusters per instance`;
+    }
+    try {
+        taskSizeFor(prometheusContainers({ instance, replicaName: ecsReplicaName(instance, 0), region: "-", logGroup: "-", configBucket: "-", configPrefix: "-" }));
+        return undefined;
+    } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+    }
+}

@@ -1,0 +1,185 @@
+/**
+ * Pure builders of one Kubernetes Prometheus instance: its names, rendered files, discovery RBAC rules and the
+ * StatefulSet spec (Prometheus, Thanos sidecar, config init). No Pulumi resources: components/prometheus/kubernetes.ts
+ * wires them.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type { KubernetesInstanceConfig } from "../config";
+import { envsubstScript } from "../envsubst";
+import { image } from "../images";
+import {
+    containerProbes,
+    containerResources,
+    containerSecurityContext,
+    podNameEnv,
+    podSecurityContext,
+    spreadOverNodes,
+    workloadLabels,
+} from "../kubernetes/workload";
+import { thanosDefaults, thanosPorts } from "../thanos/defaults";
+import { sidecarArgs } from "../thanos/render";
+import { mebibytes } from "../units";
+import { configRenderResources, prometheusDefaults, prometheusWebPort } from "./defaults";
+import { ExternalLabelContext, prometheusArgs, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
+
+/** Placeholder the sidecar's reloader (and the init container) replace with the pod name. */
+export const replicaPlaceholder = "$(POD_NAME)";
+
+const paths = {
+    tsdb: "/prometheus",
+    configTemplateDir: "/etc/prometheus/config",
+    configOutDir: "/etc/prometheus/config_out",
+    rules: "/etc/prometheus/rules",
+    objstore: "/etc/thanos",
+};
+const configTemplate = `${paths.configTemplateDir}/prometheus.yml.tmpl`;
+const configOut = `${paths.configOutDir}/prometheus.yml`;
+
+/** Names of an instance's Kubernetes objects. */
+export function kubernetesPrometheusNames(instance: Pick<KubernetesInstanceConfig, "name">) {
+    const base = `prometheus-${instance.name}`;
+    return {
+        statefulSet: base,
+        serviceAccount: base,
+        service: base,
+        headlessService: `${base}-headless`,
+        discoveryRole: `${base}-discovery`,
+        config: `${base}-config`,
+        rules: `${base}-rules`,
+        objstore: `${base}-objstore`,
+    };
+}
+
+export function prometheusPodLabels(instance: Pick<KubernetesInstanceConfig, "name">): Record<string, string> {
+    return workloadLabels("prometheus", "prometheus", instance.name);
+}
+
+/** The discovery jobs of an instance: every unit of each bound Tsuru app. */
+export function kubernetesScrapeJobs(instance: KubernetesInstanceConfig): ScrapeConfig[] {
+    return [
+        ...instance.apps.map((app) => tsuruAppScrapeJob(app, instance.plan)),
+        ...(instance.jobs ?? []).map((job) => tsuruJobScrapeJob(job, instance.plan)),
+    ];
+}
+
+/** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
+export function renderKubernetesInstanceFiles(input: { instance: KubernetesInstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
+    return renderInstanceFiles({
+        ...input,
+        replicaValue: replicaPlaceholder,
+        scrapeJobs: kubernetesScrapeJobs(input.instance),
+        ruleDir: paths.rules,
+    });
+}
+
+/** What Prometheus' Kubernetes discovery reads for each role (discovery/kubernetes of the pinned Prometheus). */
+const discoveredResources: Readonly<Record<string, readonly { apiGroup: string; resource: string }[]>> = {
+    pod: [{ apiGroup: "", resource: "pods" }],
+    service: [{ apiGroup: "", resource: "services" }],
+    endpoints: [{ apiGroup: "", resource: "endpoints" }, { apiGroup: "", resource: "services" }, { apiGroup: "", resource: "pods" }],
+    endpointslice: [{ apiGroup: "discovery.k8s.io", resource: "endpointslices" }, { apiGroup: "", resource: "services" }, { apiGroup: "", resource: "pods" }],
+    ingress: [{ apiGroup: "networking.k8s.io", resource: "ingresses" }],
+};
+
+/** RBAC rules for exactly the discovery roles the jobs use: get, list and watch of what each role reads. */
+export function discoveryRules(jobs: readonly ScrapeConfig[]): k8s.types.input.rbac.v1.PolicyRule[] {
+    const roles = [...new Set(jobs.flatMap((job) => (job.kubernetes_sd_configs ?? []).map((sd) => sd.role)))];
+    const byGroup = new Map<string, Set<string>>();
+    for (const role of roles) {
+        const reads = discoveredResources[role];
+        if (reads === undefined) throw new Error(`no RBAC rule for Kubernetes discovery role '${role}'; known: ${Object.keys(discoveredResources).join(", ")}`);
+        for (const { apiGroup, resource } of reads) byGroup.set(apiGroup, new Set([...(byGroup.get(apiGroup) ?? []), resource]));
+    }
+    return [...byGroup].sort(([a], [b]) => a.localeCompare(b)).map(([apiGroup, resources]) => ({ apiGroups: [apiGroup], resources: [...resources].sort(), verbs: ["get", "list", "watch"] }));
+}
+
+/** Ports of the instance's Services: Prometheus' web API and the sidecar's StoreAPI. */
+export const prometheusServicePorts = [
+    { name: "web", port: prometheusWebPort, targetPort: "web" },
+    { name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" },
+];
+
+/** The StatefulSet of one instance: TSDB on tmpfs sized by the plan, Thanos sidecar, config rendered before start. */
+export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig): k8s.types.input.apps.v1.StatefulSetSpec {
+    const names = kubernetesPrometheusNames(instance);
+    const labels = prometheusPodLabels(instance);
+    const prometheus = prometheusDefaults(instance.plan, "memory");
+    const sidecar = thanosDefaults.sidecar;
+    return {
+        serviceName: names.headlessService,
+        replicas: instance.replicas,
+        podManagementPolicy: "Parallel",
+        selector: { matchLabels: labels },
+        template: {
+            metadata: { labels, annotations: { "paas.tsuru.io/team": instance.team } },
+            spec: {
+                serviceAccountName: names.serviceAccount,
+                securityContext: podSecurityContext,
+                affinity: instance.replicas > 1 ? spreadOverNodes(labels) : undefined,
+                terminationGracePeriodSeconds: Math.max(prometheus.stopSeconds, sidecar.stopSeconds),
+                initContainers: [{
+                    // The sidecar writes the substituted config only once running; Prometheus needs it at start.
+                    name: "config-init",
+                    image: image("busybox"),
+                    command: ["sh", "-c", envsubstScript(configTemplate, configOut)],
+                    env: [podNameEnv],
+                    resources: containerResources(configRenderResources),
+                    securityContext: containerSecurityContext,
+                    volumeMounts: [
+                        { name: "config", mountPath: paths.configTemplateDir, readOnly: true },
+                        { name: "config-out", mountPath: paths.configOutDir },
+                    ],
+                }],
+                containers: [
+                    {
+                        name: "prometheus",
+                        image: image("prometheus"),
+                        args: prometheusArgs({ configFile: configOut, tsdbPath: paths.tsdb, plan: instance.plan }),
+                        ports: [{ name: "web", containerPort: prometheus.httpPort }],
+                        resources: containerResources(prometheus),
+                        ...containerProbes(prometheus),
+                        securityContext: containerSecurityContext,
+                        volumeMounts: [
+                            { name: "tsdb", mountPath: paths.tsdb },
+                            { name: "config-out", mountPath: paths.configOutDir, readOnly: true },
+                            { name: "rules", mountPath: paths.rules, readOnly: true },
+                        ],
+                    },
+                    {
+                        name: "thanos-sidecar",
+                        image: image("thanos"),
+                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile: `${paths.objstore}/objstore.yml`, configTemplate, configOut, ruleDir: paths.rules }),
+                        env: [podNameEnv],
+                        ports: [
+                            { name: "grpc", containerPort: sidecar.grpcPort! },
+                            { name: "sidecar-http", containerPort: sidecar.httpPort },
+                        ],
+                        resources: containerResources(sidecar),
+                        ...containerProbes(sidecar),
+                        securityContext: containerSecurityContext,
+                        volumeMounts: [
+                            { name: "tsdb", mountPath: paths.tsdb },
+                            { name: "config", mountPath: paths.configTemplateDir, readOnly: true },
+                            { name: "config-out", mountPath: paths.configOutDir },
+                            { name: "rules", mountPath: paths.rules, readOnly: true },
+                            { name: "objstore", mountPath: paths.objstore, readOnly: true },
+                        ],
+                    },
+                ],
+                volumes: [
+                    // tmpfs: counts against the prometheus container's memory limit, lost on restart.
+                    { name: "tsdb", emptyDir: { medium: "Memory", sizeLimit: mebibytes(instance.plan.tmpfsMiB) } },
+                    { name: "config", configMap: { name: names.config } },
+                    { name: "config-out", emptyDir: { sizeLimit: "8Mi" } },
+                    { name: "rules", configMap: { name: names.rules } },
+                    { name: "objstore", secret: { secretName: names.objstore } },
+                ],
+            },
+        },
+    };
+}
+
+/** The Thanos query endpoint of an instance's sidecars: SRV records of its headless Service list every replica. */
+export function kubernetesStoreApiEndpoint(headlessService: string, namespace: string): string {
+    return `dnssrv+_grpc._tcp.${headlessService}.${namespace}.svc.cluster.local`;
+}
