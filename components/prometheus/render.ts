@@ -17,6 +17,7 @@ export interface ScrapeConfig {
     scrape_interval?: string;
     metrics_path?: string;
     scheme?: string;
+    fallback_scrape_protocol?: "PrometheusText0.0.4";
     sample_limit?: number;
     label_limit?: number;
     target_limit?: number;
@@ -71,6 +72,12 @@ export function selfScrapeJobs(): ScrapeConfig[] {
     ];
 }
 
+/**
+ * Apps on a PaaS often serve /metrics with no Content-Type; Prometheus 3 refuses such a target ("non-compliant
+ * scrape target sending blank Content-Type") unless the job names the format to assume.
+ */
+export const appFallbackScrapeProtocol = "PrometheusText0.0.4" as const;
+
 const tsuruLabel = (name: string) => `__meta_kubernetes_pod_label_tsuru_io_${name}`;
 
 /**
@@ -102,6 +109,7 @@ export function tsuruAppScrapeJob(app: AppTarget, plan: Plan): ScrapeConfig {
         job_name: `tsuru-app-${app.name}`,
         metrics_path: app.path,
         scheme: app.scheme,
+        fallback_scrape_protocol: appFallbackScrapeProtocol,
         ...planLimits(plan),
         kubernetes_sd_configs: [
             {
@@ -146,6 +154,7 @@ export function ecsAppScrapeJob(app: AppTarget, plan: Plan, fileSdFile: string):
         job_name: `ecs-app-${app.name}`,
         metrics_path: app.path,
         scheme: app.scheme,
+        fallback_scrape_protocol: appFallbackScrapeProtocol,
         ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.name)})` } } : {}),
         ...planLimits(plan),
         file_sd_configs: [{ files: [fileSdFile], refresh_interval: "1m" }],
