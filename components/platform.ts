@@ -7,6 +7,7 @@ import { EcsFoundation } from "./aws/foundation";
 import type { StackConfig } from "./config";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
+import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
 import { ThanosBucket } from "./thanos/bucket";
@@ -139,7 +140,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
     }
 
     const provider = kubernetesProvider(config);
-    const opts = { provider };
+    const opts = { provider, transforms: config.kubernetes.skipAwait ? [skipAwaitTransform] : undefined };
     const namespace = config.kubernetes.createNamespace
         ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.kubernetes.namespace } }, opts).metadata.name
         : pulumi.output(config.kubernetes.namespace);
