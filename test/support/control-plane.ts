@@ -62,6 +62,16 @@ export class KubeClient {
         return response.body;
     }
 
+    /**
+     * A server-side apply dry run with strict field validation: unknown or duplicate fields are errors. The
+     * provider applies with validation "Warn" and discards the warnings, so an object can be accepted while the API
+     * server silently drops part of it.
+     */
+    async dryRunApplyStrict(object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<ApiResponse> {
+        const objectPath = await this.objectPath(object.apiVersion, object.kind, object.metadata.name, object.metadata.namespace);
+        return this.request("PATCH", `${objectPath}?dryRun=All&fieldManager=paas-strict-check&fieldValidation=Strict&force=true`, object, "application/apply-patch+yaml");
+    }
+
     private readonly plurals = new Map<string, Promise<Map<string, { plural: string; namespaced: boolean }>>>();
 
     /** The REST path of an object, its resource name taken from the API server's discovery. */
