@@ -41,6 +41,10 @@ function kubernetesProvider(config: StackConfig): k8s.Provider {
         kubeconfig: target.kubeconfig,
         context: target.context,
         renderYamlToDirectory: target.renderYamlToDirectory,
+        // The Thanos sidecar reloads prometheus.yml and the rules from their ConfigMaps, so a binding must change
+        // them in place. By default the provider replaces a ConfigMap whose data changed: with our fixed names that
+        // fails on a real API server (server-side apply conflict with the old object's field manager).
+        enableConfigMapMutable: true,
     });
 }
 

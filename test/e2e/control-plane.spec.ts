@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import type * as http from "http";
 import * as path from "path";
@@ -195,22 +196,23 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus.process });
         }
 
+        /** Shop's prometheus.yml as the cluster holds it, substituted as the pod's init container does, connected with `token`. */
+        async function shopConfig(token: string): Promise<string> {
+            const tokenFile = path.join(prometheusProcesses.logDir, `token-${createHash("sha256").update(token).digest("hex").slice(0, 12)}`);
+            fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+            const configMap = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/configmaps/prometheus-shop-config`);
+            const prometheusYml = (configMap.data["prometheus.yml.tmpl"] as string).split(replicaPlaceholder).join("prometheus-shop-0");
+            return connectDiscovery(prometheusYml, controlPlane.server, tokenFile, controlPlane.caFile);
+        }
+
         before(async () => {
             assert.ok(managed.length > 0, "the stack is not up");
             for (const unit of units) await runUnit(unit);
             shopToken = await controlPlane.serviceAccountToken(prometheusNamespace, "prometheus-shop");
             blogToken = await controlPlane.serviceAccountToken(prometheusNamespace, "prometheus-blog");
-            // The config as the cluster holds it, substituted the way the pod's init container does.
-            const configMap = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/configmaps/prometheus-shop-config`);
-            const prometheusYml = (configMap.data["prometheus.yml.tmpl"] as string).split(replicaPlaceholder).join("prometheus-shop-0");
-            const tokenFile = (name: string, token: string) => {
-                const file = path.join(prometheusProcesses.logDir, `${name}.token`);
-                fs.writeFileSync(file, token, { mode: 0o600 });
-                return file;
-            };
             [shop, shopWithBlogToken] = await Promise.all([
-                startPrometheus(prometheusProcesses, "prometheus-shop", connectDiscovery(prometheusYml, controlPlane.server, tokenFile("shop", shopToken), controlPlane.caFile)),
-                startPrometheus(prometheusProcesses, "prometheus-shop-with-blog-token", connectDiscovery(prometheusYml, controlPlane.server, tokenFile("blog", blogToken), controlPlane.caFile)),
+                startPrometheus(prometheusProcesses, "prometheus-shop", await shopConfig(shopToken)),
+                startPrometheus(prometheusProcesses, "prometheus-shop-with-blog-token", await shopConfig(blogToken)),
             ]);
         });
 
@@ -268,14 +270,60 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             assert.match(refusal, /system:serviceaccount:prometheus-local:prometheus-blog.*cannot (list|watch) resource \\?"pods\\?".*namespace \\?"tsuru-local\\?"/);
             assert.deepEqual(await appTargets(shopWithBlogToken), []);
         });
+
+        const boundLater = { name: "shop-api", namespace: "tsuru-shop-api" };
+        const boundLaterUnit: TsuruUnit & { contentType: string } = {
+            name: "shop-api-web-8e9f0-uvwxy", namespace: boundLater.namespace, app: boundLater.name, process: "web", node: "node-a", contentType: "text/plain",
+        };
+        const listPodsAsShop = async (namespace: string) => (await controlPlane.client(shopToken).request("GET", `/api/v1/namespaces/${namespace}/pods`)).status;
+
+        it("binding an app in another namespace (and making shop an HA pair) updates the stack in place: a Role, a RoleBinding and a PDB created, nothing replaced or deleted", async () => {
+            await controlPlane.createNamespace(boundLater.namespace);
+            sandbox.editStackFile("local", (config) => {
+                const instance = config["prometheus-paas:instances"].find((candidate: { name: string }) => candidate.name === "shop");
+                instance.replicas = 2;
+                instance.apps.push(boundLater);
+            });
+            const { summary } = await stack.up();
+            const { same, update, ...others } = summary.resourceChanges ?? {};
+            assert.deepEqual(others, { create: 3 });
+            assert.ok((update ?? 0) >= 2, `updated ${update}`);
+            const statefulSet = await controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/statefulsets/prometheus-shop`);
+            assert.equal(statefulSet.spec.replicas, 2);
+            assert.equal(await listPodsAsShop(boundLater.namespace), 200);
+            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + (update ?? 0) + 3 });
+        });
+
+        it("the new config, reloaded as the sidecar does, makes the bound app's units targets through the new Role", async () => {
+            await shop.reload(await shopConfig(shopToken));
+            await runUnit(boundLaterUnit);
+            const targets = await waitForUnits(shop, [workerUnit.name, laterUnit.name, boundLaterUnit.name], "up");
+            const target = targets.find((candidate) => candidate.labels.pod === boundLaterUnit.name)!;
+            assert.equal(target.labels.job, `tsuru-app-${boundLater.name}`);
+            assert.equal(target.labels.namespace, boundLater.namespace);
+        });
+
+        it("unbinding deletes the Role and RoleBinding; after the reload its units are no longer targets and the API server refuses the listing", async () => {
+            sandbox.editStackFile("local", (config) => {
+                const instance = config["prometheus-paas:instances"].find((candidate: { name: string }) => candidate.name === "shop");
+                instance.apps = instance.apps.filter((app: { name: string }) => app.name !== boundLater.name);
+            });
+            const { summary } = await stack.up();
+            assert.equal(summary.resourceChanges?.delete, 2);
+            assert.equal(summary.resourceChanges?.create, undefined);
+            assert.equal(await listPodsAsShop(boundLater.namespace), 403);
+            await shop.reload(await shopConfig(shopToken));
+            await waitForUnits(shop, [workerUnit.name, laterUnit.name]);
+        });
     });
 
     describe("destroy", () => {
         it("deletes every object from the API server; the namespace is left Terminating for the namespace controller", async () => {
-            assert.ok(managed.length > 0, "nothing was created");
+            const objects = await stateObjects(stack);
+            assert.ok(objects.length > 0, "nothing was created");
             await stack.destroy();
             assert.deepEqual(await sandbox.managedResources(stack), []);
-            for (const object of managed) {
+            for (const object of objects) {
                 const live = await controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
                 if (object.kind === "Namespace") {
                     assert.equal(live.body.status?.phase, "Terminating", `${object.urn}: ${JSON.stringify(live.body)}`);

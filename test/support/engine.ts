@@ -42,6 +42,14 @@ export class EngineSandbox {
         this.writeStackFile(as, document);
     }
 
+    /** Edits a stack file of the sandbox in place; its salt stays, so the stack's secrets still decrypt. */
+    editStackFile(stack: string, edit: (config: Record<string, any>) => void): void {
+        const file = path.join(this.workDir, `Pulumi.${stack}.yaml`);
+        const document = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> };
+        edit(document.config);
+        this.writeStackFile(stack, document);
+    }
+
     open(stack: string, program?: PulumiFn, envVars: Record<string, string> = {}): Promise<Stack> {
         return openInlineStack(stack, this.workDir, true, { program, envVars: { ...this.envVars, ...envVars } });
     }

@@ -18,7 +18,14 @@ export interface TargetsAnswer {
 }
 
 export class RunningPrometheus {
-    constructor(readonly url: string, readonly process: ManagedProcess) {}
+    constructor(readonly url: string, readonly process: ManagedProcess, readonly configFile: string) {}
+
+    /** Replaces prometheus.yml and reloads it, as the Thanos sidecar's reloader does; fails if Prometheus refuses it. */
+    async reload(prometheusYml: string): Promise<void> {
+        fs.writeFileSync(this.configFile, prometheusYml);
+        const response = await fetch(`${this.url}/-/reload`, { method: "POST", signal: AbortSignal.timeout(30_000) });
+        if (!response.ok) throw new Error(`reloading ${this.process.name} failed: ${response.status} ${await response.text()}`);
+    }
 
     private async api<T>(apiPath: string): Promise<T> {
         const response = await fetch(`${this.url}${apiPath}`, { signal: AbortSignal.timeout(10_000) });
@@ -51,5 +58,5 @@ export async function startPrometheus(group: ProcessGroup, name: string, prometh
     ]);
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/-/ready`, { timeoutMs, process: started });
-    return new RunningPrometheus(url, started);
+    return new RunningPrometheus(url, started, configFile);
 }
