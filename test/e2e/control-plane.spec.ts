@@ -334,3 +334,21 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
         });
     });
 });
+
+describe("the test control plane's startup bound", () => {
+    it("fails within its bound, naming it, and stops what it had started", async () => {
+        const error: Error = await startControlPlane({ timeoutMs: 1 }).then(() => assert.fail("started within 1 ms"), (failure) => failure);
+        assert.match(error.message, /did not start within 1 ms: .*etcd.*\n\(logs of etcd and kube-apiserver in (\S+)\)/s);
+        const logDir = /logs of etcd and kube-apiserver in (\S+)\)/.exec(error.message)![1];
+        const dataDir = /--data-dir=(\S+)/.exec(fs.readFileSync(path.join(logDir, "etcd.log"), "utf8"))![1];
+        const stillRunning = fs.readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+            try {
+                return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dataDir);
+            } catch {
+                return false; // gone meanwhile
+            }
+        });
+        assert.deepEqual(stillRunning, []);
+        fs.rmSync(logDir, { recursive: true, force: true });
+    });
+});
