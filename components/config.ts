@@ -158,6 +158,8 @@ const kubernetesSchema = strictObject({
     context: z.string().optional(),
     kubeconfig: z.string().optional(),
     renderYamlToDirectory: z.string().optional(),
+    /** Only for clusters that never run pods (an API server without kubelets): the provider stops awaiting readiness. */
+    skipAwait: z.boolean().default(false),
 });
 
 const grafanaSchema = strictObject({

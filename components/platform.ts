@@ -8,6 +8,7 @@ import { BrokerDeployment } from "./broker/deployment";
 import { planOverrides, type StackConfig } from "./config";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
+import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
 import { kubernetesStoreApiEndpoint, prometheusPodLabels } from "./prometheus/kubernetes-spec";
@@ -46,6 +47,10 @@ function kubernetesProvider(config: StackConfig): k8s.Provider {
         kubeconfig: target.kubeconfig,
         context: target.context,
         renderYamlToDirectory: target.renderYamlToDirectory,
+        // The Thanos sidecar reloads prometheus.yml and the rules from their ConfigMaps, so a binding must change
+        // them in place. By default the provider replaces a ConfigMap whose data changed: with our fixed names that
+        // fails on a real API server (server-side apply conflict with the old object's field manager).
+        enableConfigMapMutable: true,
     });
 }
 
@@ -148,7 +153,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
     }
 
     const provider = kubernetesProvider(config);
-    const opts = { provider };
+    const opts = { provider, transforms: config.kubernetes.skipAwait ? [skipAwaitTransform] : undefined };
     const namespace = config.kubernetes.createNamespace
         ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.kubernetes.namespace } }, opts).metadata.name
         : pulumi.output(config.kubernetes.namespace);

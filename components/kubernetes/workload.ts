@@ -1,5 +1,6 @@
-/** Kubernetes building blocks shared by every workload of this program (types only: no resource is created here). */
-import type * as k8s from "@pulumi/kubernetes";
+/** Kubernetes building blocks shared by every workload of this program. */
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { HttpProbe, ProcessDefaults, Resources } from "../process";
 import { mebibytes } from "../units";
 
@@ -66,3 +67,16 @@ export function spreadOverNodes(labels: Record<string, string>): k8s.types.input
         },
     };
 }
+
+/** The Kubernetes provider's annotation: return once the API server accepted the object, and on delete. */
+export const skipAwaitAnnotation = "pulumi.com/skipAwait";
+
+/**
+ * Sets skipAwait on every Kubernetes object below the resource it is given to. For an API server with no kubelet
+ * (the tests), where no workload ever becomes ready; real clusters keep the provider's readiness checks.
+ */
+export const skipAwaitTransform: pulumi.ResourceTransform = ({ type, props, opts }) => {
+    if (!type.startsWith("kubernetes:")) return undefined;
+    const metadata = props.metadata ?? {};
+    return { props: { ...props, metadata: { ...metadata, annotations: { ...metadata.annotations, [skipAwaitAnnotation]: "true" } } }, opts };
+};

@@ -15,6 +15,7 @@ export interface ScrapeConfig {
     scrape_interval?: string;
     metrics_path?: string;
     scheme?: string;
+    fallback_scrape_protocol?: "PrometheusText0.0.4";
     sample_limit?: number;
     label_limit?: number;
     target_limit?: number;
@@ -71,6 +72,12 @@ export function selfScrapeJobs(): ScrapeConfig[] {
     ];
 }
 
+/**
+ * Apps on a PaaS often serve /metrics with no Content-Type; Prometheus 3 refuses such a target ("non-compliant
+ * scrape target sending blank Content-Type") unless the job names the format to assume.
+ */
+export const appFallbackScrapeProtocol = "PrometheusText0.0.4" as const;
+
 const tsuruLabel = (name: string) => `__meta_kubernetes_pod_label_tsuru_io_${name}`;
 
 /**
@@ -102,6 +109,7 @@ export function tsuruAppScrapeJob(app: KubernetesApp, plan: Plan): ScrapeConfig 
         job_name: `tsuru-app-${app.name}`,
         metrics_path: app.path,
         scheme: app.scheme,
+        fallback_scrape_protocol: appFallbackScrapeProtocol,
         ...planLimits(plan),
         kubernetes_sd_configs: [
             {
@@ -124,6 +132,7 @@ export function tsuruJobScrapeJob(job: JobTarget, plan: Plan): ScrapeConfig {
         job_name: `tsuru-job-${job.name}`,
         metrics_path: job.path,
         scheme: job.scheme,
+        fallback_scrape_protocol: appFallbackScrapeProtocol,
         ...planLimits(plan),
         kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [job.namespace] }, selectors: [{ role: "pod", label: `tsuru.io/job-name=${job.name}` }] }],
         relabel_configs: [
@@ -168,6 +177,7 @@ export function ecsAppScrapeJob(app: EcsApp, plan: Plan, fileSdFile: string): Sc
         job_name: `ecs-app-${app.family}`,
         metrics_path: app.path,
         scheme: app.scheme,
+        fallback_scrape_protocol: appFallbackScrapeProtocol,
         ...(app.basicAuth ? { basic_auth: { username: app.basicAuth.username, password: `$(${scrapePasswordEnv(app.family)})` } } : {}),
         ...planLimits(plan),
         file_sd_configs: [{ files: [fileSdFile], refresh_interval: "1m" }],

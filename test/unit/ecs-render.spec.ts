@@ -82,6 +82,7 @@ describe("ECS Prometheus files", () => {
         assert.deepEqual(job.file_sd_configs, [{ files: [ecsFileSdFile("tsuru-ecs")], refresh_interval: "1m" }]);
         assert.equal(ecsFileSdFile("tsuru-ecs"), "/etc/prometheus/file_sd/ecs-tsuru-ecs.yml");
         assert.equal(job.metrics_path, "/internal/metrics");
+        assert.equal(job.fallback_scrape_protocol, "PrometheusText0.0.4");
         assert.deepEqual(job.relabel_configs![0], { source_labels: ["task_name"], regex: "billing-worker", action: "keep" });
         assert.deepEqual(job.relabel_configs![1], { source_labels: ["container_name"], regex: "worker", action: "keep" });
         assert.equal(job.sample_limit, billing.plan.sampleLimit);

@@ -39,6 +39,13 @@ describe("prometheus renderer", () => {
         assert.ok(job.relabel_configs!.some((r) => r.source_labels?.[0] === "__meta_kubernetes_pod_label_tsuru_io_app_process" && r.action === "keep" && r.regex === "worker|cron"));
     });
 
+    it("scrapes app units whose /metrics sends no Content-Type as the Prometheus text format", () => {
+        const document = yaml.load(renderKubernetesInstanceFiles({ instance, labels, alertmanagers: [] }).prometheusYml) as { scrape_configs: { job_name: string; fallback_scrape_protocol?: string }[] };
+        const appJobs = document.scrape_configs.filter((job) => job.job_name.startsWith("tsuru-app-"));
+        assert.ok(appJobs.length > 0);
+        for (const job of appJobs) assert.equal(job.fallback_scrape_protocol, "PrometheusText0.0.4", job.job_name);
+    });
+
     it("applies the plan's scrape limits to every app job", () => {
         const job = tsuruAppScrapeJob(instance.apps[0], instance.plan);
         assert.equal(job.sample_limit, 20000);

@@ -1,0 +1,354 @@
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import type * as http from "http";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
+import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
+import { ControlPlane, startControlPlane } from "../support/control-plane";
+import { EngineSandbox } from "../support/engine";
+import { ProcessGroup, waitFor } from "../support/processes";
+import { RunningPrometheus, startPrometheus } from "../support/prometheus";
+import { createUnit, setUnitStatus, startUnitExporter, TsuruUnit } from "../support/tsuru-units";
+
+interface StateObject {
+    readonly urn: string;
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace?: string;
+    readonly inputs: any;
+}
+
+/** The state holds secrets as {<signature>, plaintext: <JSON>} (the export shows them): their values, in place. */
+function revealSecrets(value: unknown): any {
+    if (Array.isArray(value)) return value.map(revealSecrets);
+    if (value === null || typeof value !== "object") return value;
+    const record = value as Record<string, unknown>;
+    if (typeof record.plaintext === "string" && Object.keys(record).length === 2) return revealSecrets(JSON.parse(record.plaintext));
+    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revealSecrets(item)]));
+}
+
+/** The Kubernetes objects the stack's state says it manages, with the inputs the provider applied. */
+async function stateObjects(stack: Stack): Promise<StateObject[]> {
+    const state = await stack.exportStack();
+    return (state.deployment.resources ?? [])
+        .filter((resource: { type: string; custom?: boolean }) => resource.custom && resource.type.startsWith("kubernetes:"))
+        .map((resource: { urn: string; inputs: any; outputs: any }) => ({
+            urn: resource.urn,
+            inputs: revealSecrets(resource.inputs),
+            apiVersion: resource.outputs.apiVersion,
+            kind: resource.outputs.kind,
+            name: resource.outputs.metadata.name,
+            namespace: resource.outputs.metadata.namespace,
+        }));
+}
+
+/**
+ * A pod gets the API server's address from KUBERNETES_SERVICE_HOST/PORT and its ServiceAccount's token and CA from
+ * a fixed path, which one machine cannot give two Prometheus processes: each discovery gets the same three
+ * settings explicitly. Selection and relabelling stay exactly as rendered.
+ */
+function connectDiscovery(prometheusYml: string, server: string, tokenFile: string, caFile: string): string {
+    const document = yaml.load(prometheusYml) as { scrape_configs: { kubernetes_sd_configs?: Record<string, unknown>[] }[] };
+    for (const job of document.scrape_configs) {
+        for (const discovery of job.kubernetes_sd_configs ?? []) {
+            assert.equal(discovery.api_server, undefined, "the rendered config relies on the in-cluster connection");
+            Object.assign(discovery, { api_server: server, authorization: { credentials_file: tokenFile }, tls_config: { ca_file: caFile } });
+        }
+    }
+    return yaml.dump(document, { lineWidth: -1 });
+}
+
+describe("e2e: the local stack on a real Kubernetes API server, every unit of a Tsuru app discovered and scraped", function () {
+    this.timeout(10 * 60 * 1000);
+    const sandbox = new EngineSandbox();
+    const prometheusProcesses = new ProcessGroup();
+    const exporters: http.Server[] = [];
+    let controlPlane: ControlPlane;
+    let stack: Stack;
+    let managed: StateObject[] = [];
+
+    // The stack's namespace for Prometheus and Thanos; the app namespaces are Tsuru's, Grafana's is Grafana's.
+    const prometheusNamespace = "prometheus-local";
+    const appNamespace = "tsuru-local";
+    const otherInstanceNamespace = "tsuru-blog";
+
+    before(async () => {
+        controlPlane = await startControlPlane();
+        console.log(`      (control plane ready in ${controlPlane.startupMs} ms)`);
+        for (const namespace of [appNamespace, otherInstanceNamespace, "grafana"]) await controlPlane.createNamespace(namespace);
+        sandbox.copyStackFile("local", (config) => {
+            config["prometheus-paas:kubernetes"] = { namespace: prometheusNamespace, kubeconfig: controlPlane.kubeconfigPath, skipAwait: true };
+            // Scrapes every 10 s instead of 30 s, so waits stay short.
+            config["prometheus-paas:plans"] = { small: { scrapeInterval: "10s" } };
+            // Bind the blog instance elsewhere: its token is the "other instance" that must not see shop's apps.
+            const blog = (config["prometheus-paas:instances"] as { name: string; apps: { namespace: string }[] }[]).find((instance) => instance.name === "blog")!;
+            for (const app of blog.apps) app.namespace = otherInstanceNamespace;
+        });
+        stack = await sandbox.open("local");
+    });
+
+    after(async () => {
+        await Promise.all(exporters.map((server) => new Promise((resolve) => server.close(resolve))));
+        await prometheusProcesses.stopAll();
+        await controlPlane?.stop();
+        sandbox.cleanup();
+    });
+
+    describe("the engine applies the stack (inline program, Kubernetes provider pointed at the API server)", () => {
+        let created = 0;
+
+        it("`up` creates every object of the stack, and the API server accepts each one", async () => {
+            const result = await stack.up();
+            created = result.summary.resourceChanges?.create ?? 0;
+            managed = await stateObjects(stack);
+            assert.ok(managed.length >= 25, `only ${managed.length} Kubernetes objects in the state`);
+            const kinds = new Set(managed.map((object) => `${object.kind}/${object.namespace ?? ""}/${object.name}`));
+            for (const expected of [
+                "Namespace//prometheus-local", "StatefulSet/prometheus-local/prometheus-shop", "StatefulSet/prometheus-local/prometheus-blog",
+                "StatefulSet/prometheus-local/thanos-store", "StatefulSet/prometheus-local/thanos-compactor", "Deployment/prometheus-local/thanos-query",
+                "PodDisruptionBudget/prometheus-local/prometheus-blog", "Role/tsuru-local/prometheus-shop-discovery",
+                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "ConfigMap/grafana/grafana-datasource-thanos", "Secret/prometheus-local/thanos-objstore",
+            ]) {
+                assert.ok(kinds.has(expected), `missing ${expected}; the state has: ${[...kinds].sort().join(", ")}`);
+            }
+            for (const object of managed) {
+                const live = await controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
+                assert.equal(live.status, 200, `${object.urn}: ${JSON.stringify(live.body)}`);
+                assert.equal(live.body.metadata.annotations?.[skipAwaitAnnotation], "true", `${object.urn} was applied without ${skipAwaitAnnotation}`);
+                // Server-side apply: the API server typed the whole object against its schema.
+                assert.ok(live.body.metadata.managedFields.some((entry: { operation: string }) => entry.operation === "Apply"), `${object.urn} was not server-side applied`);
+            }
+        });
+
+        it("every object, as the program declared it, passes the API server's strict field validation (and a field outside the schema fails)", async () => {
+            for (const object of managed) {
+                const answer = await controlPlane.admin.dryRunApplyStrict(object.inputs);
+                assert.equal(answer.status, 200, `${object.urn}: ${answer.body.message ?? JSON.stringify(answer.body)}`);
+            }
+            // The control: an unknown field fails, so passing means something.
+            const statefulSet = managed.find((object) => object.kind === "StatefulSet")!.inputs;
+            const bogus = { ...statefulSet, spec: { ...statefulSet.spec, template: { ...statefulSet.spec.template, spec: { ...statefulSet.spec.template.spec, tmpfsSize: "1Gi" } } } };
+            const answer = await controlPlane.admin.dryRunApplyStrict(bogus);
+            assert.ok(answer.status >= 400, JSON.stringify(answer.body));
+            assert.match(answer.body.message, /\.spec\.template\.spec\.tmpfsSize: field not declared in schema/);
+        });
+
+        it("a preview right after shows no changes", async () => {
+            const result = await stack.preview({ expectNoChanges: true });
+            assert.deepEqual(result.changeSummary, { same: created });
+        });
+
+        it("refresh reads every object back from the API server and finds no drift", async () => {
+            const result = await stack.refresh();
+            assert.deepEqual(result.summary.resourceChanges, { same: created });
+            const preview = await stack.preview({ expectNoChanges: true });
+            assert.deepEqual(preview.changeSummary, { same: created });
+        });
+    });
+
+    describe("every unit of a Tsuru app is discovered through the instance's Role and scraped", () => {
+        // Loopback addresses of one random /24, so parallel runs on one machine do not collide on port 8888.
+        const subnet = `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`;
+        const ipOf = new Map<string, string>();
+        let shop: RunningPrometheus;
+        let shopWithBlogToken: RunningPrometheus;
+        let shopToken: string;
+        let blogToken: string;
+
+        const appA = "shop-web";
+        const units: (TsuruUnit & { contentType: string | null })[] = [
+            { name: "shop-web-web-6d4f9-abcde", namespace: appNamespace, app: appA, process: "web", node: "node-a", contentType: "text/plain; version=0.0.4; charset=utf-8" },
+            { name: "shop-web-worker-7c8b5-fghij", namespace: appNamespace, app: appA, process: "worker", node: "node-b", contentType: null },
+            { name: "shop-web-build-1", namespace: appNamespace, app: appA, process: "web", node: "node-a", kind: "build", contentType: "text/plain" },
+            { name: "shop-web-isolated-run-1", namespace: appNamespace, app: appA, process: "web", node: "node-a", kind: "isolated-run", contentType: "text/plain" },
+            { name: "search-api-web-5f6d7-klmno", namespace: appNamespace, app: "search-api", process: "web", node: "node-a", contentType: "text/plain" },
+            { name: "shop-web-web-elsewhere", namespace: otherInstanceNamespace, app: appA, process: "web", node: "node-b", contentType: "text/plain" },
+        ];
+        const [webUnit, workerUnit] = units;
+        const laterUnit: TsuruUnit & { contentType: null } = { name: "shop-web-web-6d4f9-pqrst", namespace: appNamespace, app: appA, process: "web", node: "node-b", contentType: null };
+
+        /** Creates the pod, reports it Running on its own loopback IP, and serves its /metrics there. */
+        async function runUnit(unit: TsuruUnit & { contentType: string | null }): Promise<void> {
+            const ip = `${subnet}.${ipOf.size + 1}`;
+            ipOf.set(unit.name, ip);
+            exporters.push(await startUnitExporter(ip, unit.port ?? 8888, unit.contentType));
+            await createUnit(controlPlane.admin, unit);
+            await setUnitStatus(controlPlane.admin, unit, "Running", ip);
+        }
+
+        async function appTargets(prometheus: RunningPrometheus) {
+            return (await prometheus.targets()).activeTargets.filter((target) => target.scrapePool.startsWith("tsuru-app-"));
+        }
+
+        /** Waits until the app jobs' targets are exactly these pods; the timeout names what was there instead. */
+        async function waitForUnits(prometheus: RunningPrometheus, pods: string[], health?: "up") {
+            const expected = [...pods].sort().join(", ");
+            return waitFor(`targets ${expected}${health ? " (up)" : ""}`, async () => {
+                const targets = await appTargets(prometheus);
+                const seen = targets.map((target) => `${target.labels.pod}:${target.health}${target.lastError ? ` (${target.lastError})` : ""}`).sort().join(", ");
+                const matches = targets.map((target) => target.labels.pod).sort().join(", ") === expected && (!health || targets.every((target) => target.health === health));
+                if (!matches) throw new Error(`targets now: [${seen}]`);
+                return targets;
+            }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus.process });
+        }
+
+        /** Shop's prometheus.yml as the cluster holds it, substituted as the pod's init container does, connected with `token`. */
+        async function shopConfig(token: string): Promise<string> {
+            const tokenFile = path.join(prometheusProcesses.logDir, `token-${createHash("sha256").update(token).digest("hex").slice(0, 12)}`);
+            fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+            const configMap = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/configmaps/prometheus-shop-config`);
+            const prometheusYml = (configMap.data["prometheus.yml.tmpl"] as string).split(replicaPlaceholder).join("prometheus-shop-0");
+            return connectDiscovery(prometheusYml, controlPlane.server, tokenFile, controlPlane.caFile);
+        }
+
+        before(async () => {
+            assert.ok(managed.length > 0, "the stack is not up");
+            for (const unit of units) await runUnit(unit);
+            shopToken = await controlPlane.serviceAccountToken(prometheusNamespace, "prometheus-shop");
+            blogToken = await controlPlane.serviceAccountToken(prometheusNamespace, "prometheus-blog");
+            [shop, shopWithBlogToken] = await Promise.all([
+                startPrometheus(prometheusProcesses, "prometheus-shop", await shopConfig(shopToken)),
+                startPrometheus(prometheusProcesses, "prometheus-shop-with-blog-token", await shopConfig(blogToken)),
+            ]);
+        });
+
+        it("the API server lets each instance's ServiceAccount list pods only where its Role is (403 elsewhere)", async () => {
+            const listPods = async (token: string, namespace: string) => (await controlPlane.client(token).request("GET", `/api/v1/namespaces/${namespace}/pods`)).status;
+            assert.equal(await listPods(shopToken, appNamespace), 200);
+            assert.equal(await listPods(shopToken, otherInstanceNamespace), 403);
+            assert.equal(await listPods(blogToken, otherInstanceNamespace), 200);
+            assert.equal(await listPods(blogToken, appNamespace), 403);
+        });
+
+        it("lists exactly app A's two running units as targets (not its build or isolated-run pods, not app B, not another namespace), with app, process, pod, namespace and node labels", async () => {
+            const targets = await waitForUnits(shop, [webUnit.name, workerUnit.name]);
+            const labelsOf = (unit: TsuruUnit) => ({
+                job: `tsuru-app-${appA}`, instance: `${ipOf.get(unit.name)}:8888`,
+                app: appA, process: unit.process, app_version: "3", namespace: appNamespace, pod: unit.name, node: unit.node,
+            });
+            assert.deepEqual(targets.map((target) => target.labels).sort((a, b) => a.pod.localeCompare(b.pod)), [labelsOf(webUnit), labelsOf(workerUnit)]);
+            // The build and isolated-run pods were discovered and dropped by the relabelling, not missed.
+            const dropped = (await shop.targets()).droppedTargets.map((target) => target.discoveredLabels.__meta_kubernetes_pod_name).sort();
+            assert.deepEqual(dropped, ["shop-web-build-1", "shop-web-isolated-run-1"]);
+        });
+
+        it("scrapes both units (up == 1), the one whose /metrics sends no Content-Type too, and their series carry app, process and pod", async () => {
+            const targets = await waitForUnits(shop, [webUnit.name, workerUnit.name], "up");
+            assert.deepEqual(targets.map((target) => target.lastError), ["", ""]);
+            const up = await shop.query(`up{job="tsuru-app-${appA}"}`);
+            assert.deepEqual(up.map((series) => [series.metric.pod, series.value[1]]).sort(), [[webUnit.name, "1"], [workerUnit.name, "1"]]);
+            const series = await waitFor("unit_requests_total of both units", async () => {
+                const result = await shop.query("unit_requests_total");
+                return result.length === 2 ? result : undefined;
+            }, { timeoutMs: 30_000, process: shop.process });
+            assert.deepEqual(series.map(({ metric }) => [metric.app, metric.process, metric.pod, metric.namespace]).sort(), [
+                [appA, "web", webUnit.name, appNamespace],
+                [appA, "worker", workerUnit.name, appNamespace],
+            ]);
+        });
+
+        it("discovers a unit added later, without a restart", async () => {
+            await runUnit(laterUnit);
+            await waitForUnits(shop, [webUnit.name, workerUnit.name, laterUnit.name], "up");
+            assert.equal(shop.process.hasExited, false);
+        });
+
+        it("drops a unit that stops Running", async () => {
+            await setUnitStatus(controlPlane.admin, webUnit, "Succeeded", ipOf.get(webUnit.name)!);
+            await waitForUnits(shop, [workerUnit.name, laterUnit.name]);
+        });
+
+        it("a Prometheus with another instance's token discovers none of A's units: the API server answers 403", async () => {
+            await waitFor("the discovery to be refused", () => (/forbidden/.test(fs.readFileSync(shopWithBlogToken.process.logFile, "utf8")) ? true : undefined), {
+                timeoutMs: 30_000, process: shopWithBlogToken.process,
+            });
+            const refusal = fs.readFileSync(shopWithBlogToken.process.logFile, "utf8").split("\n").find((line) => /forbidden/.test(line))!;
+            assert.match(refusal, /system:serviceaccount:prometheus-local:prometheus-blog.*cannot (list|watch) resource \\?"pods\\?".*namespace \\?"tsuru-local\\?"/);
+            assert.deepEqual(await appTargets(shopWithBlogToken), []);
+        });
+
+        const boundLater = { name: "shop-api", namespace: "tsuru-shop-api" };
+        const boundLaterUnit: TsuruUnit & { contentType: string } = {
+            name: "shop-api-web-8e9f0-uvwxy", namespace: boundLater.namespace, app: boundLater.name, process: "web", node: "node-a", contentType: "text/plain",
+        };
+        const listPodsAsShop = async (namespace: string) => (await controlPlane.client(shopToken).request("GET", `/api/v1/namespaces/${namespace}/pods`)).status;
+
+        it("binding an app in another namespace (and making shop an HA pair) updates the stack in place: a Role, a RoleBinding and a PDB created, nothing replaced or deleted", async () => {
+            await controlPlane.createNamespace(boundLater.namespace);
+            sandbox.editStackFile("local", (config) => {
+                const instance = config["prometheus-paas:instances"].find((candidate: { name: string }) => candidate.name === "shop");
+                instance.replicas = 2;
+                instance.apps.push(boundLater);
+            });
+            const { summary } = await stack.up();
+            const { same, update, ...others } = summary.resourceChanges ?? {};
+            assert.deepEqual(others, { create: 3 });
+            assert.ok((update ?? 0) >= 2, `updated ${update}`);
+            const statefulSet = await controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/statefulsets/prometheus-shop`);
+            assert.equal(statefulSet.spec.replicas, 2);
+            assert.equal(await listPodsAsShop(boundLater.namespace), 200);
+            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + (update ?? 0) + 3 });
+        });
+
+        it("the new config, reloaded as the sidecar does, makes the bound app's units targets through the new Role", async () => {
+            await shop.reload(await shopConfig(shopToken));
+            await runUnit(boundLaterUnit);
+            const targets = await waitForUnits(shop, [workerUnit.name, laterUnit.name, boundLaterUnit.name], "up");
+            const target = targets.find((candidate) => candidate.labels.pod === boundLaterUnit.name)!;
+            assert.equal(target.labels.job, `tsuru-app-${boundLater.name}`);
+            assert.equal(target.labels.namespace, boundLater.namespace);
+        });
+
+        it("unbinding deletes the Role and RoleBinding; after the reload its units are no longer targets and the API server refuses the listing", async () => {
+            sandbox.editStackFile("local", (config) => {
+                const instance = config["prometheus-paas:instances"].find((candidate: { name: string }) => candidate.name === "shop");
+                instance.apps = instance.apps.filter((app: { name: string }) => app.name !== boundLater.name);
+            });
+            const { summary } = await stack.up();
+            assert.equal(summary.resourceChanges?.delete, 2);
+            assert.equal(summary.resourceChanges?.create, undefined);
+            assert.equal(await listPodsAsShop(boundLater.namespace), 403);
+            await shop.reload(await shopConfig(shopToken));
+            await waitForUnits(shop, [workerUnit.name, laterUnit.name]);
+        });
+    });
+
+    describe("destroy", () => {
+        it("deletes every object from the API server; the namespace is left Terminating for the namespace controller", async () => {
+            const objects = await stateObjects(stack);
+            assert.ok(objects.length > 0, "nothing was created");
+            await stack.destroy();
+            assert.deepEqual(await sandbox.managedResources(stack), []);
+            for (const object of objects) {
+                const live = await controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
+                if (object.kind === "Namespace") {
+                    assert.equal(live.body.status?.phase, "Terminating", `${object.urn}: ${JSON.stringify(live.body)}`);
+                } else {
+                    assert.equal(live.status, 404, `${object.urn} is still there: ${JSON.stringify(live.body.metadata)}`);
+                }
+            }
+        });
+    });
+});
+
+describe("the test control plane's startup bound", () => {
+    it("fails within its bound, naming it, and stops what it had started", async () => {
+        const error: Error = await startControlPlane({ timeoutMs: 1 }).then(() => assert.fail("started within 1 ms"), (failure) => failure);
+        assert.match(error.message, /did not start within 1 ms: .*etcd.*\n\(logs of etcd and kube-apiserver in (\S+)\)/s);
+        const logDir = /logs of etcd and kube-apiserver in (\S+)\)/.exec(error.message)![1];
+        const dataDir = /--data-dir=(\S+)/.exec(fs.readFileSync(path.join(logDir, "etcd.log"), "utf8"))![1];
+        const stillRunning = fs.readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+            try {
+                return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dataDir);
+            } catch {
+                return false; // gone meanwhile
+            }
+        });
+        assert.deepEqual(stillRunning, []);
+        fs.rmSync(logDir, { recursive: true, force: true });
+    });
+});

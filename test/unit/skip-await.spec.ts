@@ -1,0 +1,25 @@
+import { strict as assert } from "assert";
+import { parseStackConfig } from "../../components/config";
+import { skipAwaitAnnotation, skipAwaitTransform } from "../../components/kubernetes/workload";
+import { minimalRawConfig, readStackConfig, stackNames } from "../support/fixtures";
+
+describe("the provider's await: kubernetes.skipAwait", () => {
+    it("is off by default and in every stack of the repository, so real clusters wait for rollouts", () => {
+        assert.equal(parseStackConfig(minimalRawConfig()).kubernetes.skipAwait, false);
+        for (const stack of stackNames()) assert.equal(readStackConfig(stack).kubernetes.skipAwait, false, stack);
+    });
+
+    it("annotates Kubernetes objects, keeping their other annotations, and leaves other resources alone", async () => {
+        const opts = { protect: false };
+        const result = await skipAwaitTransform({
+            custom: true, type: "kubernetes:apps/v1:StatefulSet", name: "prometheus-shop", opts,
+            props: { metadata: { name: "prometheus-shop", annotations: { team: "shop" } }, spec: { replicas: 2 } },
+        });
+        assert.deepEqual(result, {
+            props: { metadata: { name: "prometheus-shop", annotations: { team: "shop", [skipAwaitAnnotation]: "true" } }, spec: { replicas: 2 } },
+            opts,
+        });
+        assert.equal(await skipAwaitTransform({ custom: false, type: "paas:prometheus:KubernetesInstance", name: "shop", props: {}, opts: {} }), undefined);
+        assert.equal(await skipAwaitTransform({ custom: true, type: "pulumi:providers:kubernetes", name: "kubernetes", props: {}, opts: {} }), undefined);
+    });
+});
