@@ -249,7 +249,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
                 const statuses = await Promise.all(names.map(async (name) => (await client.status(name)).status));
                 return statuses.includes(204) && statuses.includes(202) ? true : undefined;
             }, { timeoutMs: 180_000, intervalMs: 250 });
-            process.kill(-broker.process.child.pid!, "SIGKILL");
+            broker.process.kill("SIGKILL");
             await broker.process.exited;
 
             broker = await startBroker(group, dirs, "broker-restarted");

@@ -86,6 +86,11 @@ export class ManagedProcess {
         return text.split("\n").slice(-lines).join("\n");
     }
 
+    /** Signals the process and everything it started, at once (e.g. SIGKILL to simulate a crash). */
+    kill(signal: NodeJS.Signals): void {
+        killGroup(this.child, signal);
+    }
+
     /** Sends `signal`, then SIGKILL after `graceMs`; resolves with the exit code (null when killed). */
     async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<number | null> {
         if (!this.hasExited) {
@@ -102,11 +107,41 @@ function childEnv(options: StartOptions): NodeJS.ProcessEnv {
     return options.inheritEnv === false ? { ...options.env } : { ...process.env, ...options.env };
 }
 
+/** Every process below `pid`, read from /proc (before signalling: an orphan's parent link is lost). */
+function descendants(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+        } catch {
+            // gone meanwhile
+        }
+    }
+    const found: number[] = [];
+    for (let queue = [pid]; queue.length > 0;) {
+        const next = children.get(queue.shift()!) ?? [];
+        found.push(...next);
+        queue.push(...next);
+    }
+    return found;
+}
+
+/**
+ * Signals the child's process group and every descendant: some tools start helpers in groups of their own (the
+ * Pulumi CLI its plugins), which a group signal alone would leave running.
+ */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-    try {
-        process.kill(-child.pid!, signal);
-    } catch {
-        // already gone
+    if (child.pid === undefined) return;
+    const tree = descendants(child.pid);
+    for (const target of [-child.pid, ...tree]) {
+        try {
+            process.kill(target, signal);
+        } catch {
+            // already gone
+        }
     }
 }
 

@@ -10,6 +10,16 @@ describe("test processes: start, bounded waits, teardown", () => {
         assert.equal(sleeper.hasExited, true);
     });
 
+    it("kill() also reaches what the process started in a process group of its own (as pulumi starts its plugins)", async () => {
+        const parent = startProcess("parent", "sh", ["-c", "setsid sleep 60 & echo $! ; wait"]);
+        const grandchild = await waitFor("the grandchild's pid", () => Number(/^(\d+)$/m.exec(parent.logTail())?.[1]) || undefined, { timeoutMs: 5_000, process: parent });
+        const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+        assert.ok(alive(grandchild));
+        parent.kill("SIGKILL");
+        await parent.exited;
+        await waitFor("the grandchild to be gone", () => (alive(grandchild) ? undefined : true), { timeoutMs: 5_000 });
+    });
+
     it("a wait fails at once, quoting the log, when its process dies", async () => {
         const crasher = startProcess("crasher", "sh", ["-c", "echo boom: bad flag >&2; exit 3"]);
         const started = Date.now();
