@@ -13,7 +13,7 @@ import * as path from "path";
 import { Command } from "commander";
 import * as client from "prom-client";
 import { Workload } from "./workload/exposition";
-import { Family, meanLatency, randomSource, shapeFor, targetFamilies, totalSeries, WorkloadShape } from "./workload/model";
+import { countNear, Family, meanLatency, randomSource, shapeFor, targetFamilies, totalSeries, WorkloadShape } from "./workload/model";
 
 type Writer = "plain" | "prom-client";
 
@@ -51,20 +51,20 @@ function promClientFamily(family: Family, registry: client.Registry, random: () 
         case "counter": {
             const counter = new client.Counter(common);
             return () => labels.forEach((set, child) => {
-                const amount = motion.kind === "requests" ? Math.floor(random() * 2 * motion.meanPerScrape(child) + random()) : 0.01 * Math.floor(random() * 6 + random());
+                const amount = motion.kind === "requests" ? countNear(motion.meanPerScrape(child), random) : 0.01 * countNear(3, random);
                 counter.inc(set, amount);
             });
         }
         case "gauge": {
             const gauge = new client.Gauge(common);
-            return () => labels.forEach((set) => gauge.inc(set, motion.kind === "level" ? motion.step * (Math.floor(random() * 2 + random()) - 1) : 0));
+            return () => labels.forEach((set) => gauge.inc(set, motion.kind === "level" ? motion.step * (countNear(1, random) - 1) : 0));
         }
         case "histogram": {
             const histogram = new client.Histogram({ ...common, buckets: [...(family.buckets ?? [])] });
             return () => labels.forEach((set, child) => {
                 if (motion.kind !== "requests") return;
                 const routeIndex = Math.floor(child / 2);
-                const requests = Math.floor(random() * 2 * motion.meanPerScrape(child) + random());
+                const requests = countNear(motion.meanPerScrape(child), random);
                 // Exponential latencies, the distribution the plain writer's bucket shares follow.
                 for (let request = 0; request < requests; request++) histogram.observe(set, -Math.log(1 - random()) * meanLatency(routeIndex));
             });

@@ -3,7 +3,8 @@
  * measured with the real Prometheus on a real tmpfs (bench/sizing/measure.ts), one after the other so they do not
  * share the CPU. Prints the table; the full run writes bench/results/plans.json, docs/plans.md and
  * docs/plans.png, the quick run (one plan, under 3 minutes) the same files into a temp directory. Needs root
- * (tmpfs mounts). Runs about 25 minutes in full.
+ * (tmpfs mounts). Runs about 25 minutes in full. `--plans xlarge --update` re-measures plans into the existing
+ * file; `--report-only <plans.json>` only rewrites the docs of a run.
  */
 import "../test/support/processes"; // first: its exit handler kills the processes before tmpfs.ts unmounts
 import { execFileSync } from "child_process";
@@ -50,8 +51,15 @@ async function main(argv: string[]): Promise<void> {
         .option("--churn-per-hour <share>", "share of each plan's series replaced per hour (e.g. 0.1)", "0")
         .option("--results <dir>", "where plans.json goes (default bench/results; quick: a temp dir)")
         .option("--docs <dir>", "where plans.md and plans.png go (default docs; quick: the results dir)")
+        .option("--update", "with --plans: measure those plans again and replace them in the results dir's plans.json")
+        .option("--report-only <plans.json>", "measure nothing: write the table, docs page and chart of an earlier run")
         .parse(argv)
-        .opts<{ quick?: boolean; plans?: string; steadyMinutes?: string; churnPerHour: string; results?: string; docs?: string }>();
+        .opts<{ quick?: boolean; plans?: string; steadyMinutes?: string; churnPerHour: string; results?: string; docs?: string; update?: boolean; reportOnly?: string }>();
+    if (options.reportOnly !== undefined) {
+        await report(JSON.parse(fs.readFileSync(options.reportOnly, "utf8")) as MeasurementsFile, options.docs ?? path.join(__dirname, "..", "docs"));
+        return;
+    }
+    if (options.update && (options.plans === undefined || options.quick)) throw new Error("--update needs --plans and a full (not --quick) run");
     const names = options.plans?.split(",") ?? (options.quick ? ["small"] : Object.keys(builtinPlans));
     for (const name of names) if (!(name in builtinPlans)) throw new Error(`--plans: unknown plan '${name}'; allowed: ${Object.keys(builtinPlans).join(", ")}`);
     const churnPerHour = Number(options.churnPerHour);
@@ -64,6 +72,19 @@ async function main(argv: string[]): Promise<void> {
     console.error(`[bench] ${machine.cpus} cores, load average ${os.loadavg().map((load) => load.toFixed(2)).join(" ")}; plans ${names.join(", ")}`);
     const started = Date.now();
     const measurements: PlanMeasurement[] = [];
+    const fileOf = (): MeasurementsFile => ({
+        schemaVersion: 1,
+        measuredAt: new Date(started).toISOString(),
+        quick: options.quick === true,
+        runSeconds: (Date.now() - started) / 1000,
+        machine,
+        load: loadOf(measurements, loadAtStart),
+        churnPerHour,
+        measurements,
+    });
+    // Each finished plan is kept in a partial file, so a failure late in the run loses only the plan it was on.
+    fs.mkdirSync(resultsDir, { recursive: true });
+    const partialFile = path.join(resultsDir, "plans.partial.json");
     for (const name of names) {
         const plan = builtinPlans[name];
         const load = advertisedLoad(plan);
@@ -77,29 +98,36 @@ async function main(argv: string[]): Promise<void> {
             log: (line) => console.error(`[bench] ${line}`),
         });
         measurements.push(measurement);
+        fs.writeFileSync(partialFile, `${JSON.stringify(fileOf(), null, 1)}\n`);
         console.error(`[bench] ${name} done after ${((Date.now() - started) / 60_000).toFixed(1)} min; load average ${os.loadavg()[0].toFixed(2)}`);
     }
-    const file: MeasurementsFile = {
-        schemaVersion: 1,
-        measuredAt: new Date(started).toISOString(),
-        quick: options.quick === true,
-        runSeconds: (Date.now() - started) / 1000,
-        machine,
-        load: loadOf(measurements, loadAtStart),
-        churnPerHour,
-        measurements,
-    };
-    const figures = measurements.map((measurement) => deriveFigures(measurement));
-    fs.mkdirSync(resultsDir, { recursive: true });
+    const resultsFile = path.join(resultsDir, "plans.json");
+    let file = fileOf();
+    if (options.update) {
+        const base = JSON.parse(fs.readFileSync(resultsFile, "utf8")) as MeasurementsFile;
+        file = {
+            ...base,
+            measurements: base.measurements.map((old) => measurements.find((fresh) => fresh.plan.name === old.plan.name) ?? old),
+            remeasured: [...(base.remeasured ?? []), { measuredAt: file.measuredAt, plans: names, runSeconds: file.runSeconds, load: file.load }],
+        };
+    }
+    fs.writeFileSync(resultsFile, `${JSON.stringify(file, null, 1)}\n`);
+    fs.rmSync(partialFile);
+    await report(file, docsDir);
+    console.log(`wrote ${resultsFile}`);
+}
+
+/** The table, docs page and chart of a measurements file, against the catalog as it is now. */
+async function report(file: MeasurementsFile, docsDir: string): Promise<void> {
+    const figures = file.measurements.map((measurement) => deriveFigures(measurement));
     fs.mkdirSync(docsDir, { recursive: true });
-    fs.writeFileSync(path.join(resultsDir, "plans.json"), `${JSON.stringify(file, null, 1)}\n`);
     await renderChart(figures, path.join(docsDir, "plans.png"));
     fs.writeFileSync(path.join(docsDir, "plans.md"), docsPage(file, figures, "plans.png", exporterChoiceText(path.join(__dirname, "results", "exporter-choice.json"))));
     console.log(summaryTable(figures));
     console.log();
     console.log(detailTable(figures));
     console.log(`\nrun ${(file.runSeconds / 60).toFixed(1)} min; load average (1 min) ${file.load.min.toFixed(2)}-${file.load.max.toFixed(2)}, mean ${file.load.mean.toFixed(2)}`);
-    console.log(`wrote ${path.join(resultsDir, "plans.json")}, ${path.join(docsDir, "plans.md")}, ${path.join(docsDir, "plans.png")}`);
+    console.log(`wrote ${path.join(docsDir, "plans.md")}, ${path.join(docsDir, "plans.png")}`);
 }
 
 main(process.argv).then(

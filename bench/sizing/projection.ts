@@ -71,7 +71,7 @@ export interface PlanFigures {
     steadyPeakRss: number;
     restartPeakRss: number;
     restartReadySeconds: number;
-    /** RSS slope while only scraping (after the warm-up, before the first snapshot), bytes per minute. */
+    /** RSS slope once settled (one interval after the first head-to-block write, to the end), bytes per minute. */
     rssGrowthPerMinute: number;
     /** Peak RSS above the RSS of the empty Prometheus, per head series. */
     rssPerSeries: number;
@@ -94,8 +94,12 @@ export interface PlanFigures {
     scrapeP50: number;
     scrapeP99: number;
     scrapeMax: number;
+    /** Prometheus' CPU over the steady phase (block writes included), in cores. */
+    prometheusCpuCores: number;
     exporterCpuShare: number;
     exporterMaxRenderSeconds: number;
+    /** 1-minute load average over the plan's readings. */
+    load: { min: number; max: number; mean: number };
     problems: string[];
     fits: boolean;
 }
@@ -156,7 +160,8 @@ export function deriveFigures(measurement: PlanMeasurement, plan: Plan = builtin
     const projection = projectTsdb(measurement, seconds(plan.retentionTime, `plan ${plan.name} retention`), rates);
 
     const steadyPeakRss = Math.max(...samples.map((sample) => sample.peakRss));
-    const scraping = steadySamples.filter((sample) => sample.seconds < earlier.atSeconds);
+    const settledFrom = earlier.atSeconds + earlier.seconds + measurement.scrapeIntervalSeconds;
+    const settled = steadySamples.filter((sample) => sample.seconds >= settledFrom && sample.seconds < later.atSeconds);
     const scrapingPeakRss = Math.max(0, ...samples.filter((sample) => sample.seconds < earlier.atSeconds).map((sample) => sample.peakRss));
     const measuredPeakRss = Math.max(steadyPeakRss, measurement.restart.peakRss);
     const openChunksGrown = later.chunkBytes / later.chunks >= openChunkInitialBytes;
@@ -175,6 +180,9 @@ export function deriveFigures(measurement: PlanMeasurement, plan: Plan = builtin
     const tmpfsShare = projection.totalBytes / tmpfsBudget;
     if (rssShare > margin) problems.push(`peak RSS with open chunks ${(peakRss / mib).toFixed(0)} MiB is ${(100 * rssShare).toFixed(0)} % of the ${plan.memoryMiB} MiB process memory (at most ${100 * margin} %)`);
     if (tmpfsShare > margin) problems.push(`projected TSDB ${(projection.totalBytes / mib).toFixed(0)} MiB is ${(100 * tmpfsShare).toFixed(0)} % of the ${plan.tmpfsMiB} MiB tmpfs (at most ${100 * margin} %)`);
+    if (projection.totalBytes > plan.retentionSizeMiB * mib) {
+        problems.push(`projected TSDB ${(projection.totalBytes / mib).toFixed(0)} MiB exceeds the ${plan.retentionSizeMiB} MiB retention size: blocks would go before the ${plan.retentionTime} retention`);
+    }
     if (measurement.health.targetsUp !== measurement.shape.targets) problems.push(`${measurement.health.targetsUp} of ${measurement.shape.targets} targets up`);
     if (measurement.shape.churnPerMinute === 0 && measurement.health.workloadSeries !== measurement.series) {
         problems.push(`the head holds ${measurement.health.workloadSeries} workload series, the exporter serves ${measurement.series}`);
@@ -195,7 +203,7 @@ export function deriveFigures(measurement: PlanMeasurement, plan: Plan = builtin
         steadyPeakRss,
         restartPeakRss: measurement.restart.peakRss,
         restartReadySeconds: measurement.restart.readySeconds,
-        rssGrowthPerMinute: 60 * slope(scraping.map((sample) => [sample.seconds, sample.rss])),
+        rssGrowthPerMinute: 60 * slope(settled.map((sample) => [sample.seconds, sample.rss])),
         rssPerSeries,
         seriesHeadroom: Math.max(0, Math.floor((margin * memoryBudget - peakRss) / rssPerSeries)),
         goHeapInuse: last.goHeapInuse,
@@ -215,8 +223,14 @@ export function deriveFigures(measurement: PlanMeasurement, plan: Plan = builtin
         scrapeP50: measurement.scrapeDurations.p50,
         scrapeP99: measurement.scrapeDurations.p99,
         scrapeMax: measurement.scrapeDurations.max,
+        prometheusCpuCores: (last.prometheusCpuSeconds - first.prometheusCpuSeconds) / elapsed,
         exporterCpuShare,
         exporterMaxRenderSeconds: measurement.exporter.maxRenderSeconds,
+        load: {
+            min: Math.min(...samples.map((sample) => sample.load1)),
+            max: Math.max(...samples.map((sample) => sample.load1)),
+            mean: samples.reduce((sum, sample) => sum + sample.load1, 0) / samples.length,
+        },
         problems,
         fits: problems.length === 0,
     };

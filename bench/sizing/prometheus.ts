@@ -116,8 +116,8 @@ export function metricSum(exposition: string, name: string): number | undefined 
     return sum;
 }
 
-export async function fetchText(url: string, init?: RequestInit): Promise<string> {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+export async function fetchText(url: string, init?: RequestInit, timeoutMs = 30_000): Promise<string> {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     const text = await response.text();
     if (!response.ok) throw new Error(`${init?.method ?? "GET"} ${url}: ${response.status} ${text.slice(0, 300)}`);
     return text;
@@ -198,7 +198,8 @@ export interface BlockMeasurement {
  */
 export async function snapshotHead(baseUrl: string, tsdbDir: string, prometheusStartedAt: number): Promise<BlockMeasurement> {
     const started = Date.now();
-    const body = JSON.parse(await fetchText(`${baseUrl}/api/v1/admin/tsdb/snapshot`, { method: "POST" })) as { data: { name: string } };
+    // Writing a 1M-series head takes minutes on two busy cores.
+    const body = JSON.parse(await fetchText(`${baseUrl}/api/v1/admin/tsdb/snapshot`, { method: "POST" }, 600_000)) as { data: { name: string } };
     const seconds = (Date.now() - started) / 1000;
     const snapshotDir = path.join(tsdbDir, "snapshots", body.data.name);
     try {

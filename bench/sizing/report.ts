@@ -37,6 +37,8 @@ export interface MeasurementsFile {
     /** Share of each plan's series replaced per hour (0: no churn). */
     churnPerHour: number;
     measurements: PlanMeasurement[];
+    /** Plans measured again later (`--plans ... --update`), replacing their entries in `measurements`. */
+    remeasured?: { measuredAt: string; plans: string[]; runSeconds: number; load: LoadReading }[];
 }
 
 const mib = (bytes: number) => bytes / 2 ** 20;
@@ -74,11 +76,12 @@ export function detailTable(figures: readonly PlanFigures[]): string {
     return [
         `| | ${figures.map((f) => f.plan).join(" | ")} |`,
         `|---|${figures.map(() => "---").join("|")}|`,
+        line("1-minute load average during the plan: min-max (mean)", (f) => `${f.load.min.toFixed(1)}-${f.load.max.toFixed(1)} (${f.load.mean.toFixed(1)})`),
         line("steady phase (s)", (f) => f.steadySeconds.toFixed(0)),
         line("head series", (f) => String(f.headSeries)),
         line("peak RSS scraping only, before any block write (MiB)", (f) => mib(f.scrapingPeakRss).toFixed(0)),
-        line("RSS growth scraping only (MiB/min)", (f) => mib(f.rssGrowthPerMinute).toFixed(1)),
         line("peak RSS with the two head-to-block writes (MiB)", (f) => mib(f.steadyPeakRss).toFixed(0)),
+        line("RSS growth between the block writes (MiB/min)", (f) => mib(f.rssGrowthPerMinute).toFixed(1)),
         line("peak RSS of the WAL replay after a restart (MiB)", (f) => mib(f.restartPeakRss).toFixed(0)),
         line("restart to ready (s)", (f) => f.restartReadySeconds.toFixed(1)),
         line("open-chunk allowance (MiB)", (f) => mib(f.openChunkAllowance).toFixed(0)),
@@ -96,6 +99,7 @@ export function detailTable(figures: readonly PlanFigures[]): string {
         line("projected TSDB vs retention size", (f) => `${mib(f.projection.totalBytes).toFixed(0)} of ${prometheusSize(mib(f.retentionSizeBytes))}${f.projection.totalBytes > f.retentionSizeBytes ? " (size retention would cut the time retention short)" : ""}`),
         line("process memory and tmpfs needed at 80 % (MiB)", (f) => `${(mib(f.peakRss) / margin).toFixed(0)} + ${(mib(f.projection.totalBytes) / margin).toFixed(0)}`),
         line("scrape duration p50 / p99 / max (ms)", (f) => `${(1000 * f.scrapeP50).toFixed(0)} / ${(1000 * f.scrapeP99).toFixed(0)} / ${(1000 * f.scrapeMax).toFixed(0)}`),
+        line("Prometheus CPU over the steady phase (cores)", (f) => f.prometheusCpuCores.toFixed(2)),
         line("exporter CPU (share of one core) / slowest render (ms)", (f) => `${f.exporterCpuShare.toFixed(2)} / ${(1000 * f.exporterMaxRenderSeconds).toFixed(0)}`),
     ].join("\n");
 }
@@ -103,22 +107,23 @@ export function detailTable(figures: readonly PlanFigures[]): string {
 /** Two panels over active series: memory (peak RSS vs process memory) and TSDB bytes (projected vs tmpfs). */
 export async function renderChart(figures: readonly PlanFigures[], pngFile: string): Promise<void> {
     const rows = figures.flatMap((f) => [
-        { panel: "memory (MiB)", plan: f.plan, series: f.series, what: "peak RSS, measured", MiB: mib(f.peakRss) },
+        { panel: "memory (MiB)", plan: f.plan, series: f.series, what: "peak RSS, measured + open chunks", MiB: mib(f.peakRss) },
         { panel: "memory (MiB)", plan: f.plan, series: f.series, what: "process memory of the plan", MiB: mib(f.memoryBudget) },
         { panel: "memory (MiB)", plan: f.plan, series: f.series, what: "80 % of the budget", MiB: margin * mib(f.memoryBudget) },
         { panel: "tmpfs (MiB)", plan: f.plan, series: f.series, what: "TSDB at retention, projected", MiB: mib(f.projection.totalBytes) },
         { panel: "tmpfs (MiB)", plan: f.plan, series: f.series, what: "TSDB at the end of the run, measured", MiB: mib(f.tsdbUsedAtEnd) },
         { panel: "tmpfs (MiB)", plan: f.plan, series: f.series, what: "tmpfs of the plan", MiB: mib(f.tmpfsBudget) },
+        { panel: "tmpfs (MiB)", plan: f.plan, series: f.series, what: "retention size of the plan", MiB: mib(f.retentionSizeBytes) },
         { panel: "tmpfs (MiB)", plan: f.plan, series: f.series, what: "80 % of the budget", MiB: margin * mib(f.tmpfsBudget) },
     ]);
-    const what = ["peak RSS, measured", "TSDB at retention, projected", "TSDB at the end of the run, measured", "process memory of the plan", "tmpfs of the plan", "80 % of the budget"];
+    const what = ["peak RSS, measured + open chunks", "TSDB at retention, projected", "TSDB at the end of the run, measured", "process memory of the plan", "tmpfs of the plan", "retention size of the plan", "80 % of the budget"];
     const panel = (title: string): vegaLite.TopLevelSpec => ({
         title,
         width: 380,
         height: 300,
         transform: [{ filter: { field: "panel", equal: title } }],
         encoding: {
-            x: { field: "series", type: "quantitative", scale: { type: "log" }, title: "active series (log scale)", axis: { format: "~s" } },
+            x: { field: "series", type: "quantitative", scale: { type: "log", domain: [30_000, 1_500_000] }, title: "active series (log scale)", axis: { format: "~s" } },
             y: { field: "MiB", type: "quantitative", scale: { type: "log" }, title: "MiB (log scale)" },
             color: { field: "what", type: "nominal", scale: { domain: what }, title: null },
         },
@@ -131,7 +136,7 @@ export async function renderChart(figures: readonly PlanFigures[], pngFile: stri
         $schema: "https://vega.github.io/schema/vega-lite/v5.json",
         data: { values: rows },
         hconcat: [panel("memory (MiB)"), panel("tmpfs (MiB)")],
-        config: { background: "white", legend: { orient: "bottom", columns: 3, labelLimit: 320 } },
+        config: { background: "white", legend: { orient: "bottom", columns: 4, labelLimit: 320 } },
     } as unknown as vegaLite.TopLevelSpec;
     const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
     const svg = await view.toSVG();
@@ -145,7 +150,7 @@ function loadText(load: LoadReading, cpus: number): string {
 
 export function docsPage(file: MeasurementsFile, figures: readonly PlanFigures[], chartName: string, exporterChoice: string): string {
     const { machine, load } = file;
-    const quiet = load.max <= machine.cpus * 0.5;
+    const quiet = figures.every((f) => f.load.max <= machine.cpus);
     const steady = figures.map((f) => `${f.plan} ${(f.steadySeconds / 60).toFixed(1)} min`).join(", ");
     return `# Plans, measured
 
@@ -153,10 +158,13 @@ Generated by \`npm run bench:plans\` (bench/plans.ts) from \`bench/results/plans
 Measured ${file.measuredAt.slice(0, 16).replace("T", " ")} UTC on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB.toFixed(0)} GiB,
 Linux ${machine.kernel}, Prometheus ${machine.prometheus}, Node ${machine.node}; the whole run took ${(file.runSeconds / 60).toFixed(1)} min.
 ${loadText(load, machine.cpus)}.${quiet ? "" : `
-**The machine was not quiet**: RSS, bytes per sample and TSDB bytes hardly depend on CPU contention and are
-trusted; samples/s only shows that ingestion kept up with the scrapes (it is fixed by the workload), and the scrape
-durations and restart times are inflated by the contention: re-measure them on a quiet machine.`}
-Churn: ${file.churnPerHour === 0 ? "none (a fixed set of series)" : `${percent(file.churnPerHour)} of the series replaced per hour`}.
+**The machine was not quiet for every plan** (the load row below; other work shared its 2 cores). RSS hardly
+depends on CPU contention and is trusted. Bytes per sample do: scrapes delayed past Prometheus' 2ms timestamp
+alignment tolerance leave timestamps that compress worse, so a loaded plan's TSDB projection is pessimistic (the
+same per-target workload gave about 1.4 bytes per sample at a load below 2). Samples/s only shows that ingestion
+kept up (the workload fixes it); scrape durations and restart times are inflated by the contention. Re-measure on
+a quiet machine before trusting those.`}
+${(file.remeasured ?? []).map((update) => `Re-measured ${update.measuredAt.slice(0, 16).replace("T", " ")} UTC: ${update.plans.join(", ")} (${(update.runSeconds / 60).toFixed(1)} min, ${loadText(update.load, machine.cpus)}).\n`).join("")}Churn: ${file.churnPerHour === 0 ? "none (a fixed set of series)" : `${percent(file.churnPerHour)} of the series replaced per hour`}.
 
 ${summaryTable(figures)}
 
@@ -164,6 +172,12 @@ A plan fits when its measured peak RSS is at most ${percent(margin)} of its proc
 retention at most ${percent(margin)} of its tmpfs. The container's memory limit is the process memory plus the
 tmpfs (tmpfs pages count against it), so both shares at ${percent(margin)} keep the container at ${percent(margin)} of its limit.
 \`test/unit/plans-margin.spec.ts\` re-derives these verdicts from the measurements file against \`components/plans.ts\`.
+
+**How the catalog follows from it** (\`components/plans.ts\`): process memory is the smallest round size that keeps
+the checked peak RSS at about half of it, the 80 % margin plus room for queries, which the benchmark does not
+generate; the tmpfs is the smallest round size whose retention size (75 % of it) holds the TSDB projected to the
+retention, so size-based retention never cuts the advertised retention short at the advertised load. The last
+detail row gives what 80 % alone would need.
 
 ![Peak RSS and TSDB bytes against active series, with each plan's budgets](${chartName})
 
@@ -195,13 +209,14 @@ block directories, CPU seconds of both processes, the load average. Scrape durat
 \`scrape_duration_seconds\` of every workload target over the steady phase.
 
 **Run length** (${steady}, after a warm-up until every target has been scraped once): the head's memory is set
-by its series, which all exist after the first scrape of every target; what grows afterwards is each series'
-open chunk (up to 120 samples, an hour at 30s, a few hundred bytes per series), so RSS levels off within a few
-scrapes, as the RSS change over the second half of the steady phase above shows. A longer run would not see the
-two-hourly head compaction either (the head must span 3h first); instead two head snapshots (the same
-head-to-block write) run inside the steady phase and their memory is part of the peak, and a restart on the same
-TSDB measures the WAL replay, which is what a container restarted after an OOM kill goes through (the emptyDir
-survives a container restart).
+by its series, which all exist after the first scrape of every target. The first head-to-block write (a snapshot
+half-way) raises the Go heap's goal once; from then on RSS stays nearly flat (the "RSS growth between the block
+writes" row), since what still grows is only each series' open chunk, which the open-chunk allowance covers up to
+its full 120 samples (an hour at 30s). A longer run would not reach the two-hourly head compaction either (the
+head must span 3h first), which is why the two snapshots (the same head-to-block write) run inside the steady
+phase, their memory part of the peak; a restart on the same TSDB measures the WAL replay, which a container
+restarted after an OOM kill goes through (the emptyDir survives a container restart). The whole run stays within
+30 minutes on 2 cores.
 
 **Projection of the TSDB to the retention**: a short run holds only the head (WAL, hardly any full head chunk, no
 block), so the bytes at retention are projected from measured rates for a Prometheus beside a Thanos sidecar (2h
