@@ -66,7 +66,7 @@ describe("engine: the local stack through the real engine (inline program, file 
         const tsdb = spec.volumes.find((volume: any) => volume.name === "tsdb");
         assert.deepEqual(tsdb.emptyDir, { medium: "Memory", sizeLimit: "512Mi" });
         const prometheus = spec.containers.find((c: any) => c.name === "prometheus");
-        assert.equal(prometheus.resources.limits.memory, "1536Mi");
+        assert.equal(prometheus.resources.limits.memory, "1024Mi");
         for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle", "--storage.tsdb.retention.size=384MB"]) {
             assert.ok(prometheus.args.includes(flag), flag);
         }

@@ -179,7 +179,7 @@ describe("ECS Prometheus task containers", () => {
         const size = taskSizeFor(containers);
         const memory = containers.reduce((sum, container) => sum + (container.memory ?? 0), 0);
         assert.ok(Number(size.memory) >= memory);
-        assert.deepEqual(size, { cpu: "1024", memory: "3072" });
+        assert.deepEqual(size, { cpu: "1024", memory: "2048" });
     });
 });
 
