@@ -1,8 +1,10 @@
 import { parseDurationSeconds } from "./units";
 
 /**
- * The plan catalog. Capacity figures are provisional: they follow Prometheus' rules of thumb (a few KiB of head
- * memory per active series, 1-2 bytes per sample on disk) and have not yet been measured by a benchmark.
+ * The plan catalog. Capacity figures are measured: `npm run bench:plans` runs the real Prometheus with each plan's
+ * flags at its advertised load on a real tmpfs (docs/plans.md). Process memory keeps the measured peak RSS at
+ * about half of it (the 80 % margin plus room for queries), the tmpfs keeps the TSDB projected to the retention
+ * within the retention size; test/unit/plans-margin.spec.ts holds every plan to the measurements file.
  */
 export interface Plan {
     readonly name: string;
@@ -55,7 +57,7 @@ export const builtinPlans: Readonly<Record<string, Plan>> = {
         name: "small",
         description: "Up to ~50 targets / ~50k active series; 512Mi tmpfs, 12h local retention",
         cpu: "250m",
-        memoryMiB: 1024,
+        memoryMiB: 512,
         tmpfsMiB: 512,
         retentionTime: "12h",
         retentionSizeMiB: 384,
@@ -66,12 +68,12 @@ export const builtinPlans: Readonly<Record<string, Plan>> = {
     },
     medium: {
         name: "medium",
-        description: "Up to ~150 targets / ~150k active series; 1Gi tmpfs, 12h local retention",
+        description: "Up to ~150 targets / ~150k active series; 1536Mi tmpfs, 12h local retention",
         cpu: "500m",
-        memoryMiB: 2048,
-        tmpfsMiB: 1024,
+        memoryMiB: 1024,
+        tmpfsMiB: 1536,
         retentionTime: "12h",
-        retentionSizeMiB: 768,
+        retentionSizeMiB: 1152,
         scrapeInterval: "30s",
         sampleLimit: 50000,
         labelLimit: 64,
@@ -79,12 +81,12 @@ export const builtinPlans: Readonly<Record<string, Plan>> = {
     },
     large: {
         name: "large",
-        description: "Up to ~400 targets / ~400k active series; 2Gi tmpfs, 24h local retention",
+        description: "Up to ~400 targets / ~400k active series; 4Gi tmpfs, 12h local retention",
         cpu: "1",
-        memoryMiB: 4096,
-        tmpfsMiB: 2048,
-        retentionTime: "24h",
-        retentionSizeMiB: 1536,
+        memoryMiB: 2048,
+        tmpfsMiB: 4096,
+        retentionTime: "12h",
+        retentionSizeMiB: 3072,
         scrapeInterval: "30s",
         sampleLimit: 100000,
         labelLimit: 64,
@@ -92,12 +94,12 @@ export const builtinPlans: Readonly<Record<string, Plan>> = {
     },
     xlarge: {
         name: "xlarge",
-        description: "Up to ~1000 targets / ~1M active series; 4Gi tmpfs, 24h local retention",
+        description: "Up to ~1000 targets / ~1M active series; 12Gi tmpfs, 12h local retention",
         cpu: "2",
-        memoryMiB: 8192,
-        tmpfsMiB: 4096,
-        retentionTime: "24h",
-        retentionSizeMiB: 3072,
+        memoryMiB: 5120,
+        tmpfsMiB: 12288,
+        retentionTime: "12h",
+        retentionSizeMiB: 9216,
         scrapeInterval: "30s",
         sampleLimit: 200000,
         labelLimit: 64,

@@ -350,6 +350,13 @@ export interface PrometheusArgsInput {
     readonly plan: Plan;
 }
 
+/**
+ * Every block write (head compaction) preallocates one chunk segment on the TSDB's filesystem; the default
+ * 512MiB does not even fit the small plan's tmpfs (the benchmark's snapshot failed with ENOSPC), so segments are
+ * kept small: the waste is at most one segment per block write.
+ */
+export const blockChunkSegmentMiB = 16;
+
 /** Flags every Prometheus of this platform runs with; 2h/2h blocks and lifecycle are what the sidecar needs. */
 export function prometheusArgs(input: PrometheusArgsInput): string[] {
     return [
@@ -359,6 +366,7 @@ export function prometheusArgs(input: PrometheusArgsInput): string[] {
         `--storage.tsdb.retention.size=${prometheusSize(input.plan.retentionSizeMiB)}`,
         "--storage.tsdb.min-block-duration=2h",
         "--storage.tsdb.max-block-duration=2h",
+        `--storage.tsdb.max-block-chunk-segment-size=${prometheusSize(blockChunkSegmentMiB)}`,
         "--web.enable-lifecycle",
         `--web.listen-address=0.0.0.0:${prometheusWebPort}`,
         "--web.route-prefix=/",

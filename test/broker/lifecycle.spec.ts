@@ -207,7 +207,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             await waitStatus(client, "shop", 204);
             const statefulSet = renderedManifests(dirs, "shop").find((manifest) => manifest.kind === "StatefulSet")!;
             const prometheus = statefulSet.spec.template.spec.containers.find((container: any) => container.name === "prometheus");
-            assert.equal(prometheus.resources.limits.memory, "3Gi"); // medium: 2048Mi for the process + 1024Mi tmpfs
+            assert.equal(prometheus.resources.limits.memory, "2560Mi"); // medium: 1024Mi for the process + 1536Mi tmpfs
             assert.equal((await client.update("ghost", { team: "shop", plan: "small" })).status, 404);
         });
 

@@ -60,7 +60,7 @@ describe("platform with the broker (BrokerDeployment under mocks)", () => {
         assert.ok(query.spec.template.spec.containers[0].args.includes("--endpoint=dnssrv+_grpc._tcp.prometheus-sidecars.prometheus-tenants.svc.cluster.local"));
         const settings = JSON.parse(recorder.one("kubernetes:core/v1:ConfigMap", "broker-settings").inputs.data["settings.json"]);
         assert.equal(settings.namespace, "prometheus-tenants");
-        assert.equal(settings.plans.small.memory, "1024Mi");
+        assert.equal(settings.plans.small.memory, "512Mi");
     });
 
     it("refuses a broker without a backend passphrase or with an unpinned image", () => {

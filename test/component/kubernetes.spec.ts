@@ -45,15 +45,15 @@ describe("KubernetesPrometheus", () => {
     it("keeps the TSDB on tmpfs sized by the plan, under a memory limit that covers tmpfs and the process", () => {
         const statefulSet = recorder.one(STATEFULSET, "prometheus-payments-statefulset");
         const tsdb = statefulSet.inputs.spec.template.spec.volumes.find((volume: any) => volume.name === "tsdb");
-        assert.deepEqual(tsdb.emptyDir, { medium: "Memory", sizeLimit: "1024Mi" });
+        assert.deepEqual(tsdb.emptyDir, { medium: "Memory", sizeLimit: "1536Mi" });
         const prometheus = container(statefulSet, "prometheus");
-        assert.equal(prometheus.resources.limits.memory, "3072Mi");
+        assert.equal(prometheus.resources.limits.memory, "2560Mi");
         assert.ok(prometheus.volumeMounts.some((mount: any) => mount.name === "tsdb" && mount.mountPath === "/prometheus"));
     });
 
     it("runs Prometheus with the flags the sidecar needs and the plan's retention", () => {
         const args: string[] = container(recorder.one(STATEFULSET, "prometheus-payments-statefulset"), "prometheus").args;
-        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle", "--storage.tsdb.retention.size=768MB", "--config.file=/etc/prometheus/config_out/prometheus.yml"]) {
+        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle", "--storage.tsdb.retention.size=1152MB", "--config.file=/etc/prometheus/config_out/prometheus.yml"]) {
             assert.ok(args.includes(flag), flag);
         }
     });

@@ -80,6 +80,16 @@ export class ManagedProcess {
         return this.exitInfo !== undefined;
     }
 
+    /** Memory of the running process from /proc/<pid>/status; undefined once it has exited. */
+    memory(): ProcessMemory | undefined {
+        return this.hasExited ? undefined : readProcessMemory(this.child.pid!);
+    }
+
+    /** User + system CPU seconds the process has used so far (/proc/<pid>/stat); undefined once it has exited. */
+    cpuSeconds(): number | undefined {
+        return this.hasExited ? undefined : readCpuSeconds(this.child.pid!);
+    }
+
     /** The last lines of the log, for failure messages. */
     logTail(lines = 40): string {
         const text = fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, "utf8") : "";
@@ -143,6 +153,45 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
             // already gone
         }
     }
+}
+
+/** Resident memory in bytes; VmHWM is the kernel's own peak of VmRSS since the process started. */
+export interface ProcessMemory {
+    readonly rss: number;
+    readonly peakRss: number;
+    readonly anon: number;
+    readonly file: number;
+    /** tmpfs/shared pages mapped by the process (e.g. Prometheus' mmapped head chunks on a tmpfs). */
+    readonly shmem: number;
+}
+
+function readProcessMemory(pid: number): ProcessMemory | undefined {
+    let status: string;
+    try {
+        status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+        return undefined; // exited between the check and the read
+    }
+    const kib = (field: string) => {
+        const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
+        if (match === null) throw new Error(`/proc/${pid}/status has no ${field} line`);
+        return Number(match[1]) * 1024;
+    };
+    return { rss: kib("VmRSS"), peakRss: kib("VmHWM"), anon: kib("RssAnon"), file: kib("RssFile"), shmem: kib("RssShmem") };
+}
+
+const clockTicksPerSecond = 100; // USER_HZ: 100 on every Linux architecture Node supports
+
+function readCpuSeconds(pid: number): number | undefined {
+    let stat: string;
+    try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+        return undefined;
+    }
+    // Fields after the parenthesised command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
 }
 
 /** Starts a process (see ManagedProcess); it is killed at the latest when this Node process exits. */

@@ -60,4 +60,21 @@ describe("test processes: start, bounded waits, teardown", () => {
             delete process.env.PAAS_LEAK_CHECK;
         }
     });
+
+    it("memory() and cpuSeconds() read the running process from /proc, and nothing once it has exited", async () => {
+        const group = new ProcessGroup();
+        // Touches 64 MiB and burns CPU for a moment, then idles.
+        const busy = group.start("busy", process.execPath, ["-e", "const b = Buffer.alloc(64 * 2 ** 20, 1); const end = Date.now() + 400; while (Date.now() < end); console.log('done'); setInterval(() => b[0]++, 1000)"]);
+        try {
+            await waitFor("the busy loop to finish", () => (busy.logTail().split("\n").includes("done") ? true : undefined), { timeoutMs: 15_000, process: busy });
+            const memory = busy.memory()!;
+            assert.ok(memory.rss >= 64 * 2 ** 20 && memory.peakRss >= memory.rss, `rss ${memory.rss}, peak ${memory.peakRss}`);
+            assert.ok(memory.anon + memory.file + memory.shmem <= memory.rss + 4096 * 16 && memory.anon >= 64 * 2 ** 20, JSON.stringify(memory));
+            assert.ok(busy.cpuSeconds()! >= 0.3, `cpu ${busy.cpuSeconds()}`);
+        } finally {
+            await group.stopAll();
+        }
+        assert.equal(busy.memory(), undefined);
+        assert.equal(busy.cpuSeconds(), undefined);
+    });
 });

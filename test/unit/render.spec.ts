@@ -91,9 +91,9 @@ describe("prometheus renderer", () => {
         assert.deepEqual(alerts, ["PrometheusTargetDown", "PrometheusTSDBNearlyFull", "PrometheusConfigReloadFailed", "ThanosSidecarUploadFailing"]);
     });
 
-    it("runs Prometheus with 2h/2h blocks, lifecycle and the plan's retention", () => {
+    it("runs Prometheus with 2h/2h blocks, small chunk segments, lifecycle and the plan's retention", () => {
         const args = prometheusArgs({ configFile: "/c/prometheus.yml", tsdbPath: "/prometheus", plan: instance.plan });
-        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle",
+        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--storage.tsdb.max-block-chunk-segment-size=16MB", "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=12h", "--storage.tsdb.retention.size=384MB", "--storage.tsdb.path=/prometheus"]) {
             assert.ok(args.includes(flag), `missing ${flag} in ${args.join(" ")}`);
         }
