@@ -860,6 +860,8 @@ export const brokerSettingsSchema = strictObject({
     poolNamespaces: poolNamespacesSchema.default({}),
     /** Plans offered in a pool (pool name → plan names); pools not listed get every plan. */
     poolPlans: z.record(z.array(z.string()).min(1)).default({}),
+    /** As the stacks' kubernetes.skipAwait: only for an API server without kubelets (the tests). */
+    skipAwait: z.boolean().default(false),
 });
 
 export interface BrokerSettings extends Omit<z.infer<typeof brokerSettingsSchema>, "plans"> {

@@ -1,0 +1,21 @@
+/** The Kubernetes provider of every stack that applies this program's objects: the platform stacks and the broker's instance stacks. */
+import * as k8s from "@pulumi/kubernetes";
+
+export interface KubernetesProviderTarget {
+    readonly kubeconfig?: string;
+    readonly context?: string;
+    /** Render manifests to this folder instead of applying them. */
+    readonly renderYamlToDirectory?: string;
+}
+
+export function kubernetesProvider(name: string, target: KubernetesProviderTarget): k8s.Provider {
+    return new k8s.Provider(name, {
+        kubeconfig: target.kubeconfig,
+        context: target.context,
+        renderYamlToDirectory: target.renderYamlToDirectory,
+        // The Thanos sidecar reloads prometheus.yml and the rules from their ConfigMaps, so a binding must change
+        // them in place. By default the provider replaces a ConfigMap whose data changed: with our fixed names that
+        // fails on a real API server (server-side apply conflict with the old object's field manager).
+        enableConfigMapMutable: true,
+    });
+}

@@ -1,0 +1,146 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
+import { kubernetesPrometheusNames } from "../../components/prometheus/kubernetes-spec";
+import { renderObjstoreConfig } from "../../components/thanos/render";
+import { brokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
+import { ControlPlane, startControlPlane } from "../support/control-plane";
+import { ProcessGroup, waitFor } from "../support/processes";
+import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
+import { TsuruBrokerClient } from "../support/tsuru-broker-client";
+import { LoopbackUnits, TsuruUnit } from "../support/tsuru-units";
+
+interface StackObject {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace?: string;
+}
+
+/** The Kubernetes objects an instance stack's checkpoint (file backend) says it manages. */
+function checkpointObjects(backendDir: string, instance: string): StackObject[] {
+    const file = path.join(backendDir, ".pulumi", "stacks", "prometheus-paas-instance", `instance-${instance}.json`);
+    const resources: { type: string; custom?: boolean; inputs: { metadata: { name: string; namespace?: string } } }[] = JSON.parse(fs.readFileSync(file, "utf8")).checkpoint.latest.resources ?? [];
+    return resources
+        .filter((resource) => resource.custom && resource.type.startsWith("kubernetes:"))
+        .map((resource) => {
+            // kubernetes:<group>/<version>:<Kind>, the core group spelled "core".
+            const [, groupVersion, kind] = resource.type.split(":");
+            return { apiVersion: groupVersion.replace(/^core\//, ""), kind, name: resource.inputs.metadata.name, namespace: resource.inputs.metadata.namespace };
+        });
+}
+
+const describeObject = (object: StackObject) => `${object.kind}/${object.namespace ?? ""}/${object.name}`;
+
+describe("e2e: the broker provisions an instance on a real Kubernetes API server; Tsuru's bind and unbind reach its Prometheus", function () {
+    this.timeout(10 * 60 * 1000);
+    const group = new ProcessGroup();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "paas-broker-cp-"));
+    const namespace = "prometheus-tenants";
+    const appNamespace = "tsuru-shop";
+    const instance = "shop";
+    const app = "shop-web";
+    const names = kubernetesPrometheusNames({ name: instance });
+    // 5 s scrapes: short waits, and the plan whose global scrape_timeout must follow the interval.
+    const dirs = brokerDirs(root, { environment: "test", region: "us-east-1", namespace, skipAwait: true, plans: { small: { scrapeInterval: "5s" } } });
+    const objstoreFile = path.join(root, "objstore.yml");
+    fs.writeFileSync(objstoreFile, renderObjstoreConfig({ bucket: "thanos", endpoint: "s3.example.internal:9000", region: "us-east-1", pathStyle: true, insecure: true }));
+    const appUnits: TsuruUnit[] = [
+        { name: "shop-web-web-6d4f9-abcde", namespace: appNamespace, app, process: "web", node: "node-a" },
+        { name: "shop-web-worker-7c8b5-fghij", namespace: appNamespace, app, process: "worker", node: "node-b" },
+    ];
+    let controlPlane: ControlPlane;
+    let units: LoopbackUnits;
+    let broker: RunningBroker;
+    let client: TsuruBrokerClient;
+    let prometheus: RunningPrometheus;
+    let token: string;
+    let created: StackObject[] = [];
+
+    const liveObject = async (object: StackObject) => controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
+    const instanceConfig = () => inClusterPrometheusYml(controlPlane, { namespace, configMap: names.config, podName: `${names.statefulSet}-0`, token, dir: group.logDir });
+    const listPods = async () => (await controlPlane.client(token).request("GET", `/api/v1/namespaces/${appNamespace}/pods`)).status;
+
+    before(async () => {
+        controlPlane = await startControlPlane();
+        for (const name of [namespace, appNamespace]) await controlPlane.createNamespace(name);
+        units = new LoopbackUnits(controlPlane.admin);
+        for (const unit of appUnits) await units.run(unit, "text/plain; version=0.0.4");
+        broker = await startBroker(group, dirs, { target: "kubernetes", args: ["--kubeconfig", controlPlane.kubeconfigPath, "--objstore", objstoreFile] });
+        client = broker.client;
+    });
+
+    after(async () => {
+        await units?.close();
+        await group.stopAll();
+        await controlPlane?.stop();
+        fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it("create → 201; the run applies the instance's objects to the API server (server-side, skipAwait from the broker's settings) → 204", async () => {
+        const response = await client.create({ name: instance, team: "shop", plan: "small" });
+        assert.equal(response.status, 201, response.text);
+        await waitStatus(client, instance, 204);
+        created = checkpointObjects(dirs.backend, instance);
+        assert.deepEqual(created.map(describeObject).sort(), [
+            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${names.objstore}`,
+            `Service/${namespace}/${names.service}`, `Service/${namespace}/${names.headlessService}`,
+            `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`,
+        ].sort());
+        for (const object of created) {
+            const live = await liveObject(object);
+            assert.equal(live.status, 200, `${describeObject(object)}: ${JSON.stringify(live.body)}`);
+            assert.equal(live.body.metadata.annotations?.[skipAwaitAnnotation], "true", describeObject(object));
+            assert.ok(live.body.metadata.managedFields.some((entry: { operation: string }) => entry.operation === "Apply"), `${describeObject(object)} was not server-side applied`);
+        }
+    });
+
+    it("the instance's Prometheus, started with the config from the API server and its ServiceAccount's token, has no app targets and no discovery rights yet", async () => {
+        token = await controlPlane.serviceAccountToken(namespace, names.serviceAccount);
+        prometheus = await startPrometheus(group, "prometheus-shop", await instanceConfig());
+        assert.deepEqual(await appTargets(prometheus), []);
+        assert.equal(await listPods(), 403);
+    });
+
+    it("bind of app A through Tsuru's client (app-internal-hosts naming A's namespace) → 201; the run creates the discovery Role; reloaded, the config makes A's running units targets, scraped", async () => {
+        const bound = await client.bindApp(instance, { name: app, namespace: appNamespace });
+        assert.equal(bound.status, 201, bound.text);
+        assert.equal((bound.json as Record<string, string>).PROMETHEUS_URL, `http://${names.service}.${namespace}.svc:9090`);
+        await waitStatus(client, instance, 204);
+        const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
+        assert.equal(role.status, 200, JSON.stringify(role.body));
+        assert.equal(await listPods(), 200);
+        await prometheus.reload(await instanceConfig());
+        const targets = await waitForAppTargets(prometheus, appUnits.map((unit) => unit.name), "up");
+        assert.deepEqual(targets.map((target) => [target.labels.job, target.labels.app, target.labels.namespace, target.labels.process]).sort(), [
+            [`tsuru-app-${app}`, app, appNamespace, "web"],
+            [`tsuru-app-${app}`, app, appNamespace, "worker"],
+        ]);
+    });
+
+    it("unbind → 200; the run deletes the Role; reloaded, A's units are no longer targets", async () => {
+        const unbound = await client.unbindApp(instance, app);
+        assert.equal(unbound.status, 200, unbound.text);
+        await waitStatus(client, instance, 204);
+        const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
+        assert.equal(role.status, 404, JSON.stringify(role.body));
+        assert.equal(await listPods(), 403);
+        await prometheus.reload(await instanceConfig());
+        await waitForAppTargets(prometheus, []);
+    });
+
+    it("remove → 200; the run deletes every object from the API server, then the stack and its record", async () => {
+        const removed = await client.remove(instance);
+        assert.equal(removed.status, 200, removed.text);
+        await waitFor(`${instance} to be gone`, async () => ((await client.status(instance)).status === 404 ? true : undefined), { timeoutMs: 120_000, intervalMs: 250, process: broker.process });
+        for (const object of created) {
+            const live = await liveObject(object);
+            assert.equal(live.status, 404, `${describeObject(object)} is still there: ${JSON.stringify(live.body.metadata)}`);
+        }
+        const stacks = path.join(dirs.backend, ".pulumi", "stacks", "prometheus-paas-instance");
+        assert.deepEqual(fs.readdirSync(stacks).filter((file) => file.startsWith(`instance-${instance}.`)), [], "the stack remains in the backend");
+        assert.equal(fs.existsSync(path.join(dirs.backend, "workspace", `Pulumi.instance-${instance}.yaml`)), false, "the record remains");
+    });
+});
