@@ -17,5 +17,11 @@ export function kubernetesProvider(name: string, target: KubernetesProviderTarge
         // them in place. By default the provider replaces a ConfigMap whose data changed: with our fixed names that
         // fails on a real API server (server-side apply conflict with the old object's field manager).
         enableConfigMapMutable: true,
+        // Secrets, in contrast, are read only when a process starts (objstore.yml by the sidecar, store and
+        // compactor; the broker's credentials), so a changed Secret must roll the pods that read it. They are
+        // therefore left immutable and auto-named (no metadata.name): a data change makes the provider create a
+        // Secret of a new name, update the workloads whose pod template names it (which rolls them), then delete the
+        // old one. (Mutable Secrets plus a checksum annotation would need the checksum kept secret, and the Node SDK
+        // then marks the whole workload spec secret: previews would show every StatefulSet as `[secret]`.)
     });
 }

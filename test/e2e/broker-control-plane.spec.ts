@@ -22,13 +22,14 @@ interface StackObject {
 /** The Kubernetes objects an instance stack's checkpoint (file backend) says it manages. */
 function checkpointObjects(backendDir: string, instance: string): StackObject[] {
     const file = path.join(backendDir, ".pulumi", "stacks", "prometheus-paas-instance", `instance-${instance}.json`);
-    const resources: { type: string; custom?: boolean; inputs: { metadata: { name: string; namespace?: string } } }[] = JSON.parse(fs.readFileSync(file, "utf8")).checkpoint.latest.resources ?? [];
+    type Metadata = { metadata: { name: string; namespace?: string } };
+    const resources: { type: string; custom?: boolean; outputs: Metadata }[] = JSON.parse(fs.readFileSync(file, "utf8")).checkpoint.latest.resources ?? [];
     return resources
         .filter((resource) => resource.custom && resource.type.startsWith("kubernetes:"))
         .map((resource) => {
             // kubernetes:<group>/<version>:<Kind>, the core group spelled "core".
             const [, groupVersion, kind] = resource.type.split(":");
-            return { apiVersion: groupVersion.replace(/^core\//, ""), kind, name: resource.inputs.metadata.name, namespace: resource.inputs.metadata.namespace };
+            return { apiVersion: groupVersion.replace(/^core\//, ""), kind, name: resource.outputs.metadata.name, namespace: resource.outputs.metadata.namespace };
         });
 }
 
@@ -45,8 +46,11 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
     const names = kubernetesPrometheusNames({ name: instance });
     // 5 s scrapes: short waits, and the plan whose global scrape_timeout must follow the interval.
     const dirs = brokerDirs(root, { environment: "test", region: "us-east-1", namespace, skipAwait: true, plans: { small: { scrapeInterval: "5s" } } });
-    const objstoreFile = path.join(root, "objstore.yml");
-    fs.writeFileSync(objstoreFile, renderObjstoreConfig({ bucket: "thanos", endpoint: "s3.example.internal:9000", region: "us-east-1", pathStyle: true, insecure: true }));
+    const objstoreFile = (endpoint: string) => {
+        const file = path.join(root, `objstore-${endpoint}.yml`);
+        fs.writeFileSync(file, renderObjstoreConfig({ bucket: "thanos", endpoint, region: "us-east-1", pathStyle: true, insecure: true }));
+        return file;
+    };
     const appUnits: TsuruUnit[] = [
         { name: "shop-web-web-6d4f9-abcde", namespace: appNamespace, app, process: "web", node: "node-a" },
         { name: "shop-web-worker-7c8b5-fghij", namespace: appNamespace, app, process: "worker", node: "node-b" },
@@ -62,13 +66,23 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
     const liveObject = async (object: StackObject) => controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
     const instanceConfig = () => inClusterPrometheusYml(controlPlane, { namespace, configMap: names.config, podName: `${names.statefulSet}-0`, token, dir: group.logDir });
     const listPods = async () => (await controlPlane.client(token).request("GET", `/api/v1/namespaces/${appNamespace}/pods`)).status;
+    const startKubernetesBroker = (name: string, objstoreEndpoint: string) => startBroker(group, dirs, {
+        name, target: "kubernetes", args: ["--kubeconfig", controlPlane.kubeconfigPath, "--objstore", objstoreFile(objstoreEndpoint)],
+    });
+    const liveStatefulSet = () => controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${namespace}/statefulsets/${names.statefulSet}`);
+    /** The Secret the StatefulSet's pods mount as objstore.yml (the provider names it), and its content. */
+    const mountedObjstore = async (statefulSet: any) => {
+        const secretName: string = statefulSet.spec.template.spec.volumes.find((volume: { name: string }) => volume.name === "objstore").secret.secretName;
+        const secret = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${namespace}/secrets/${secretName}`);
+        return { secretName, objstoreYml: Buffer.from(secret.data["objstore.yml"], "base64").toString("utf8") };
+    };
 
     before(async () => {
         controlPlane = await startControlPlane();
         for (const name of [namespace, appNamespace]) await controlPlane.createNamespace(name);
         units = new LoopbackUnits(controlPlane.admin);
         for (const unit of appUnits) await units.run(unit, "text/plain; version=0.0.4");
-        broker = await startBroker(group, dirs, { target: "kubernetes", args: ["--kubeconfig", controlPlane.kubeconfigPath, "--objstore", objstoreFile] });
+        broker = await startKubernetesBroker("broker", "s3-a.example.internal:9000");
         client = broker.client;
     });
 
@@ -84,8 +98,10 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         assert.equal(response.status, 201, response.text);
         await waitStatus(client, instance, 204);
         created = checkpointObjects(dirs.backend, instance);
+        const { secretName } = await mountedObjstore(await liveStatefulSet());
+        assert.match(secretName, new RegExp(`^${names.statefulSet}-objstore-[a-z0-9]+$`));
         assert.deepEqual(created.map(describeObject).sort(), [
-            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${names.objstore}`,
+            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`,
             `Service/${namespace}/${names.service}`, `Service/${namespace}/${names.headlessService}`,
             `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`,
         ].sort());
@@ -120,13 +136,29 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         ]);
     });
 
-    it("unbind → 200; the run deletes the Role; reloaded, A's units are no longer targets", async () => {
+    it("a broker restarted with another objstore.yml (the shared bucket moved) keeps the instance up; the file applies with the instance's next run", async () => {
+        await broker.process.stop();
+        broker = await startKubernetesBroker("broker-moved-bucket", "s3-b.example.internal:9000");
+        client = broker.client;
+        assert.equal((await client.status(instance)).status, 204);
+    });
+
+    it("unbind → 200; the run deletes the Role and moves the pods to a new objstore Secret (so they would roll); reloaded, A's units are no longer targets", async () => {
+        const before = await liveStatefulSet();
+        const objstoreBefore = await mountedObjstore(before);
         const unbound = await client.unbindApp(instance, app);
         assert.equal(unbound.status, 200, unbound.text);
         await waitStatus(client, instance, 204);
         const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
         assert.equal(role.status, 404, JSON.stringify(role.body));
         assert.equal(await listPods(), 403);
+        const after = await liveStatefulSet();
+        const objstoreAfter = await mountedObjstore(after);
+        assert.match(objstoreAfter.objstoreYml, /endpoint: s3-b\.example\.internal:9000/);
+        assert.notEqual(objstoreAfter.secretName, objstoreBefore.secretName);
+        assert.equal(after.metadata.generation, before.metadata.generation + 1, "the pod template did not change: the sidecar would keep the old objstore.yml");
+        assert.equal((await controlPlane.admin.request("GET", `/api/v1/namespaces/${namespace}/secrets/${objstoreBefore.secretName}`)).status, 404, "the old Secret remains");
+        created = checkpointObjects(dirs.backend, instance);
         await prometheus.reload(await instanceConfig());
         await waitForAppTargets(prometheus, []);
     });

@@ -92,7 +92,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
                 "Namespace//prometheus-local", "StatefulSet/prometheus-local/prometheus-shop", "StatefulSet/prometheus-local/prometheus-blog",
                 "StatefulSet/prometheus-local/thanos-store", "StatefulSet/prometheus-local/thanos-compactor", "Deployment/prometheus-local/thanos-query",
                 "PodDisruptionBudget/prometheus-local/prometheus-blog", "Role/tsuru-local/prometheus-shop-discovery",
-                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "ConfigMap/grafana/grafana-datasource-thanos", "Secret/prometheus-local/thanos-objstore",
+                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "ConfigMap/grafana/grafana-datasource-thanos",
             ]) {
                 assert.ok(kinds.has(expected), `missing ${expected}; the state has: ${[...kinds].sort().join(", ")}`);
             }
@@ -264,6 +264,47 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             assert.equal(await listPodsAsShop(boundLater.namespace), 403);
             await shop.reload(await shopConfig(shopToken));
             await waitForAppTargets(shop, [workerUnit.name, laterUnit.name]);
+        });
+    });
+
+    describe("a changed objstore.yml: the bucket endpoint moves", () => {
+        /** The StatefulSets and Deployments (by name) as the API server holds them, with the Secret their pods mount as objstore.yml. */
+        async function workloads(): Promise<Map<string, { generation: number; objstoreSecret?: string }>> {
+            const found = new Map<string, { generation: number; objstoreSecret?: string }>();
+            for (const kind of ["statefulsets", "deployments"]) {
+                const list = await controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/${kind}`);
+                for (const item of list.items) {
+                    const objstoreSecret = (item.spec.template.spec.volumes ?? []).find((volume: { name: string }) => volume.name === "objstore")?.secret?.secretName;
+                    found.set(item.metadata.name, { generation: item.metadata.generation, objstoreSecret });
+                }
+            }
+            return found;
+        }
+
+        it("`up` replaces each objstore Secret by one of a new name and updates the workloads that mount it (so their pods roll), the old Secrets deleted; a preview then shows no changes", async () => {
+            const before = await workloads();
+            const mounting = [...before].filter(([, workload]) => workload.objstoreSecret !== undefined).map(([name]) => name).sort();
+            assert.deepEqual(mounting, ["prometheus-blog", "prometheus-shop", "thanos-compactor", "thanos-store"]);
+
+            sandbox.editStackFile("local", (config) => {
+                config["prometheus-paas:bucket"].endpoint = "s3-moved.example.internal:9000";
+            });
+            const { summary } = await stack.up();
+            const { same, ...changed } = summary.resourceChanges ?? {};
+            // Thanos' Secret and one per instance; the four workloads that mount one; nothing else.
+            assert.deepEqual(changed, { replace: 3, update: 4 });
+
+            const after = await workloads();
+            for (const name of mounting) {
+                const [old, now] = [before.get(name)!, after.get(name)!];
+                assert.notEqual(now.objstoreSecret, old.objstoreSecret, `${name} still mounts ${old.objstoreSecret}`);
+                assert.equal(now.generation, old.generation + 1, `${name}: the pod template did not change, so its pods would keep the old objstore.yml`);
+                const secret = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/${now.objstoreSecret}`);
+                assert.match(Buffer.from(secret.data["objstore.yml"], "base64").toString("utf8"), /endpoint: s3-moved\.example\.internal:9000/, now.objstoreSecret);
+                assert.equal((await controlPlane.admin.request("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/${old.objstoreSecret}`)).status, 404, `${old.objstoreSecret} was not deleted`);
+            }
+            assert.equal(after.get("thanos-query")!.generation, before.get("thanos-query")!.generation, "thanos-query reads no objstore.yml, yet it changed");
+            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + 7 });
         });
     });
 
