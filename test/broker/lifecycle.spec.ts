@@ -250,6 +250,8 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
                 return info.find((entry) => entry.label === "State")?.value;
             }));
             assert.deepEqual(states, names.map(() => "up"));
+            // Same settings and objstore.yml: the instances already up are not re-applied.
+            assert.doesNotMatch(log(), /re-applying instances recorded with other broker settings/);
             for (const name of names) assert.ok(renderedManifests(dirs, name).some((manifest) => manifest.kind === "StatefulSet"), `${name} has no StatefulSet`);
         });
     });

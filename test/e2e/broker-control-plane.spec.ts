@@ -136,22 +136,13 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         ]);
     });
 
-    it("a broker restarted with another objstore.yml (the shared bucket moved) keeps the instance up; the file applies with the instance's next run", async () => {
+    it("a broker restarted with another objstore.yml (the shared bucket moved) re-applies the instance: its pods move to a new objstore Secret holding the new file (so they would roll), the old one deleted", async () => {
+        const before = await liveStatefulSet();
+        const objstoreBefore = await mountedObjstore(before);
         await broker.process.stop();
         broker = await startKubernetesBroker("broker-moved-bucket", "s3-b.example.internal:9000");
         client = broker.client;
-        assert.equal((await client.status(instance)).status, 204);
-    });
-
-    it("unbind → 200; the run deletes the Role and moves the pods to a new objstore Secret (so they would roll); reloaded, A's units are no longer targets", async () => {
-        const before = await liveStatefulSet();
-        const objstoreBefore = await mountedObjstore(before);
-        const unbound = await client.unbindApp(instance, app);
-        assert.equal(unbound.status, 200, unbound.text);
         await waitStatus(client, instance, 204);
-        const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
-        assert.equal(role.status, 404, JSON.stringify(role.body));
-        assert.equal(await listPods(), 403);
         const after = await liveStatefulSet();
         const objstoreAfter = await mountedObjstore(after);
         assert.match(objstoreAfter.objstoreYml, /endpoint: s3-b\.example\.internal:9000/);
@@ -159,6 +150,18 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         assert.equal(after.metadata.generation, before.metadata.generation + 1, "the pod template did not change: the sidecar would keep the old objstore.yml");
         assert.equal((await controlPlane.admin.request("GET", `/api/v1/namespaces/${namespace}/secrets/${objstoreBefore.secretName}`)).status, 404, "the old Secret remains");
         created = checkpointObjects(dirs.backend, instance);
+        // Still bound: the re-applied config keeps A's job.
+        await prometheus.reload(await instanceConfig());
+        await waitForAppTargets(prometheus, appUnits.map((unit) => unit.name));
+    });
+
+    it("unbind → 200; the run deletes the Role; reloaded, A's units are no longer targets", async () => {
+        const unbound = await client.unbindApp(instance, app);
+        assert.equal(unbound.status, 200, unbound.text);
+        await waitStatus(client, instance, 204);
+        const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
+        assert.equal(role.status, 404, JSON.stringify(role.body));
+        assert.equal(await listPods(), 403);
         await prometheus.reload(await instanceConfig());
         await waitForAppTargets(prometheus, []);
     });
