@@ -24,7 +24,7 @@ async function measure(size: number, concurrency: number) {
     const dirs = brokerDirs(fs.mkdtempSync(path.join(os.tmpdir(), "paas-bench-broker-")), { environment: "bench", region: "us-east-1" });
     try {
         const extra = ["--concurrency", String(concurrency)];
-        const broker = await startBroker(group, dirs, "broker", extra);
+        const broker = await startBroker(group, dirs, { args: extra });
 
         const names = Array.from({ length: size }, (_, index) => `bench-${index}`);
         const started = Date.now();

@@ -4,6 +4,7 @@
  * `concurrency` engine runs at once. The record says what to reach (generation, removing) and how far the engine
  * got (appliedGeneration, failedGeneration, lastError), so a restarted broker resumes every unfinished instance.
  */
+import { createHmac } from "crypto";
 import * as fs from "fs";
 import type { Logger } from "pino";
 import { BrokerSettings, InstanceRecord } from "../components/config";
@@ -33,6 +34,14 @@ export function engineErrorSummary(error: unknown): string {
     return summary.length > 1000 ? `${summary.slice(0, 997)}...` : summary;
 }
 
+/**
+ * What the broker builds every instance from besides its record, as an HMAC keyed with the backend passphrase (the
+ * record is a plain file, and objstore.yml may hold bucket keys).
+ */
+export function brokerInputsChecksum(settings: BrokerSettings, objstoreConfig: string, passphrase: string): string {
+    return createHmac("sha256", passphrase).update(JSON.stringify({ settings, objstoreConfig })).digest("hex");
+}
+
 export class Provisioner {
     private readonly waiting: string[] = [];
     private readonly running = new Set<string>();
@@ -42,14 +51,20 @@ export class Provisioner {
     private readonly resumed = new Set<string>();
     private readonly locks = new Map<string, Promise<unknown>>();
     private stopped = false;
+    private readonly brokerInputs: string;
 
-    constructor(private readonly options: ProvisionerOptions) {}
+    constructor(private readonly options: ProvisionerOptions) {
+        this.brokerInputs = brokerInputsChecksum(options.settings, options.objstoreConfig, options.engine.settings.passphrase);
+    }
 
     get store(): InstanceStore {
         return this.options.store;
     }
 
-    /** Finds the unfinished instances (creates, changes, removals whose run did not end) and queues them. */
+    /**
+     * Finds the unfinished instances (creates, changes, removals whose run did not end) and queues them; instances
+     * recorded with other settings or another objstore.yml get a new generation, so they are re-applied with these.
+     */
     async resume(): Promise<string[]> {
         const { store, engine, logger } = this.options;
         const names = store.names();
@@ -58,6 +73,7 @@ export class Provisioner {
             logger.warn({ instance: orphan }, "stack without a record in the broker's project dir: left alone (remove it with pulumi stack rm)");
         }
         const unfinished: string[] = [];
+        const outdated: string[] = [];
         for (const name of names) {
             let record: InstanceRecord | undefined;
             try {
@@ -71,8 +87,11 @@ export class Provisioner {
                 this.resumed.add(name);
                 this.schedule(name);
             }
+            if (record && !record.removing && record.brokerInputs !== this.brokerInputs) outdated.push(name);
         }
         if (unfinished.length > 0) logger.info({ instances: unfinished }, "resuming instances whose last operation did not finish");
+        if (outdated.length > 0) logger.info({ instances: outdated }, "re-applying instances recorded with other broker settings or objstore.yml");
+        for (const name of outdated) await this.change(name, (record) => record);
         return unfinished;
     }
 
@@ -93,7 +112,7 @@ export class Provisioner {
         const updated = await this.withLock(name, () => {
             const current = this.store.get(name);
             if (current === undefined) throw new Error(`instance ${name} has no record`);
-            const next = { ...edit(current), generation: current.generation + 1, updatedAt: new Date().toISOString() };
+            const next = { ...edit(current), generation: current.generation + 1, updatedAt: new Date().toISOString(), brokerInputs: this.brokerInputs };
             this.store.put(name, next);
             return next;
         });
@@ -102,10 +121,12 @@ export class Provisioner {
     }
 
     /** Records a new instance and queues its first run; false when it already exists. */
-    async create(name: string, record: Omit<InstanceRecord, "generation" | "appliedGeneration" | "failedGeneration" | "lastError" | "removing" | "updatedAt">): Promise<boolean> {
+    async create(name: string, record: Omit<InstanceRecord, "generation" | "appliedGeneration" | "failedGeneration" | "lastError" | "removing" | "updatedAt" | "brokerInputs">): Promise<boolean> {
         const created = await this.withLock(name, () => {
             if (this.store.has(name)) return false;
-            this.store.put(name, { ...record, generation: 1, appliedGeneration: 0, failedGeneration: 0, lastError: "", removing: false, updatedAt: new Date().toISOString() });
+            this.store.put(name, {
+                ...record, generation: 1, appliedGeneration: 0, failedGeneration: 0, lastError: "", removing: false, updatedAt: new Date().toISOString(), brokerInputs: this.brokerInputs,
+            });
             return true;
         });
         if (created) this.schedule(name);

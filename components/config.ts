@@ -860,6 +860,8 @@ export const brokerSettingsSchema = strictObject({
     poolNamespaces: poolNamespacesSchema.default({}),
     /** Plans offered in a pool (pool name → plan names); pools not listed get every plan. */
     poolPlans: z.record(z.array(z.string()).min(1)).default({}),
+    /** As the stacks' kubernetes.skipAwait: only for an API server without kubelets (the tests). */
+    skipAwait: z.boolean().default(false),
 });
 
 export interface BrokerSettings extends Omit<z.infer<typeof brokerSettingsSchema>, "plans"> {
@@ -912,11 +914,16 @@ export const instanceRecordSchema = strictObject({
     /** Remove was accepted: resources are destroyed, then the stack is removed. */
     removing: z.boolean().default(false),
     updatedAt: z.string().default(""),
+    /**
+     * Keyed checksum of the broker's settings and objstore.yml this generation was recorded with: a broker started
+     * with other ones makes a new generation, so the instance is re-applied with them.
+     */
+    brokerInputs: z.string().default(""),
 });
 export type InstanceRecord = z.infer<typeof instanceRecordSchema>;
 
 /** Record keys whose config values are plain strings (never JSON-decoded, so a team "123" stays a string). */
-const recordStringKeys = new Set(["plan", "team", "description", "pool", "cluster", "lastError", "updatedAt"]);
+const recordStringKeys = new Set(["plan", "team", "description", "pool", "cluster", "lastError", "updatedAt", "brokerInputs"]);
 
 /** Validates a record read from stack config, where the CLI may have written scalars as strings ("1", "true"). */
 export function parseInstanceRecord(config: Record<string, unknown>): InstanceRecord {

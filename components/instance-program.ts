@@ -6,9 +6,10 @@
  * the platform stack keeps in the instances' namespace.
  */
 import * as path from "path";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BrokerSettings, instanceFromRecord, loadInstanceRecord } from "./config";
+import { kubernetesProvider } from "./kubernetes/provider";
+import { skipAwaitTransform } from "./kubernetes/workload";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
 
 /** Where an instance stack's Kubernetes objects go: rendered to a folder per instance, or a real cluster. */
@@ -33,7 +34,7 @@ export function instanceProgram(args: InstanceProgramArgs) {
     const record = loadInstanceRecord();
     const instance = instanceFromRecord(args.name, record, args.settings);
     const { settings, target } = args;
-    const provider = new k8s.Provider("kubernetes", target.kind === "render"
+    const provider = kubernetesProvider("kubernetes", target.kind === "render"
         ? { renderYamlToDirectory: instanceRenderDirectory(target, args.name) }
         : { kubeconfig: target.kubeconfig, context: target.context });
     const prometheus = new KubernetesPrometheus(`prometheus-${instance.name}`, {
@@ -42,7 +43,7 @@ export function instanceProgram(args: InstanceProgramArgs) {
         labels: { environment: settings.environment, region: settings.region, product: settings.product, replicaLabel: settings.replicaLabel },
         alertmanagers: settings.alertmanagers,
         objstoreConfig: pulumi.secret(args.objstoreConfig),
-    }, { provider });
+    }, { provider, transforms: settings.skipAwait ? [skipAwaitTransform] : undefined });
     return {
         prometheusUrl: prometheus.url,
         storeApiEndpoint: prometheus.storeApiEndpoint,

@@ -8,6 +8,7 @@ import { BrokerDeployment } from "./broker/deployment";
 import { planOverrides, type StackConfig } from "./config";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
+import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
@@ -39,19 +40,6 @@ export interface EcsPlatform {
     readonly prometheusUrls: Record<string, string>;
     /** `aws ecs run-task` per instance that copies changed configuration onto EFS (run after `pulumi up`). */
     readonly configUpdateCommands: Record<string, pulumi.Output<string>>;
-}
-
-function kubernetesProvider(config: StackConfig): k8s.Provider {
-    const target = config.kubernetes;
-    return new k8s.Provider("kubernetes", {
-        kubeconfig: target.kubeconfig,
-        context: target.context,
-        renderYamlToDirectory: target.renderYamlToDirectory,
-        // The Thanos sidecar reloads prometheus.yml and the rules from their ConfigMaps, so a binding must change
-        // them in place. By default the provider replaces a ConfigMap whose data changed: with our fixed names that
-        // fails on a real API server (server-side apply conflict with the old object's field manager).
-        enableConfigMapMutable: true,
-    });
 }
 
 export function buildPlatform(config: StackConfig): Platform {
@@ -152,7 +140,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
         return undefined;
     }
 
-    const provider = kubernetesProvider(config);
+    const provider = kubernetesProvider("kubernetes", config.kubernetes);
     const opts = { provider, transforms: config.kubernetes.skipAwait ? [skipAwaitTransform] : undefined };
     const namespace = config.kubernetes.createNamespace
         ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.kubernetes.namespace } }, opts).metadata.name

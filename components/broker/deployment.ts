@@ -5,6 +5,7 @@
  * limited to what the instance stacks create (KubernetesPrometheus) in the instances' namespace, plus the
  * discovery Roles/RoleBindings it grants in the bound apps' namespaces.
  */
+import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { BrokerConfig } from "../config";
@@ -28,6 +29,11 @@ export interface BrokerDeploymentArgs {
 }
 
 const dataDir = "/var/lib/broker";
+
+/** Pod-template annotation: the SHA-256 of settings.json, so that new settings restart the broker. */
+export const settingsChecksumAnnotation = "paas.tsuru.io/settings-sha256";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** The broker process: Node plus up to `concurrency` engine runs (a pulumi CLI and a provider each). */
 export function brokerDefaults(port: number): ProcessDefaults {
@@ -92,8 +98,9 @@ export class BrokerDeployment extends pulumi.ComponentResource {
             subjects: [subject],
         }, child);
 
+        // Auto-named like every Secret the pods read only at start: new credentials are a new Secret, which restarts the broker (kubernetes/provider.ts).
         const secret = new k8s.core.v1.Secret(`${name}-credentials`, {
-            metadata: { ...metadata, name: "prometheus-broker-credentials" },
+            metadata: { namespace: args.namespace, labels },
             stringData: {
                 username: args.username,
                 password: pulumi.secret(args.password),
@@ -101,9 +108,10 @@ export class BrokerDeployment extends pulumi.ComponentResource {
                 "objstore.yml": pulumi.secret(args.objstoreConfig),
             },
         }, child);
+        const settingsJson = pulumi.output(args.settings).apply((value) => JSON.stringify(value, null, 2));
         const settings = new k8s.core.v1.ConfigMap(`${name}-settings`, {
             metadata: { ...metadata, name: "prometheus-broker-settings" },
-            data: { "settings.json": pulumi.output(args.settings).apply((value) => JSON.stringify(value, null, 2)) },
+            data: { "settings.json": settingsJson },
         }, child);
         const volume = new k8s.core.v1.PersistentVolumeClaim(`${name}-data`, {
             metadata: { ...metadata, name: "prometheus-broker-data" },
@@ -119,7 +127,8 @@ export class BrokerDeployment extends pulumi.ComponentResource {
                 strategy: { type: "Recreate" },
                 selector: { matchLabels: labels },
                 template: {
-                    metadata: { labels },
+                    // ConfigMaps change in place (kubernetes/provider.ts), and the broker reads its settings only at start.
+                    metadata: { labels, annotations: { [settingsChecksumAnnotation]: settingsJson.apply(sha256) } },
                     spec: {
                         serviceAccountName: serviceAccount.metadata.name,
                         securityContext: podSecurityContext,

@@ -4,6 +4,7 @@
  * wires them.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { KubernetesInstanceConfig } from "../config";
 import { envsubstScript } from "../envsubst";
 import { image } from "../images";
@@ -46,7 +47,6 @@ export function kubernetesPrometheusNames(instance: Pick<KubernetesInstanceConfi
         discoveryRole: `${base}-discovery`,
         config: `${base}-config`,
         rules: `${base}-rules`,
-        objstore: `${base}-objstore`,
     };
 }
 
@@ -99,8 +99,11 @@ export const prometheusServicePorts = [
     { name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" },
 ];
 
-/** The StatefulSet of one instance: TSDB on tmpfs sized by the plan, Thanos sidecar, config rendered before start. */
-export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig): k8s.types.input.apps.v1.StatefulSetSpec {
+/**
+ * The StatefulSet of one instance: TSDB on tmpfs sized by the plan, Thanos sidecar, config rendered before start.
+ * `objstoreSecret` is the generated name of the Secret holding objstore.yml (a new one for each new content).
+ */
+export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, objstoreSecret: pulumi.Input<string>): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = kubernetesPrometheusNames(instance);
     const labels = prometheusPodLabels(instance);
     const prometheus = prometheusDefaults(instance.plan, "memory");
@@ -172,7 +175,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig): k
                     { name: "config", configMap: { name: names.config } },
                     { name: "config-out", emptyDir: { sizeLimit: "8Mi" } },
                     { name: "rules", configMap: { name: names.rules } },
-                    { name: "objstore", secret: { secretName: names.objstore } },
+                    { name: "objstore", secret: { secretName: objstoreSecret } },
                 ],
             },
         },

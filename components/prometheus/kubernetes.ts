@@ -67,8 +67,9 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
 
         const config = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: metadata(names.config), data: { "prometheus.yml.tmpl": files.prometheusYml } }, child);
         const rules = new k8s.core.v1.ConfigMap(`${name}-rules`, { metadata: metadata(names.rules), data: files.ruleFiles }, child);
+        // Named by the provider (`<name>-objstore-<suffix>`): a new objstore.yml is a new Secret, which rolls the pods (kubernetes/provider.ts).
         const objstore = new k8s.core.v1.Secret(`${name}-objstore`, {
-            metadata: metadata(names.objstore),
+            metadata: { namespace: args.namespace, labels },
             stringData: { "objstore.yml": pulumi.secret(args.objstoreConfig) },
         }, child);
 
@@ -84,7 +85,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         // The spec names its ConfigMaps, Secret, ServiceAccount and headless Service: they must exist first.
         new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
             metadata: metadata(names.statefulSet),
-            spec: prometheusStatefulSetSpec(instance),
+            spec: prometheusStatefulSetSpec(instance, objstore.metadata.name),
         }, { ...child, dependsOn: [serviceAccount, config, rules, objstore, headless] });
 
         if (instance.replicas > 1) {

@@ -3,6 +3,7 @@
  * shared defaults table. No Pulumi resources: components/thanos/kubernetes.ts wires them.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { ThanosConfig } from "../config";
 import { image } from "../images";
 import { containerProbes, containerResources, containerSecurityContext, podSecurityContext, spreadOverNodes, workloadLabels } from "../kubernetes/workload";
@@ -17,7 +18,6 @@ const dataDir = "/var/thanos";
 
 export const thanosKubernetesNames = {
     serviceAccount: "thanos",
-    objstore: "thanos-objstore",
     store: "thanos-store",
     query: "thanos-query",
     compactor: "thanos-compactor",
@@ -44,8 +44,11 @@ function thanosContainer(name: string, process: ProcessDefaults, args: string[])
     };
 }
 
-/** The pod of a component that reads the bucket: objstore.yml from the Secret, a data directory sized by the table. */
-function bucketPodTemplate(name: string, labels: Record<string, string>, process: ProcessDefaults, args: string[], replicas: number): k8s.types.input.core.v1.PodTemplateSpec {
+/**
+ * The pod of a component that reads the bucket: objstore.yml from the Secret `objstoreSecret` (its generated name,
+ * new for each new content), a data directory sized by the table.
+ */
+function bucketPodTemplate(name: string, labels: Record<string, string>, process: ProcessDefaults, args: string[], replicas: number, objstoreSecret: pulumi.Input<string>): k8s.types.input.core.v1.PodTemplateSpec {
     return {
         metadata: { labels },
         spec: {
@@ -58,7 +61,7 @@ function bucketPodTemplate(name: string, labels: Record<string, string>, process
                 volumeMounts: [{ name: "objstore", mountPath: objstoreDir, readOnly: true }, { name: "data", mountPath: dataDir }],
             }],
             volumes: [
-                { name: "objstore", secret: { secretName: thanosKubernetesNames.objstore } },
+                { name: "objstore", secret: { secretName: objstoreSecret } },
                 { name: "data", emptyDir: { sizeLimit: `${process.diskGiB}Gi` } },
             ],
         },
@@ -66,13 +69,13 @@ function bucketPodTemplate(name: string, labels: Record<string, string>, process
 }
 
 /** Store gateway: reads blocks from the bucket and serves them over the StoreAPI. */
-export function thanosStoreSpec(thanos: ThanosConfig, instance: string): k8s.types.input.apps.v1.StatefulSetSpec {
+export function thanosStoreSpec(thanos: ThanosConfig, instance: string, objstoreSecret: pulumi.Input<string>): k8s.types.input.apps.v1.StatefulSetSpec {
     const labels = thanosLabels("store", instance);
     return {
         serviceName: thanosKubernetesNames.store,
         replicas: thanos.store.replicas,
         selector: { matchLabels: labels },
-        template: bucketPodTemplate("store", labels, thanosProcesses(thanos).store, storeArgs({ dataDir, objstoreFile }), thanos.store.replicas),
+        template: bucketPodTemplate("store", labels, thanosProcesses(thanos).store, storeArgs({ dataDir, objstoreFile }), thanos.store.replicas, objstoreSecret),
     };
 }
 
@@ -102,7 +105,7 @@ export function kubernetesQueryEndpoints(namespace: string, sidecarEndpoints: re
 }
 
 /** Compactor: a StatefulSet never runs two pods of one ordinal, and replicas is 0 or 1 (singleton per bucket). */
-export function thanosCompactorSpec(thanos: ThanosConfig, instance: string): k8s.types.input.apps.v1.StatefulSetSpec {
+export function thanosCompactorSpec(thanos: ThanosConfig, instance: string, objstoreSecret: pulumi.Input<string>): k8s.types.input.apps.v1.StatefulSetSpec {
     const labels = thanosLabels("compactor", instance);
     const args = compactorArgs({ dataDir, objstoreFile, compactor: thanos.compactor });
     return {
@@ -111,6 +114,6 @@ export function thanosCompactorSpec(thanos: ThanosConfig, instance: string): k8s
         podManagementPolicy: "OrderedReady",
         updateStrategy: { type: "RollingUpdate" },
         selector: { matchLabels: labels },
-        template: bucketPodTemplate("compactor", labels, thanosProcesses(thanos).compactor, args, thanos.compactor.replicas),
+        template: bucketPodTemplate("compactor", labels, thanosProcesses(thanos).compactor, args, thanos.compactor.replicas, objstoreSecret),
     };
 }

@@ -28,8 +28,9 @@ export class KubernetesThanos extends pulumi.ComponentResource {
         const metadata = (objectName: string, labels: Record<string, string>) => ({ name: objectName, namespace: args.namespace, labels });
 
         const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(names.serviceAccount, thanosLabels("thanos", name)) }, child);
+        // Named by the provider (`<name>-objstore-<suffix>`): a new objstore.yml is a new Secret, which rolls store and compactor.
         const objstore = new k8s.core.v1.Secret(`${name}-objstore`, {
-            metadata: metadata(names.objstore, thanosLabels("objstore", name)),
+            metadata: { namespace: args.namespace, labels: thanosLabels("objstore", name) },
             stringData: { "objstore.yml": pulumi.secret(args.objstoreConfig) },
         }, child);
         // The specs name the service account and the objstore Secret: they must exist first.
@@ -40,7 +41,7 @@ export class KubernetesThanos extends pulumi.ComponentResource {
             metadata: metadata(names.store, storeLabels),
             spec: { clusterIP: "None", selector: storeLabels, ports: [{ name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }, { name: "http", port: thanosPorts.http, targetPort: "http" }] },
         }, child);
-        new k8s.apps.v1.StatefulSet(`${name}-store`, { metadata: metadata(names.store, storeLabels), spec: thanosStoreSpec(thanos, name) }, { ...child, dependsOn: [...specNeeds, storeService] });
+        new k8s.apps.v1.StatefulSet(`${name}-store`, { metadata: metadata(names.store, storeLabels), spec: thanosStoreSpec(thanos, name, objstore.metadata.name) }, { ...child, dependsOn: [...specNeeds, storeService] });
 
         const queryLabels = thanosLabels("query", name);
         const endpoints = pulumi.all([pulumi.output(args.namespace), ...args.sidecarStoreApiEndpoints])
@@ -54,7 +55,7 @@ export class KubernetesThanos extends pulumi.ComponentResource {
             spec: { type: "ClusterIP", selector: queryLabels, ports: [{ name: "http", port: queryHttpPort, targetPort: "http" }, { name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] },
         }, child);
 
-        new k8s.apps.v1.StatefulSet(`${name}-compactor`, { metadata: metadata(names.compactor, thanosLabels("compactor", name)), spec: thanosCompactorSpec(thanos, name) }, { ...child, dependsOn: specNeeds });
+        new k8s.apps.v1.StatefulSet(`${name}-compactor`, { metadata: metadata(names.compactor, thanosLabels("compactor", name)), spec: thanosCompactorSpec(thanos, name, objstore.metadata.name) }, { ...child, dependsOn: specNeeds });
 
         this.queryUrl = pulumi.interpolate`http://${queryService.metadata.name}.${queryService.metadata.namespace}.svc:${queryHttpPort}`;
         this.registerOutputs({ queryUrl: this.queryUrl });

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
-import { brokerDirs, BrokerDirs, RunningBroker, startBroker } from "../support/broker-process";
+import { brokerDirs, BrokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
 import { ProcessGroup, waitFor } from "../support/processes";
 import { checkConfig } from "../support/promtool";
 import { TsuruBrokerClient, TsuruPool } from "../support/tsuru-broker-client";
@@ -43,18 +43,6 @@ function renderedPrometheusYml(dirs: BrokerDirs, instance: string): string {
 
 function scrapeJobs(prometheusYml: string): any[] {
     return (yaml.load(prometheusYml) as { scrape_configs: any[] }).scrape_configs;
-}
-
-async function waitStatus(client: TsuruBrokerClient, name: string, status: number, timeoutMs = 120_000): Promise<void> {
-    let last = "";
-    await waitFor(`${name} to answer status ${status}`, async () => {
-        const response = await client.status(name);
-        last = `${response.status} ${response.text}`;
-        assert.notEqual(response.status, 200, `${name} failed: ${response.text}`);
-        return response.status === status ? true : undefined;
-    }, { timeoutMs, intervalMs: 250 }).catch((error) => {
-        throw new Error(`${error.message}; last status: ${last}`);
-    });
 }
 
 describe("broker: Tsuru's service API through the real engine (child process, file backend, render target)", function () {
@@ -252,7 +240,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             broker.process.kill("SIGKILL");
             await broker.process.exited;
 
-            broker = await startBroker(group, dirs, "broker-restarted");
+            broker = await startBroker(group, dirs, { name: "broker-restarted" });
             client = broker.client;
             const log = () => fs.readFileSync(broker.process.logFile, "utf8");
             assert.match(log(), /resuming instances whose last operation did not finish/);
@@ -262,6 +250,8 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
                 return info.find((entry) => entry.label === "State")?.value;
             }));
             assert.deepEqual(states, names.map(() => "up"));
+            // Same settings and objstore.yml: the instances already up are not re-applied.
+            assert.doesNotMatch(log(), /re-applying instances recorded with other broker settings/);
             for (const name of names) assert.ok(renderedManifests(dirs, name).some((manifest) => manifest.kind === "StatefulSet"), `${name} has no StatefulSet`);
         });
     });

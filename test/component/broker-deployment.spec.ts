@@ -1,8 +1,10 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import { settingsChecksumAnnotation } from "../../components/broker/deployment";
 import { ConfigError } from "../../components/config";
 import { buildPlatform } from "../../components/platform";
 import { minimalConfig } from "../support/fixtures";
-import { installMocks, isSecret, Recorder, resolve } from "../support/mocks";
+import { installMocks, isSecret, mockAutoName, Recorder, resolve } from "../support/mocks";
 
 const broker = { image: "registry.example.com/prometheus-paas-broker:0.1.0", cluster: "cluster-a" };
 
@@ -33,11 +35,18 @@ describe("platform with the broker (BrokerDeployment under mocks)", () => {
         assert.deepEqual(container.args.slice(container.args.indexOf("--target"), container.args.indexOf("--target") + 2), ["--target", "kubernetes"]);
         for (const name of ["PAAS_BROKER_USERNAME", "PAAS_BROKER_PASSWORD", "PAAS_BROKER_BACKEND_PASSPHRASE", "PAAS_BROKER_OBJSTORE"]) {
             const variable = container.env.find((env: any) => env.name === name);
-            assert.equal(variable?.valueFrom?.secretKeyRef?.name, "prometheus-broker-credentials", name);
+            assert.equal(variable?.valueFrom?.secretKeyRef?.name, mockAutoName("broker-credentials"), name);
         }
         assert.equal(container.securityContext.runAsNonRoot, true);
         const secret = recorder.one("kubernetes:core/v1:Secret", "broker-credentials").inputs;
         assert.ok(isSecret(secret.stringData), "the broker's credentials must stay secret");
+    });
+
+    it("restarts on new credentials (a provider-named Secret: new content, new name in the pod spec) and on new settings (their SHA-256 on the pod template: the ConfigMap changes in place, the broker reads it only at start)", () => {
+        assert.equal(recorder.one("kubernetes:core/v1:Secret", "broker-credentials").inputs.metadata.name, undefined);
+        const template = recorder.one("kubernetes:apps/v1:Deployment", "broker-deployment").inputs.spec.template;
+        const settings = recorder.one("kubernetes:core/v1:ConfigMap", "broker-settings").inputs.data["settings.json"];
+        assert.equal(template.metadata.annotations[settingsChecksumAnnotation], createHash("sha256").update(settings).digest("hex"));
     });
 
     it("limits RBAC to what the instance stacks create, plus the discovery grants", () => {

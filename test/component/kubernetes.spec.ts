@@ -6,7 +6,7 @@ import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
 import { KubernetesThanos } from "../../components/thanos/kubernetes";
 import { minimalConfig } from "../support/fixtures";
-import { installMocks, isSecret, Recorder, resolve, unsecret } from "../support/mocks";
+import { installMocks, isSecret, mockAutoName, Recorder, resolve, unsecret } from "../support/mocks";
 
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
 const STATEFULSET = "kubernetes:apps/v1:StatefulSet";
@@ -126,6 +126,10 @@ describe("KubernetesPrometheus", () => {
         const secret = recorder.one("kubernetes:core/v1:Secret", "prometheus-payments-objstore");
         assert.ok(isSecret(secret.inputs.stringData), "objstore.yml must stay a secret");
         assert.match(unsecret(secret.inputs.stringData)["objstore.yml"], /type: S3/);
+        // Named by the provider, so a new objstore.yml is a new Secret and the pods, which read it only at start, roll.
+        assert.equal(secret.inputs.metadata.name, undefined);
+        const volumes = recorder.one(STATEFULSET, "prometheus-payments-statefulset").inputs.spec.template.spec.volumes;
+        assert.deepEqual(volumes.find((volume: any) => volume.name === "objstore"), { name: "objstore", secret: { secretName: mockAutoName("prometheus-payments-objstore") } });
     });
 
     it("exposes web and gRPC on a ClusterIP service and a headless service for StoreAPI discovery", async () => {
@@ -176,10 +180,13 @@ describe("KubernetesThanos", () => {
         assert.ok(args.includes("--retention.resolution-raw=30d"));
     });
 
-    it("serves the store gateway from the bucket with the shared objstore Secret", () => {
+    it("serves store and compactor from the bucket with the shared objstore Secret, named by the provider (a new objstore.yml is a new Secret: their pods roll)", () => {
         const store = recorder.one(STATEFULSET, "thanos-store");
         assert.equal(store.inputs.spec.replicas, 2);
-        assert.deepEqual(store.inputs.spec.template.spec.volumes[0], { name: "objstore", secret: { secretName: "thanos-objstore" } });
+        assert.equal(recorder.one("kubernetes:core/v1:Secret", "thanos-objstore").inputs.metadata.name, undefined);
+        for (const workload of [store, recorder.one(STATEFULSET, "thanos-compactor")]) {
+            assert.deepEqual(workload.inputs.spec.template.spec.volumes[0], { name: "objstore", secret: { secretName: mockAutoName("thanos-objstore") } });
+        }
     });
 });
 

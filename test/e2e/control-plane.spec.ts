@@ -1,17 +1,13 @@
 import { strict as assert } from "assert";
-import { createHash } from "crypto";
 import * as fs from "fs";
-import type * as http from "http";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
-import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
 import { EngineSandbox } from "../support/engine";
 import { ProcessGroup, waitFor } from "../support/processes";
-import { RunningPrometheus, startPrometheus } from "../support/prometheus";
-import { createUnit, setUnitStatus, startUnitExporter, TsuruUnit } from "../support/tsuru-units";
+import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
+import { LoopbackUnits, setUnitStatus, TsuruUnit } from "../support/tsuru-units";
 
 interface StateObject {
     readonly urn: string;
@@ -46,28 +42,12 @@ async function stateObjects(stack: Stack): Promise<StateObject[]> {
         }));
 }
 
-/**
- * A pod gets the API server's address from KUBERNETES_SERVICE_HOST/PORT and its ServiceAccount's token and CA from
- * a fixed path, which one machine cannot give two Prometheus processes: each discovery gets the same three
- * settings explicitly. Selection and relabelling stay exactly as rendered.
- */
-function connectDiscovery(prometheusYml: string, server: string, tokenFile: string, caFile: string): string {
-    const document = yaml.load(prometheusYml) as { scrape_configs: { kubernetes_sd_configs?: Record<string, unknown>[] }[] };
-    for (const job of document.scrape_configs) {
-        for (const discovery of job.kubernetes_sd_configs ?? []) {
-            assert.equal(discovery.api_server, undefined, "the rendered config relies on the in-cluster connection");
-            Object.assign(discovery, { api_server: server, authorization: { credentials_file: tokenFile }, tls_config: { ca_file: caFile } });
-        }
-    }
-    return yaml.dump(document, { lineWidth: -1 });
-}
-
 describe("e2e: the local stack on a real Kubernetes API server, every unit of a Tsuru app discovered and scraped", function () {
     this.timeout(10 * 60 * 1000);
     const sandbox = new EngineSandbox();
     const prometheusProcesses = new ProcessGroup();
-    const exporters: http.Server[] = [];
     let controlPlane: ControlPlane;
+    let units: LoopbackUnits;
     let stack: Stack;
     let managed: StateObject[] = [];
 
@@ -78,6 +58,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
 
     before(async () => {
         controlPlane = await startControlPlane();
+        units = new LoopbackUnits(controlPlane.admin);
         console.log(`      (control plane ready in ${controlPlane.startupMs} ms)`);
         for (const namespace of [appNamespace, otherInstanceNamespace, "grafana"]) await controlPlane.createNamespace(namespace);
         sandbox.copyStackFile("local", (config) => {
@@ -92,7 +73,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
     });
 
     after(async () => {
-        await Promise.all(exporters.map((server) => new Promise((resolve) => server.close(resolve))));
+        await units?.close();
         await prometheusProcesses.stopAll();
         await controlPlane?.stop();
         sandbox.cleanup();
@@ -111,7 +92,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
                 "Namespace//prometheus-local", "StatefulSet/prometheus-local/prometheus-shop", "StatefulSet/prometheus-local/prometheus-blog",
                 "StatefulSet/prometheus-local/thanos-store", "StatefulSet/prometheus-local/thanos-compactor", "Deployment/prometheus-local/thanos-query",
                 "PodDisruptionBudget/prometheus-local/prometheus-blog", "Role/tsuru-local/prometheus-shop-discovery",
-                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "ConfigMap/grafana/grafana-datasource-thanos", "Secret/prometheus-local/thanos-objstore",
+                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "ConfigMap/grafana/grafana-datasource-thanos",
             ]) {
                 assert.ok(kinds.has(expected), `missing ${expected}; the state has: ${[...kinds].sort().join(", ")}`);
             }
@@ -151,16 +132,13 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
     });
 
     describe("every unit of a Tsuru app is discovered through the instance's Role and scraped", () => {
-        // Loopback addresses of one random /24, so parallel runs on one machine do not collide on port 8888.
-        const subnet = `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`;
-        const ipOf = new Map<string, string>();
         let shop: RunningPrometheus;
         let shopWithBlogToken: RunningPrometheus;
         let shopToken: string;
         let blogToken: string;
 
         const appA = "shop-web";
-        const units: (TsuruUnit & { contentType: string | null })[] = [
+        const appUnits: (TsuruUnit & { contentType: string | null })[] = [
             { name: "shop-web-web-6d4f9-abcde", namespace: appNamespace, app: appA, process: "web", node: "node-a", contentType: "text/plain; version=0.0.4; charset=utf-8" },
             { name: "shop-web-worker-7c8b5-fghij", namespace: appNamespace, app: appA, process: "worker", node: "node-b", contentType: null },
             { name: "shop-web-build-1", namespace: appNamespace, app: appA, process: "web", node: "node-a", kind: "build", contentType: "text/plain" },
@@ -168,46 +146,18 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             { name: "search-api-web-5f6d7-klmno", namespace: appNamespace, app: "search-api", process: "web", node: "node-a", contentType: "text/plain" },
             { name: "shop-web-web-elsewhere", namespace: otherInstanceNamespace, app: appA, process: "web", node: "node-b", contentType: "text/plain" },
         ];
-        const [webUnit, workerUnit] = units;
+        const [webUnit, workerUnit] = appUnits;
         const laterUnit: TsuruUnit & { contentType: null } = { name: "shop-web-web-6d4f9-pqrst", namespace: appNamespace, app: appA, process: "web", node: "node-b", contentType: null };
 
-        /** Creates the pod, reports it Running on its own loopback IP, and serves its /metrics there. */
-        async function runUnit(unit: TsuruUnit & { contentType: string | null }): Promise<void> {
-            const ip = `${subnet}.${ipOf.size + 1}`;
-            ipOf.set(unit.name, ip);
-            exporters.push(await startUnitExporter(ip, unit.port ?? 8888, unit.contentType));
-            await createUnit(controlPlane.admin, unit);
-            await setUnitStatus(controlPlane.admin, unit, "Running", ip);
-        }
-
-        async function appTargets(prometheus: RunningPrometheus) {
-            return (await prometheus.targets()).activeTargets.filter((target) => target.scrapePool.startsWith("tsuru-app-"));
-        }
-
-        /** Waits until the app jobs' targets are exactly these pods; the timeout names what was there instead. */
-        async function waitForUnits(prometheus: RunningPrometheus, pods: string[], health?: "up") {
-            const expected = [...pods].sort().join(", ");
-            return waitFor(`targets ${expected}${health ? " (up)" : ""}`, async () => {
-                const targets = await appTargets(prometheus);
-                const seen = targets.map((target) => `${target.labels.pod}:${target.health}${target.lastError ? ` (${target.lastError})` : ""}`).sort().join(", ");
-                const matches = targets.map((target) => target.labels.pod).sort().join(", ") === expected && (!health || targets.every((target) => target.health === health));
-                if (!matches) throw new Error(`targets now: [${seen}]`);
-                return targets;
-            }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus.process });
-        }
-
-        /** Shop's prometheus.yml as the cluster holds it, substituted as the pod's init container does, connected with `token`. */
-        async function shopConfig(token: string): Promise<string> {
-            const tokenFile = path.join(prometheusProcesses.logDir, `token-${createHash("sha256").update(token).digest("hex").slice(0, 12)}`);
-            fs.writeFileSync(tokenFile, token, { mode: 0o600 });
-            const configMap = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/configmaps/prometheus-shop-config`);
-            const prometheusYml = (configMap.data["prometheus.yml.tmpl"] as string).split(replicaPlaceholder).join("prometheus-shop-0");
-            return connectDiscovery(prometheusYml, controlPlane.server, tokenFile, controlPlane.caFile);
-        }
+        /** Shop's prometheus.yml as the cluster holds it, connected with `token`. */
+        const shopConfig = (token: string) => inClusterPrometheusYml(controlPlane, {
+            namespace: prometheusNamespace, configMap: "prometheus-shop-config", podName: "prometheus-shop-0", token, dir: prometheusProcesses.logDir,
+        });
+        const runUnit = (unit: TsuruUnit & { contentType: string | null }) => units.run(unit, unit.contentType);
 
         before(async () => {
             assert.ok(managed.length > 0, "the stack is not up");
-            for (const unit of units) await runUnit(unit);
+            for (const unit of appUnits) await runUnit(unit);
             shopToken = await controlPlane.serviceAccountToken(prometheusNamespace, "prometheus-shop");
             blogToken = await controlPlane.serviceAccountToken(prometheusNamespace, "prometheus-blog");
             [shop, shopWithBlogToken] = await Promise.all([
@@ -225,9 +175,9 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
         });
 
         it("lists exactly app A's two running units as targets (not its build or isolated-run pods, not app B, not another namespace), with app, process, pod, namespace and node labels", async () => {
-            const targets = await waitForUnits(shop, [webUnit.name, workerUnit.name]);
+            const targets = await waitForAppTargets(shop, [webUnit.name, workerUnit.name]);
             const labelsOf = (unit: TsuruUnit) => ({
-                job: `tsuru-app-${appA}`, instance: `${ipOf.get(unit.name)}:8888`,
+                job: `tsuru-app-${appA}`, instance: `${units.ipOf.get(unit.name)}:8888`,
                 app: appA, process: unit.process, app_version: "3", namespace: appNamespace, pod: unit.name, node: unit.node,
             });
             assert.deepEqual(targets.map((target) => target.labels).sort((a, b) => a.pod.localeCompare(b.pod)), [labelsOf(webUnit), labelsOf(workerUnit)]);
@@ -237,7 +187,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
         });
 
         it("scrapes both units (up == 1), the one whose /metrics sends no Content-Type too, and their series carry app, process and pod", async () => {
-            const targets = await waitForUnits(shop, [webUnit.name, workerUnit.name], "up");
+            const targets = await waitForAppTargets(shop, [webUnit.name, workerUnit.name], "up");
             assert.deepEqual(targets.map((target) => target.lastError), ["", ""]);
             const up = await shop.query(`up{job="tsuru-app-${appA}"}`);
             assert.deepEqual(up.map((series) => [series.metric.pod, series.value[1]]).sort(), [[webUnit.name, "1"], [workerUnit.name, "1"]]);
@@ -253,13 +203,13 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
 
         it("discovers a unit added later, without a restart", async () => {
             await runUnit(laterUnit);
-            await waitForUnits(shop, [webUnit.name, workerUnit.name, laterUnit.name], "up");
+            await waitForAppTargets(shop, [webUnit.name, workerUnit.name, laterUnit.name], "up");
             assert.equal(shop.process.hasExited, false);
         });
 
         it("drops a unit that stops Running", async () => {
-            await setUnitStatus(controlPlane.admin, webUnit, "Succeeded", ipOf.get(webUnit.name)!);
-            await waitForUnits(shop, [workerUnit.name, laterUnit.name]);
+            await setUnitStatus(controlPlane.admin, webUnit, "Succeeded", units.ipOf.get(webUnit.name)!);
+            await waitForAppTargets(shop, [workerUnit.name, laterUnit.name]);
         });
 
         it("a Prometheus with another instance's token discovers none of A's units: the API server answers 403", async () => {
@@ -297,7 +247,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
         it("the new config, reloaded as the sidecar does, makes the bound app's units targets through the new Role", async () => {
             await shop.reload(await shopConfig(shopToken));
             await runUnit(boundLaterUnit);
-            const targets = await waitForUnits(shop, [workerUnit.name, laterUnit.name, boundLaterUnit.name], "up");
+            const targets = await waitForAppTargets(shop, [workerUnit.name, laterUnit.name, boundLaterUnit.name], "up");
             const target = targets.find((candidate) => candidate.labels.pod === boundLaterUnit.name)!;
             assert.equal(target.labels.job, `tsuru-app-${boundLater.name}`);
             assert.equal(target.labels.namespace, boundLater.namespace);
@@ -313,7 +263,48 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             assert.equal(summary.resourceChanges?.create, undefined);
             assert.equal(await listPodsAsShop(boundLater.namespace), 403);
             await shop.reload(await shopConfig(shopToken));
-            await waitForUnits(shop, [workerUnit.name, laterUnit.name]);
+            await waitForAppTargets(shop, [workerUnit.name, laterUnit.name]);
+        });
+    });
+
+    describe("a changed objstore.yml: the bucket endpoint moves", () => {
+        /** The StatefulSets and Deployments (by name) as the API server holds them, with the Secret their pods mount as objstore.yml. */
+        async function workloads(): Promise<Map<string, { generation: number; objstoreSecret?: string }>> {
+            const found = new Map<string, { generation: number; objstoreSecret?: string }>();
+            for (const kind of ["statefulsets", "deployments"]) {
+                const list = await controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/${kind}`);
+                for (const item of list.items) {
+                    const objstoreSecret = (item.spec.template.spec.volumes ?? []).find((volume: { name: string }) => volume.name === "objstore")?.secret?.secretName;
+                    found.set(item.metadata.name, { generation: item.metadata.generation, objstoreSecret });
+                }
+            }
+            return found;
+        }
+
+        it("`up` replaces each objstore Secret by one of a new name and updates the workloads that mount it (so their pods roll), the old Secrets deleted; a preview then shows no changes", async () => {
+            const before = await workloads();
+            const mounting = [...before].filter(([, workload]) => workload.objstoreSecret !== undefined).map(([name]) => name).sort();
+            assert.deepEqual(mounting, ["prometheus-blog", "prometheus-shop", "thanos-compactor", "thanos-store"]);
+
+            sandbox.editStackFile("local", (config) => {
+                config["prometheus-paas:bucket"].endpoint = "s3-moved.example.internal:9000";
+            });
+            const { summary } = await stack.up();
+            const { same, ...changed } = summary.resourceChanges ?? {};
+            // Thanos' Secret and one per instance; the four workloads that mount one; nothing else.
+            assert.deepEqual(changed, { replace: 3, update: 4 });
+
+            const after = await workloads();
+            for (const name of mounting) {
+                const [old, now] = [before.get(name)!, after.get(name)!];
+                assert.notEqual(now.objstoreSecret, old.objstoreSecret, `${name} still mounts ${old.objstoreSecret}`);
+                assert.equal(now.generation, old.generation + 1, `${name}: the pod template did not change, so its pods would keep the old objstore.yml`);
+                const secret = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/${now.objstoreSecret}`);
+                assert.match(Buffer.from(secret.data["objstore.yml"], "base64").toString("utf8"), /endpoint: s3-moved\.example\.internal:9000/, now.objstoreSecret);
+                assert.equal((await controlPlane.admin.request("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/${old.objstoreSecret}`)).status, 404, `${old.objstoreSecret} was not deleted`);
+            }
+            assert.equal(after.get("thanos-query")!.generation, before.get("thanos-query")!.generation, "thanos-query reads no objstore.yml, yet it changed");
+            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + 7 });
         });
     });
 

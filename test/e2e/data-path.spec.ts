@@ -16,7 +16,7 @@ import { queryHttpPort, thanosPorts } from "../../components/thanos/defaults";
 import { EngineSandbox } from "../support/engine";
 import { readStackConfig } from "../support/fixtures";
 import { LocalCluster, LocalPod } from "../support/local-pods";
-import { findManifest } from "../support/manifests";
+import { findManifest, mountedSecret } from "../support/manifests";
 import { freePort, ProcessGroup, runToCompletion, waitFor, waitForHttp } from "../support/processes";
 import { completedBlockRange, copyBlockAs, createBlocks, openMetricsGauge } from "../support/tsdb";
 import { toolBinary } from "../support/tools";
@@ -125,7 +125,8 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         await stack.up();
 
         cluster = new LocalCluster(manifestsDir, path.join(sandbox.root, "pods"), group);
-        const objstore = Buffer.from(findManifest(cluster.manifests, "Secret", "thanos-objstore").data["objstore.yml"], "base64").toString("utf8");
+        const objstoreSecret = mountedSecret(cluster.manifests, findManifest(cluster.manifests, "StatefulSet", "thanos-store"), "objstore");
+        const objstore = Buffer.from(objstoreSecret.data["objstore.yml"], "base64").toString("utf8");
         bucket = (yaml.load(objstore) as { config: { bucket: string } }).config.bucket;
         fs.mkdirSync(path.join(s3.dir, bucket), { recursive: true });
         const s3Server = group.start("s3", toolBinary("versitygw"), ["--access", s3.accessKey, "--secret", s3.secretKey, "--port", `127.0.0.1:${s3.port}`, "posix", s3.dir], { inheritEnv: false, env: {} });

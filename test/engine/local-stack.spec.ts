@@ -5,7 +5,7 @@ import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { parseMiB } from "../../components/units";
 import { checkConfig } from "../support/promtool";
 import { EngineSandbox, repoFingerprint } from "../support/engine";
-import { findManifest, Manifest, readManifests } from "../support/manifests";
+import { findManifest, Manifest, mountedSecret, readManifests } from "../support/manifests";
 
 describe("engine: the local stack through the real engine (inline program, file backend)", function () {
     this.timeout(10 * 60 * 1000);
@@ -35,7 +35,7 @@ describe("engine: the local stack through the real engine (inline program, file 
         for (const expected of [
             "StatefulSet/prometheus-shop", "StatefulSet/prometheus-blog", "StatefulSet/thanos-store", "StatefulSet/thanos-compactor",
             "Deployment/thanos-query", "Service/thanos-query", "PodDisruptionBudget/prometheus-blog", "Namespace/prometheus-local",
-            "ConfigMap/grafana-datasource-thanos", "Secret/thanos-objstore", "Role/prometheus-shop-discovery",
+            "ConfigMap/grafana-datasource-thanos", "Role/prometheus-shop-discovery",
         ]) {
             assert.ok(kinds.has(expected), `missing ${expected}; rendered: ${[...kinds].sort().join(", ")}`);
         }
@@ -70,7 +70,8 @@ describe("engine: the local stack through the real engine (inline program, file 
         for (const configMap of configMaps) {
             assert.doesNotMatch(JSON.stringify(configMap.data ?? {}), /secret_key|access_key/, configMap.metadata.name);
         }
-        const objstore = Buffer.from(find("Secret", "thanos-objstore").data["objstore.yml"], "base64").toString("utf8");
+        const objstoreSecret = mountedSecret(readManifests(manifestsDir), find("StatefulSet", "thanos-store"), "objstore");
+        const objstore = Buffer.from(objstoreSecret.data["objstore.yml"], "base64").toString("utf8");
         assert.match(objstore, /type: S3/);
     });
 

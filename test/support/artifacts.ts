@@ -5,7 +5,7 @@
 import * as yaml from "js-yaml";
 import { plainValue } from "./mock-runtime";
 import type { RegisteredResource } from "./mocks";
-import { resolve } from "./mocks";
+import { mockAutoName, resolve } from "./mocks";
 import type { StackRun } from "./stack";
 
 const masked = "<masked>";
@@ -36,7 +36,9 @@ const embedded = (data: Record<string, string> | undefined) => Object.keys(data 
 
 function kubernetesArtifacts(resource: RegisteredResource, inputs: Record<string, any>, files: Record<string, string>, replicaCounts: ReadonlyMap<string, number>): void {
     const kind = kindOf(resource);
-    const { namespace, name } = inputs.metadata ?? {};
+    const namespace = inputs.metadata?.namespace;
+    // An object without metadata.name is named by the provider (the mocks name it the same way).
+    const name: string = inputs.metadata?.name ?? mockAutoName(resource.name);
     const base = `kubernetes/${namespace ? `${namespace}/` : ""}${kind}-${name}`;
     const manifest: Record<string, unknown> = { ...inputs };
     if (kind === "ConfigMap") {

@@ -26,3 +26,10 @@ export function findManifest(manifests: readonly Manifest[], kind: string, name:
     }
     return found[0];
 }
+
+/** The Secret a workload's pods mount as `volume`: the provider names our Secrets, so they are found through their users. */
+export function mountedSecret(manifests: readonly Manifest[], workload: Manifest, volume: string): Manifest {
+    const secretName = workload.spec.template.spec.volumes?.find((candidate: { name: string }) => candidate.name === volume)?.secret?.secretName;
+    if (secretName === undefined) throw new Error(`${workload.kind} ${workload.metadata.name} mounts no Secret as volume ${volume}`);
+    return findManifest(manifests, "Secret", secretName, workload.metadata.namespace);
+}

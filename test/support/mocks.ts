@@ -1,4 +1,5 @@
 /** Pulumi mocks that record every registered resource, for component and stack tests. */
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { waitForRegistrations } from "./mock-runtime";
 
@@ -19,7 +20,18 @@ export interface Recorder {
 }
 
 
+/**
+ * The Kubernetes provider names an object without metadata.name `<resource name>-<8 random characters>`; the mocks
+ * use a suffix derived from the name, so golden files stay stable.
+ */
+export function mockAutoName(name: string): string {
+    return `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
+}
+
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    if (type.startsWith("kubernetes:") && inputs.metadata !== undefined && inputs.metadata.name === undefined) {
+        return { ...inputs, metadata: { ...inputs.metadata, name: mockAutoName(name) } };
+    }
     switch (type) {
         case "aws:s3/bucket:Bucket": {
             const bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? name}-mock1234`;

@@ -88,3 +88,31 @@ export function startUnitExporter(ip: string, port: number, contentType: string 
         server.listen(port, ip, () => resolve(server));
     });
 }
+
+/**
+ * Units run as a kubelet would run them: each pod created, then reported Running on its own loopback address
+ * where an exporter serves its /metrics. The addresses come from one random 127.x.y.0/24 per suite, so parallel
+ * runs on one machine do not collide on the apps' port.
+ */
+export class LoopbackUnits {
+    private readonly subnet = `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`;
+    private readonly servers: http.Server[] = [];
+    /** Pod name → its IP. */
+    readonly ipOf = new Map<string, string>();
+
+    constructor(private readonly client: KubeClient) {}
+
+    /** Creates the unit's pod, serves its /metrics (see startUnitExporter) and reports it Running; returns its IP. */
+    async run(unit: TsuruUnit, contentType: string | null): Promise<string> {
+        const ip = `${this.subnet}.${this.ipOf.size + 1}`;
+        this.ipOf.set(unit.name, ip);
+        this.servers.push(await startUnitExporter(ip, unit.port ?? 8888, contentType));
+        await createUnit(this.client, unit);
+        await setUnitStatus(this.client, unit, "Running", ip);
+        return ip;
+    }
+
+    async close(): Promise<void> {
+        await Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+}

@@ -56,7 +56,7 @@ function byName<T extends { name: string }>(containers: T[], name: string): T {
 }
 
 describe("one defaults table: the same process on Kubernetes and ECS", () => {
-    const statefulSet = prometheusStatefulSetSpec(kubernetesInstance) as any;
+    const statefulSet = prometheusStatefulSetSpec(kubernetesInstance, "prometheus-objstore") as any;
     const replica = prometheusContainers({ instance: ecsInstance, replicaName: "prometheus-billing-0", region: "us-east-1", logGroup: "g", configBucket: "b", configPrefix: "p/" });
     const ecsThanos = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
 
@@ -70,9 +70,9 @@ describe("one defaults table: the same process on Kubernetes and ECS", () => {
 
     it("store, query and compactor, with the stack's memory for store and compactor", () => {
         const kubernetes = {
-            store: thanosStoreSpec(config.thanos, "thanos"),
+            store: thanosStoreSpec(config.thanos, "thanos", "thanos-objstore"),
             query: thanosQuerySpec(config.thanos, "thanos", []),
-            compactor: thanosCompactorSpec(config.thanos, "thanos"),
+            compactor: thanosCompactorSpec(config.thanos, "thanos", "thanos-objstore"),
         } as Record<string, any>;
         for (const component of ["store", "query", "compactor"] as const) {
             const spec = kubernetes[component];

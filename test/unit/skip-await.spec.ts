@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { parseStackConfig } from "../../components/config";
+import { parseBrokerSettings, parseStackConfig } from "../../components/config";
 import { skipAwaitAnnotation, skipAwaitTransform } from "../../components/kubernetes/workload";
 import { minimalRawConfig, readStackConfig, stackNames } from "../support/fixtures";
 
@@ -7,6 +7,12 @@ describe("the provider's await: kubernetes.skipAwait", () => {
     it("is off by default and in every stack of the repository, so real clusters wait for rollouts", () => {
         assert.equal(parseStackConfig(minimalRawConfig()).kubernetes.skipAwait, false);
         for (const stack of stackNames()) assert.equal(readStackConfig(stack).kubernetes.skipAwait, false, stack);
+    });
+
+    it("is off by default in the broker's settings (its instance stacks), and only a boolean is accepted", () => {
+        assert.equal(parseBrokerSettings({ environment: "e", region: "r" }).skipAwait, false);
+        assert.equal(parseBrokerSettings({ environment: "e", region: "r", skipAwait: true }).skipAwait, true);
+        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", skipAwait: "yes" }), /broker settings: skipAwait/);
     });
 
     it("annotates Kubernetes objects, keeping their other annotations, and leaves other resources alone", async () => {
