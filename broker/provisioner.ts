@@ -8,6 +8,7 @@ import { createHmac } from "crypto";
 import * as fs from "fs";
 import type { Logger } from "pino";
 import { BrokerSettings, InstanceRecord } from "../components/config";
+import { pinnedImages } from "../components/images";
 import { instanceProgram, instanceRenderDirectory, InstanceTarget } from "../components/instance-program";
 import { InstanceEngine } from "./engine";
 import { InstanceStore } from "./store";
@@ -34,12 +35,18 @@ export function engineErrorSummary(error: unknown): string {
     return summary.length > 1000 ? `${summary.slice(0, 997)}...` : summary;
 }
 
-/**
- * What the broker builds every instance from besides its record, as an HMAC keyed with the backend passphrase (the
- * record is a plain file, and objstore.yml may hold bucket keys).
- */
-export function brokerInputsChecksum(settings: BrokerSettings, objstoreConfig: string, passphrase: string): string {
-    return createHmac("sha256", passphrase).update(JSON.stringify({ settings, objstoreConfig })).digest("hex");
+/** What the broker builds every instance from besides its record. */
+export interface BrokerInputs {
+    readonly settings: BrokerSettings;
+    readonly objstoreConfig: string;
+    /** The pinned images: a broker image with a new Prometheus or Thanos re-applies every instance. */
+    readonly images: Record<string, string>;
+}
+
+/** The inputs as an HMAC keyed with the backend passphrase (the record is a plain file; objstore.yml may hold keys). */
+export function brokerInputsChecksum(inputs: BrokerInputs, passphrase: string): string {
+    const { settings, objstoreConfig, images } = inputs;
+    return createHmac("sha256", passphrase).update(JSON.stringify({ settings, objstoreConfig, images })).digest("hex");
 }
 
 export class Provisioner {
@@ -54,7 +61,7 @@ export class Provisioner {
     private readonly brokerInputs: string;
 
     constructor(private readonly options: ProvisionerOptions) {
-        this.brokerInputs = brokerInputsChecksum(options.settings, options.objstoreConfig, options.engine.settings.passphrase);
+        this.brokerInputs = brokerInputsChecksum({ settings: options.settings, objstoreConfig: options.objstoreConfig, images: pinnedImages() }, options.engine.settings.passphrase);
     }
 
     get store(): InstanceStore {
@@ -63,7 +70,7 @@ export class Provisioner {
 
     /**
      * Finds the unfinished instances (creates, changes, removals whose run did not end) and queues them; instances
-     * recorded with other settings or another objstore.yml get a new generation, so they are re-applied with these.
+     * recorded with other settings, objstore.yml or pinned images get a new generation, so they are re-applied.
      */
     async resume(): Promise<string[]> {
         const { store, engine, logger } = this.options;
@@ -90,7 +97,7 @@ export class Provisioner {
             if (record && !record.removing && record.brokerInputs !== this.brokerInputs) outdated.push(name);
         }
         if (unfinished.length > 0) logger.info({ instances: unfinished }, "resuming instances whose last operation did not finish");
-        if (outdated.length > 0) logger.info({ instances: outdated }, "re-applying instances recorded with other broker settings or objstore.yml");
+        if (outdated.length > 0) logger.info({ instances: outdated }, "re-applying instances recorded with other broker settings, objstore.yml or pinned images");
         for (const name of outdated) await this.change(name, (record) => record);
         return unfinished;
     }

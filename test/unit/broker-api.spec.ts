@@ -1,6 +1,8 @@
 import { strict as assert } from "assert";
 import { instanceFromRecord, parseBrokerSettings, poolNamespace } from "../../components/config";
+import { brokerInputsChecksum } from "../../broker/provisioner";
 import { checkInstanceName, credentialsMatch } from "../../broker/server";
+import { pinnedImages } from "../../components/images";
 import { bindAppRequest, createRequest, namespaceFromInternalHosts, parametersOf } from "../../broker/tsuru";
 import { flattenParameters } from "../support/tsuru-broker-client";
 
@@ -48,5 +50,25 @@ describe("broker: Tsuru's request fields", () => {
         assert.throws(() => instanceFromRecord("p", { plan: "nope", team: "t", apps: [], jobs: [] }, settings), /unknown plan 'nope'/);
         assert.throws(() => instanceFromRecord("p", { plan: "small", team: "t", apps: [{ name: "web", namespace: "ns", port: 99999 } as any], jobs: [] }, settings), /apps/);
         assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", poolPlans: { a: ["huge"] } }), /unknown plan 'huge'/);
+    });
+});
+
+describe("broker: what re-applies every instance", () => {
+    const settings = parseBrokerSettings({ environment: "test", region: "us-east-1" });
+    const inputs = { settings, objstoreConfig: "type: S3\nconfig:\n  bucket: a\n", images: pinnedImages() };
+    const checksum = brokerInputsChecksum(inputs, "passphrase");
+
+    it("is stable for the same inputs and changes with the settings, objstore.yml and each pinned image", () => {
+        assert.equal(brokerInputsChecksum({ ...inputs, images: { ...pinnedImages() } }, "passphrase"), checksum);
+        assert.notEqual(brokerInputsChecksum({ ...inputs, settings: parseBrokerSettings({ environment: "test", region: "eu-west-1" }) }, "passphrase"), checksum);
+        assert.notEqual(brokerInputsChecksum({ ...inputs, objstoreConfig: inputs.objstoreConfig.replace("bucket: a", "bucket: b") }, "passphrase"), checksum);
+        for (const name of Object.keys(inputs.images)) {
+            assert.notEqual(brokerInputsChecksum({ ...inputs, images: { ...inputs.images, [name]: `${inputs.images[name as keyof typeof inputs.images]}-next` } }, "passphrase"), checksum, name);
+        }
+    });
+
+    it("is keyed: the record holds no plain digest of objstore.yml (which may carry bucket keys)", () => {
+        assert.match(checksum, /^[0-9a-f]{64}$/);
+        assert.notEqual(brokerInputsChecksum(inputs, "another passphrase"), checksum);
     });
 });
