@@ -175,9 +175,9 @@ tmpfs (tmpfs pages count against it), so both shares at ${percent(margin)} keep 
 
 **How the catalog follows from it** (\`components/plans.ts\`): process memory is the smallest round size that keeps
 the checked peak RSS at about half of it, the 80 % margin plus room for queries, which the benchmark does not
-generate; the tmpfs is the smallest round size whose retention size (75 % of it) holds the TSDB projected to the
-retention, so size-based retention never cuts the advertised retention short at the advertised load. The last
-detail row gives what 80 % alone would need.
+generate; the tmpfs is a round size whose retention size (75 % of it) holds the TSDB projected to the retention
+with room to spare for scrapes delayed by CPU contention (they compress worse), so size-based retention does not cut
+the advertised retention short at the advertised load. The last detail row gives what 80 % alone would need.
 
 ![Peak RSS and TSDB bytes against active series, with each plan's budgets](${chartName})
 
