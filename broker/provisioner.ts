@@ -195,8 +195,9 @@ export class Provisioner {
             const resumed = this.resumed.delete(name);
             if (record.removing) {
                 const result = await this.withLock(name, () => engine.destroyAndRemove(name, resumed, engineLog));
-                await this.withLock(name, () => this.store.delete(name));
+                // The folder goes before the record: once the record is gone, status answers 404 (removed).
                 if (target.kind === "render") fs.rmSync(instanceRenderDirectory(target, name), { recursive: true, force: true });
+                await this.withLock(name, () => this.store.delete(name));
                 log.info({ operation: "remove", durationMs: result.durationMs, changes: result.changes }, "instance removed");
                 return;
             }
