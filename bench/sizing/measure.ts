@@ -14,13 +14,13 @@ import * as path from "path";
 import { Plan } from "../../components/plans";
 import { parseDurationSeconds } from "../../components/units";
 import { freePort, ManagedProcess, ProcessGroup, waitForHttp } from "../../test/support/processes";
+import { metricSum } from "../../test/support/prometheus";
 import type { ExporterStats } from "../workload/exporter";
 import { totalSeries, WorkloadShape } from "../workload/model";
 import {
     benchPrometheusArgs,
     BlockMeasurement,
     fetchText,
-    metricSum,
     query,
     queryScalar,
     snapshotHead,

@@ -12,6 +12,7 @@ import type { InstanceConfig } from "../../components/config";
 import { Plan } from "../../components/plans";
 import { planLimits, prometheusArgs, renderInstanceFiles, ScrapeConfig, selfScrapeJobs } from "../../components/prometheus/render";
 import { ManagedProcess, ProcessGroup, waitFor, waitForHttp } from "../../test/support/processes";
+import { prometheusApi } from "../../test/support/prometheus";
 import { WorkloadShape } from "../workload/model";
 
 export const workloadJob = "workload";
@@ -98,19 +99,6 @@ export async function waitForReady(prometheus: ManagedProcess, baseUrl: string, 
     await waitForHttp(`${baseUrl}/-/ready`, { timeoutMs, intervalMs: 250, process: prometheus });
 }
 
-/** Sums every sample of `name` (all label sets) in a text exposition; undefined when there is none. */
-export function metricSum(exposition: string, name: string): number | undefined {
-    let sum: number | undefined;
-    for (const line of exposition.split("\n")) {
-        if (!line.startsWith(name)) continue;
-        const rest = line.slice(name.length);
-        if (rest[0] !== " " && rest[0] !== "{") continue;
-        const value = Number(rest.slice(rest[0] === "{" ? rest.lastIndexOf("}") + 1 : 0).trim().split(" ")[0]);
-        sum = (sum ?? 0) + value;
-    }
-    return sum;
-}
-
 export async function fetchText(url: string, init?: RequestInit, timeoutMs = 30_000): Promise<string> {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     const text = await response.text();
@@ -126,8 +114,7 @@ interface QueryResult {
 
 /** An instant query through the HTTP API. */
 export async function query(baseUrl: string, promql: string): Promise<QueryResult[]> {
-    const body = JSON.parse(await fetchText(`${baseUrl}/api/v1/query?query=${encodeURIComponent(promql)}`)) as { data: { result: QueryResult[] } };
-    return body.data.result;
+    return (await prometheusApi<{ result: QueryResult[] }>(`${baseUrl}/api/v1/query?query=${encodeURIComponent(promql)}`, {}, 30_000)).result;
 }
 
 /** The single value of a query that returns one series (e.g. a sum or count); undefined when empty. */
@@ -194,9 +181,9 @@ export interface BlockMeasurement {
 export async function snapshotHead(baseUrl: string, tsdbDir: string, prometheusStartedAt: number): Promise<BlockMeasurement> {
     const started = Date.now();
     // Writing a 1M-series head takes minutes on two busy cores.
-    const body = JSON.parse(await fetchText(`${baseUrl}/api/v1/admin/tsdb/snapshot`, { method: "POST" }, 600_000)) as { data: { name: string } };
+    const snapshot = await prometheusApi<{ name: string }>(`${baseUrl}/api/v1/admin/tsdb/snapshot`, { method: "POST" }, 600_000);
     const seconds = (Date.now() - started) / 1000;
-    const snapshotDir = path.join(tsdbDir, "snapshots", body.data.name);
+    const snapshotDir = path.join(tsdbDir, "snapshots", snapshot.name);
     try {
         const blocks = fs.readdirSync(snapshotDir);
         if (blocks.length !== 1) throw new Error(`snapshot ${snapshotDir} holds ${blocks.length} blocks, expected the head's one`);

@@ -18,6 +18,7 @@ import { readStackConfig } from "../support/fixtures";
 import { LocalCluster, LocalPod } from "../support/local-pods";
 import { findManifest, mountedSecret } from "../support/manifests";
 import { freePort, ProcessGroup, runToCompletion, waitFor, waitForHttp } from "../support/processes";
+import { metricSum, prometheusApi } from "../support/prometheus";
 import { completedBlockRange, copyBlockAs, createBlocks, openMetricsGauge } from "../support/tsdb";
 import { toolBinary } from "../support/tools";
 
@@ -47,18 +48,9 @@ interface VectorSample {
     value: [number, string];
 }
 
-async function api<T>(url: string): Promise<T> {
-    const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
-    const body = (await response.json()) as { status: string; data: T; error?: string };
-    if (body.status !== "success") throw new Error(`${url}: HTTP ${response.status}: ${body.error}`);
-    return body.data;
-}
-
 /** Sum of a metric's samples on a /metrics page; undefined when the page does not have it. */
 async function metricValue(url: string, name: string): Promise<number | undefined> {
-    const text = await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
-    const values = text.split("\n").filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`)).map((line) => Number(line.split(" ").pop()));
-    return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0);
+    return metricSum(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text(), name);
 }
 
 /**
@@ -111,7 +103,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         return stdout.trim() === "" ? [] : JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`);
     };
     const instantQuery = (expr: string, time: number, dedup: boolean) =>
-        api<{ resultType: string; result: VectorSample[] }>(query.url(queryHttpPort, `/api/v1/query?${new URLSearchParams({ query: expr, time: String(time / 1000), dedup: String(dedup) })}`)).then((data) => data.result);
+        prometheusApi<{ resultType: string; result: VectorSample[] }>(query.url(queryHttpPort, `/api/v1/query?${new URLSearchParams({ query: expr, time: String(time / 1000), dedup: String(dedup) })}`)).then((data) => data.result);
 
     before(async () => {
         s3.port = await freePort();
@@ -164,7 +156,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         [query] = await cluster.schedule("Deployment", "thanos-query");
         const queryProcess = await query.start("query");
         await waitFor("Query to see every sidecar and the store", async () => {
-            const stores = await api<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
+            const stores = await prometheusApi<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
             const healthy = Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length;
             return healthy === prometheusPods.length + 1 || undefined;
         }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
@@ -208,19 +200,19 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             const rendered = (yaml.load(initContainerOutput.get(pod.name)!) as PrometheusYml).scrape_configs.map((job) => job.job_name);
             const appJobs = rendered.filter((job) => job.startsWith("tsuru-app-"));
             assert.deepEqual(appJobs, instanceOf(pod).apps.map((app) => `tsuru-app-${app.name}`), `${pod.name}: the rendered app jobs`);
-            const loaded = yaml.load((await api<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml) as PrometheusYml;
+            const loaded = yaml.load((await prometheusApi<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml) as PrometheusYml;
             for (const job of appJobs) {
                 const found = loaded.scrape_configs.find((candidate) => candidate.job_name === job);
                 assert.ok(found?.kubernetes_sd_configs?.length, `${pod.name} has not loaded ${job} with its Kubernetes discovery: ${JSON.stringify(found)}`);
             }
             // Scrape pools follow the first discovery update (throttled to 5 s).
             const pools = await waitFor(`${pod.name}'s scrape pools to include ${rendered.join(", ")}`, async () => {
-                const { scrapePools } = await api<{ scrapePools: string[] }>(pod.url(prometheusWebPort, "/api/v1/scrape_pools"));
+                const { scrapePools } = await prometheusApi<{ scrapePools: string[] }>(pod.url(prometheusWebPort, "/api/v1/scrape_pools"));
                 return rendered.every((job) => scrapePools.includes(job)) ? scrapePools : undefined;
             }, { timeoutMs: 30_000, intervalMs: 500, process: pod.processes.get("prometheus") });
             assert.deepEqual([...pools].sort(), [...rendered].sort(), `${pod.name}: scrape pools`);
             // The self-scrape jobs point at the pod's own Prometheus and sidecar (localhost in the pod); the app jobs have no target.
-            const targets = await api<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"));
+            const targets = await prometheusApi<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"));
             assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWebPort, "/metrics"), pod.url(thanosPorts.http, "/metrics")].sort(), `${pod.name}: active targets`);
         }
     });
@@ -238,7 +230,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         const haInstance = config.instances.find((instance) => instance.replicas > 1)!.name;
         const statefulSets = () => prometheusPods.map((pod) => findManifest(cluster.manifests, "StatefulSet", `prometheus-${instanceOf(pod).name}`).spec);
         const specsBefore = statefulSets();
-        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await api<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime));
+        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime));
 
         // A tenant rule group for every instance and a new app for the HA one: a second `up`, as an operator runs it.
         sandbox.editStackFile("e2e", (stackConfig) => {
@@ -258,12 +250,12 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         for (const [index, pod] of prometheusPods.entries()) {
             const prometheus = pod.processes.get("prometheus")!;
             await waitFor(`${pod.name} to load the new rule group`, async () => {
-                const rules = await api<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWebPort, "/api/v1/rules"));
+                const rules = await prometheusApi<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWebPort, "/api/v1/rules"));
                 return rules.groups.some((ruleGroup) => ruleGroup.name === "e2e-reload" && ruleGroup.rules.some((rule) => rule.name === recordedMetric)) || undefined;
             }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
             if (instanceOf(pod).name === haInstance) {
                 const loaded = await waitFor(`${pod.name} to load the new app job`, async () => {
-                    const text = (await api<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml;
+                    const text = (await prometheusApi<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml;
                     return text.includes("job_name: tsuru-app-e2e-new-app") ? text : undefined;
                 }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
                 assert.deepEqual((yaml.load(loaded) as PrometheusYml).global.external_labels, expectedExternalLabels(pod), `${pod.name}: external labels after the reload`);
@@ -274,7 +266,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
                 assert.equal((yaml.load(reloaderOutput) as PrometheusYml).global.external_labels[config.thanos.replicaLabel], pod.name);
             }
             assert.equal(prometheus.hasExited, false, `${pod.name}'s Prometheus exited`);
-            assert.equal((await api<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
+            assert.equal((await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
             assert.equal(await metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_successful"), 1);
         }
     });

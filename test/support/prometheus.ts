@@ -24,6 +24,33 @@ export interface TargetsAnswer {
     readonly droppedTargets: { discoveredLabels: Record<string, string> }[];
 }
 
+/** The `data` of an HTTP API answer of Prometheus or Thanos Query; fails naming the URL on an error status. */
+export async function prometheusApi<T>(url: string, init: RequestInit = {}, timeoutMs = 15_000): Promise<T> {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    const text = await response.text();
+    let body: { status?: string; data?: T; error?: string };
+    try {
+        body = JSON.parse(text);
+    } catch {
+        throw new Error(`${init.method ?? "GET"} ${url}: HTTP ${response.status}: ${text.slice(0, 300)}`);
+    }
+    if (body.status !== "success") throw new Error(`${init.method ?? "GET"} ${url}: HTTP ${response.status}: ${body.error ?? text.slice(0, 300)}`);
+    return body.data as T;
+}
+
+/** Sums every sample of `name` (a metric name, or a name with its full label set) in a text exposition. */
+export function metricSum(exposition: string, name: string): number | undefined {
+    let sum: number | undefined;
+    for (const line of exposition.split("\n")) {
+        if (!line.startsWith(name)) continue;
+        const rest = line.slice(name.length);
+        if (rest[0] !== " " && rest[0] !== "{") continue;
+        const value = Number(rest.slice(rest[0] === "{" ? rest.lastIndexOf("}") + 1 : 0).trim().split(" ")[0]);
+        sum = (sum ?? 0) + value;
+    }
+    return sum;
+}
+
 export class RunningPrometheus {
     constructor(readonly url: string, readonly process: ManagedProcess, readonly configFile: string) {}
 
@@ -34,11 +61,8 @@ export class RunningPrometheus {
         if (!response.ok) throw new Error(`reloading ${this.process.name} failed: ${response.status} ${await response.text()}`);
     }
 
-    private async api<T>(apiPath: string): Promise<T> {
-        const response = await fetch(`${this.url}${apiPath}`, { signal: AbortSignal.timeout(10_000) });
-        const body = (await response.json()) as { status: string; data: T; error?: string };
-        if (body.status !== "success") throw new Error(`${apiPath}: ${body.error ?? response.status}`);
-        return body.data;
+    private api<T>(apiPath: string): Promise<T> {
+        return prometheusApi<T>(`${this.url}${apiPath}`);
     }
 
     targets(): Promise<TargetsAnswer> {
