@@ -7,33 +7,19 @@ import { kubernetesPrometheusNames } from "../../components/prometheus/kubernete
 import { renderObjstoreConfig } from "../../components/thanos/render";
 import { brokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
+import { kubernetesStateObjects, StateObject } from "../support/engine";
 import { ProcessGroup, waitFor } from "../support/processes";
 import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
 import { TsuruBrokerClient } from "../support/tsuru-broker-client";
 import { LoopbackUnits, TsuruUnit } from "../support/tsuru-units";
 
-interface StackObject {
-    readonly apiVersion: string;
-    readonly kind: string;
-    readonly name: string;
-    readonly namespace?: string;
-}
-
 /** The Kubernetes objects an instance stack's checkpoint (file backend) says it manages. */
-function checkpointObjects(backendDir: string, instance: string): StackObject[] {
+function checkpointObjects(backendDir: string, instance: string): StateObject[] {
     const file = path.join(backendDir, ".pulumi", "stacks", "prometheus-paas-instance", `instance-${instance}.json`);
-    type Metadata = { metadata: { name: string; namespace?: string } };
-    const resources: { type: string; custom?: boolean; outputs: Metadata }[] = JSON.parse(fs.readFileSync(file, "utf8")).checkpoint.latest.resources ?? [];
-    return resources
-        .filter((resource) => resource.custom && resource.type.startsWith("kubernetes:"))
-        .map((resource) => {
-            // kubernetes:<group>/<version>:<Kind>, the core group spelled "core".
-            const [, groupVersion, kind] = resource.type.split(":");
-            return { apiVersion: groupVersion.replace(/^core\//, ""), kind, name: resource.outputs.metadata.name, namespace: resource.outputs.metadata.namespace };
-        });
+    return kubernetesStateObjects(JSON.parse(fs.readFileSync(file, "utf8")).checkpoint.latest.resources);
 }
 
-const describeObject = (object: StackObject) => `${object.kind}/${object.namespace ?? ""}/${object.name}`;
+const describeObject = (object: StateObject) => `${object.kind}/${object.namespace ?? ""}/${object.name}`;
 
 describe("e2e: the broker provisions an instance on a real Kubernetes API server; Tsuru's bind and unbind reach its Prometheus", function () {
     this.timeout(10 * 60 * 1000);
@@ -61,9 +47,9 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
     let client: TsuruBrokerClient;
     let prometheus: RunningPrometheus;
     let token: string;
-    let created: StackObject[] = [];
+    let created: StateObject[] = [];
 
-    const liveObject = async (object: StackObject) => controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
+    const liveObject = async (object: StateObject) => controlPlane.admin.request("GET", await controlPlane.admin.objectPath(object.apiVersion, object.kind, object.name, object.namespace));
     const instanceConfig = () => inClusterPrometheusYml(controlPlane, { namespace, configMap: names.config, podName: `${names.statefulSet}-0`, token, dir: group.logDir });
     const listPods = async () => (await controlPlane.client(token).request("GET", `/api/v1/namespaces/${appNamespace}/pods`)).status;
     const startKubernetesBroker = (name: string, objstoreEndpoint: string) => startBroker(group, dirs, {

@@ -4,42 +4,14 @@ import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
-import { EngineSandbox } from "../support/engine";
+import { EngineSandbox, kubernetesStateObjects, StateObject } from "../support/engine";
 import { ProcessGroup, waitFor } from "../support/processes";
 import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
 import { LoopbackUnits, setUnitStatus, TsuruUnit } from "../support/tsuru-units";
 
-interface StateObject {
-    readonly urn: string;
-    readonly apiVersion: string;
-    readonly kind: string;
-    readonly name: string;
-    readonly namespace?: string;
-    readonly inputs: any;
-}
-
-/** The state holds secrets as {<signature>, plaintext: <JSON>} (the export shows them): their values, in place. */
-function revealSecrets(value: unknown): any {
-    if (Array.isArray(value)) return value.map(revealSecrets);
-    if (value === null || typeof value !== "object") return value;
-    const record = value as Record<string, unknown>;
-    if (typeof record.plaintext === "string" && Object.keys(record).length === 2) return revealSecrets(JSON.parse(record.plaintext));
-    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revealSecrets(item)]));
-}
-
 /** The Kubernetes objects the stack's state says it manages, with the inputs the provider applied. */
 async function stateObjects(stack: Stack): Promise<StateObject[]> {
-    const state = await stack.exportStack();
-    return (state.deployment.resources ?? [])
-        .filter((resource: { type: string; custom?: boolean }) => resource.custom && resource.type.startsWith("kubernetes:"))
-        .map((resource: { urn: string; inputs: any; outputs: any }) => ({
-            urn: resource.urn,
-            inputs: revealSecrets(resource.inputs),
-            apiVersion: resource.outputs.apiVersion,
-            kind: resource.outputs.kind,
-            name: resource.outputs.metadata.name,
-            namespace: resource.outputs.metadata.namespace,
-        }));
+    return kubernetesStateObjects((await stack.exportStack()).deployment.resources);
 }
 
 describe("e2e: the local stack on a real Kubernetes API server, every unit of a Tsuru app discovered and scraped", function () {

@@ -77,3 +77,36 @@ export class EngineSandbox {
         fs.rmSync(this.root, { recursive: true, force: true });
     }
 }
+
+/** A Kubernetes object a stack's state says it manages, with the inputs the provider applied. */
+export interface StateObject {
+    readonly urn: string;
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace?: string;
+    readonly inputs: any;
+}
+
+/** The state holds secrets as {<signature>, plaintext: <JSON>} (the export shows them): their values, in place. */
+function revealSecrets(value: unknown): any {
+    if (Array.isArray(value)) return value.map(revealSecrets);
+    if (value === null || typeof value !== "object") return value;
+    const record = value as Record<string, unknown>;
+    if (typeof record.plaintext === "string" && Object.keys(record).length === 2) return revealSecrets(JSON.parse(record.plaintext));
+    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revealSecrets(item)]));
+}
+
+/** The Kubernetes objects among a deployment's resources (`pulumi stack export`, or a file backend's checkpoint). */
+export function kubernetesStateObjects(resources: readonly { urn: string; type: string; custom?: boolean; inputs?: any; outputs?: any }[] | undefined): StateObject[] {
+    return (resources ?? [])
+        .filter((resource) => resource.custom && resource.type.startsWith("kubernetes:"))
+        .map((resource) => ({
+            urn: resource.urn,
+            inputs: revealSecrets(resource.inputs),
+            apiVersion: resource.outputs.apiVersion,
+            kind: resource.outputs.kind,
+            name: resource.outputs.metadata.name,
+            namespace: resource.outputs.metadata.namespace,
+        }));
+}
