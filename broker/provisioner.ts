@@ -7,7 +7,8 @@
 import { createHmac } from "crypto";
 import * as fs from "fs";
 import type { Logger } from "pino";
-import { BrokerSettings, InstanceRecord } from "../components/config";
+import { InstanceRecord } from "../components/broker/record";
+import { BrokerSettings } from "../components/broker/settings";
 import { pinnedImages } from "../components/images";
 import { instanceProgram, instanceRenderDirectory, InstanceTarget } from "../components/instance-program";
 import { InstanceEngine } from "./engine";

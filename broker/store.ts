@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { instanceProjectName, InstanceRecord, parseInstanceRecord } from "../components/config";
+import { InstanceRecord, instanceProjectName, parseInstanceRecord } from "../components/broker/record";
 
 export const stackPrefix = "instance-";
 

@@ -7,7 +7,8 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { BrokerSettings, instanceFromRecord, loadInstanceRecord } from "./config";
+import { instanceFromRecord, loadInstanceRecord } from "./broker/record";
+import { BrokerSettings } from "./broker/settings";
 import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";

@@ -3,8 +3,14 @@
  * code serves `pulumi up` (index.ts) and the Automation API's inline programs (pipeline, broker, tests), where
  * a module-level program would register nothing the second time it is required.
  */
-import { appReference, loadStackConfig, StackConfig } from "./config";
+import { loadStackConfig } from "./config/stack";
+import type { EcsApp, KubernetesApp, StackConfig } from "./config/types";
 import { buildPlatform } from "./platform";
+
+/** How an app names itself in the outputs: namespace/app on Kubernetes, cluster/family on ECS. */
+function appReference(app: KubernetesApp | EcsApp): string {
+    return "family" in app ? `${app.cluster}/${app.family}` : `${app.namespace}/${app.name}`;
+}
 
 export function stackProgram(config: StackConfig = loadStackConfig()) {
     const platform = buildPlatform(config);

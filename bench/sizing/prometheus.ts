@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { toolBinary } from "../../automation/tools";
-import type { InstanceConfig } from "../../components/config";
+import type { InstanceConfig } from "../../components/config/types";
 import { Plan } from "../../components/plans";
 import { planLimits, prometheusArgs, renderInstanceFiles, ScrapeConfig, selfScrapeJobs } from "../../components/prometheus/render";
 import { ManagedProcess, ProcessGroup, waitFor, waitForHttp } from "../../test/support/processes";

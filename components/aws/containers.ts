@@ -101,24 +101,49 @@ export function fargateTaskSize(cpu: number, memoryMiB: number): { cpu: number; 
     return undefined;
 }
 
+/** What a task's containers reserve together: CPU units and memory (MiB), and the containers' names. */
+export interface TaskDemand {
+    readonly containers: readonly string[];
+    readonly cpu: number;
+    readonly memoryMiB: number;
+}
+
+/** CPU units and memory (MiB) of one container, as its definition sets them. */
+export type ContainerSize = Pick<ContainerDefinition, "name" | "cpu" | "memory" | "memoryReservation">;
+
 /**
- * The task size of resolved containers, the way awsx sizes Fargate tasks: the sum of the containers' CPU and
- * memory (init containers included: ECS reserves every container's limits), rounded up to a size Fargate offers.
- * Hard limits are summed, not reservations: a task whose containers can together outgrow it is killed whole.
+ * The demand of a task's containers, the way awsx sizes Fargate tasks: the sum of the containers' CPU and memory
+ * (init containers included: ECS reserves every container's limits). Hard limits are summed, not reservations:
+ * a task whose containers can together outgrow it is killed whole.
  */
+export function taskDemand(containers: readonly ContainerSize[]): TaskDemand {
+    return {
+        containers: containers.map((container) => container.name),
+        cpu: containers.reduce((sum, container) => sum + (container.cpu ?? 0), 0),
+        memoryMiB: containers.reduce((sum, container) => sum + (container.memory ?? container.memoryReservation ?? 0), 0),
+    };
+}
+
+/** Why no Fargate task size holds this demand, or undefined when one does. */
+export function fargateSizeProblem(demand: TaskDemand): string | undefined {
+    if (fargateTaskSize(demand.cpu, demand.memoryMiB) !== undefined) return undefined;
+    const largest = fargateSizes[fargateSizes.length - 1];
+    return (
+        `no Fargate task size holds containers ${demand.containers.join(", ")} (${demand.cpu} CPU units, ${demand.memoryMiB} MiB); ` +
+        `the largest is ${largest.cpu} CPU units with ${largest.memory[largest.memory.length - 1]} MiB`
+    );
+}
+
+/** The task size of resolved containers: the smallest size Fargate offers that holds their demand. */
 export function taskSizeFor(containers: readonly ContainerDefinition[]): { cpu: string; memory: string } {
-    const cpu = containers.reduce((sum, container) => sum + (container.cpu ?? 0), 0);
-    const memory = containers.reduce((sum, container) => sum + (container.memory ?? container.memoryReservation ?? 0), 0);
-    const size = fargateTaskSize(cpu, memory);
-    if (size === undefined) {
-        const largest = fargateSizes[fargateSizes.length - 1];
-        throw new Error(
-            `no Fargate task size holds containers ${containers.map((container) => container.name).join(", ")} (${cpu} CPU units, ${memory} MiB); ` +
-                `the largest is ${largest.cpu} CPU units with ${largest.memory[largest.memory.length - 1]} MiB`,
-        );
-    }
+    const demand = taskDemand(containers);
+    const size = fargateTaskSize(demand.cpu, demand.memoryMiB);
+    if (size === undefined) throw new Error(fargateSizeProblem(demand));
     return { cpu: String(size.cpu), memory: String(size.memory) };
 }
+
+/** The copy of a component's files onto EFS (config-sync, config-update). */
+export const configSyncSize = { cpu: 64, memory: 256 } as const;
 
 export interface ConfigSyncInput {
     readonly image: string;
@@ -143,8 +168,7 @@ export function configSyncContainer(input: ConfigSyncInput, name = "config-sync"
         essential: false,
         command: ["s3", "sync", `s3://${input.bucket}/${input.prefix.replace(/\/?$/, "/")}`, input.mountPath, "--delete", "--exact-timestamps", "--only-show-errors"],
         environment: [{ name: "AWS_REGION", value: input.region }],
-        cpu: 64,
-        memory: 256,
+        ...configSyncSize,
         mountPoints: [{ sourceVolume: input.volume, containerPath: input.mountPath, readOnly: false }],
         logConfiguration: awsLogs(input.logGroup, input.region, name),
     };

@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { EcsConfig } from "../config";
+import type { EcsConfig } from "../config/types";
 import { ContainerDefinition, taskSizeFor } from "./containers";
 import { ecsTasksTrustPolicy, executionRoleStatements, PermissionStatement, policyDocument } from "./iam";
 

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { EcsConfig } from "../config";
+import type { EcsConfig } from "../config/types";
 import { EcsContext } from "./ecs";
 import { ConfigFileSystem, SubnetRef } from "./efs";
 import { hardenBucket } from "./s3";

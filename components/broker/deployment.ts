@@ -8,7 +8,7 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { BrokerConfig } from "../config";
+import type { BrokerConfig } from "../config/types";
 import { containerProbes, containerResources, containerSecurityContext, podSecurityContext, workloadLabels } from "../kubernetes/workload";
 import type { ProcessDefaults } from "../process";
 

@@ -15,7 +15,7 @@ import {
 } from "../aws/ecs";
 import { efsVolume } from "../aws/efs";
 import { configReadStatements, efsClientStatements } from "../aws/iam";
-import type { YaceConfig } from "../config";
+import type { YaceConfig } from "../config/types";
 import { renderYaceConfig, yaceConfigPrefix, yaceContainers, yacePort, yaceStatements } from "./yace";
 
 export interface YaceArgs {

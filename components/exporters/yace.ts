@@ -6,7 +6,7 @@ import { createHash } from "crypto";
 import * as yaml from "js-yaml";
 import { awsLogs, configSyncContainer, ContainerDefinition } from "../aws/containers";
 import type { PermissionStatement } from "../aws/iam";
-import type { YaceConfig } from "../config";
+import type { YaceConfig } from "../config/types";
 import { image } from "../images";
 
 export const yacePort = 5000;

@@ -3,8 +3,8 @@
  * task and of its configuration update task. No Pulumi imports; components/prometheus/ecs.ts wires them.
  */
 import { createHash } from "crypto";
-import { awsLogs, configSyncContainer, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, taskSizeFor } from "../aws/containers";
-import type { EcsInstanceConfig } from "../config";
+import { awsLogs, configSyncContainer, configSyncSize, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, TaskDemand, taskDemand } from "../aws/containers";
+import type { EcsInstanceConfig } from "../config/types";
 import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
 import { thanosDefaults } from "../thanos/defaults";
@@ -89,6 +89,26 @@ export function scrapeSecrets(instance: EcsInstanceConfig): { name: string; valu
     return instance.apps.flatMap((app) => (app.basicAuth ? [{ name: scrapePasswordEnv(app.family), valueFrom: app.basicAuth.passwordSecretArn }] : []));
 }
 
+/** The containers of a replica task, by name. */
+const containerNames = { sync: "config-sync", render: "config-render", prometheus: "prometheus", sidecar: "thanos-sidecar" } as const;
+const discoveryContainerName = (cluster: string) => `ecs-discovery-${cluster}`;
+/** One prometheus-ecs-discovery: a small Go process polling the ECS API once a minute. */
+const discoverySize = { cpu: 16, memory: 64 } as const;
+
+/**
+ * What a replica task's containers reserve, from the same sizes prometheusContainers gives them (a unit test holds
+ * the two together): the config's Fargate check, without building containers.
+ */
+export function prometheusTaskDemand(instance: EcsInstanceConfig): TaskDemand {
+    return taskDemand([
+        { name: containerNames.sync, ...configSyncSize },
+        { name: containerNames.render, ...ecsResources(configRenderResources) },
+        { name: containerNames.prometheus, ...ecsResources(prometheusDefaults(instance.plan, "disk")) },
+        { name: containerNames.sidecar, ...ecsResources(thanosDefaults.sidecar) },
+        ...discoveredClusters(instance).map((cluster) => ({ name: discoveryContainerName(cluster), ...discoverySize })),
+    ]);
+}
+
 /** Replica label value of replica `index`, the same form as the Kubernetes pod names. */
 export function ecsReplicaName(instance: EcsInstanceConfig, index: number): string {
     return `prometheus-${instance.name}-${index}`;
@@ -135,9 +155,9 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
     const prometheus = prometheusDefaults(instance.plan, "disk");
     const sidecar = thanosDefaults.sidecar;
 
-    const sync = instanceConfigSync(input, "config-sync");
+    const sync = instanceConfigSync(input, containerNames.sync);
     const render: ContainerDefinition = {
-        name: "config-render",
+        name: containerNames.render,
         image: image("busybox"),
         essential: false,
         // Root only to hand the task-local volumes to nobody; the EFS access point maps it to nobody anyway.
@@ -158,7 +178,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
     };
     const rendered = { containerName: render.name, condition: "SUCCESS" as const };
     const prometheusContainer: ContainerDefinition = {
-        name: "prometheus",
+        name: containerNames.prometheus,
         image: image("prometheus"),
         essential: true,
         user: nobody.user,
@@ -178,7 +198,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         logConfiguration: logs("prometheus"),
     };
     const sidecarContainer: ContainerDefinition = {
-        name: "thanos-sidecar",
+        name: containerNames.sidecar,
         image: image("thanos"),
         essential: true,
         user: nobody.user,
@@ -201,19 +221,18 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         logConfiguration: logs("thanos-sidecar"),
     };
     const discovery = clusters.map((cluster): ContainerDefinition => ({
-        name: `ecs-discovery-${cluster}`,
+        name: discoveryContainerName(cluster),
         image: image("ecsDiscovery"),
         // A crash only leaves targets stale; it must not restart the task and lose the un-uploaded head block.
         essential: false,
         user: nobody.user,
         command: [`-config.cluster=${cluster}`, `-config.write-to=${ecsFileSdFile(cluster)}`, "-config.scrape-interval=1m"],
         environment: [{ name: "AWS_REGION", value: input.region }],
-        cpu: 16,
-        memory: 64,
+        ...discoverySize,
         dependsOn: [rendered],
         mountPoints: [{ sourceVolume: ecsVolumes.fileSd, containerPath: ecsPaths.fileSd, readOnly: false }],
         readonlyRootFilesystem: true,
-        logConfiguration: logs(`ecs-discovery-${cluster}`),
+        logConfiguration: logs(discoveryContainerName(cluster)),
     }));
     return [sync, render, prometheusContainer, sidecarContainer, ...discovery];
 }
@@ -228,22 +247,4 @@ export function configUpdateStartedBy(files: Readonly<Record<string, string>>): 
 /** The one-off task run after a configuration change: the same copy as config-sync, as the task's only (essential) container. */
 export function configUpdateContainers(input: InstanceConfigLocation): ContainerDefinition[] {
     return [{ ...instanceConfigSync(input, "config-update"), essential: true }];
-}
-
-/**
- * Why a replica task of this instance cannot run on Fargate (more containers than ECS allows, or more CPU and memory
- * than Fargate's largest size), or undefined. Config validation only: task definitions are sized from their
- * resolved containers.
- */
-export function prometheusTaskProblem(instance: EcsInstanceConfig): string | undefined {
-    const clusters = discoveredClusters(instance).length;
-    if (clusters > maxDiscoveredClusters) {
-        return `discovers ${clusters} ECS clusters; a task holds at most ${maxContainersPerTask} containers, so allowed: at most ${maxDiscoveredClusters} clusters per instance`;
-    }
-    try {
-        taskSizeFor(prometheusContainers({ instance, replicaName: ecsReplicaName(instance, 0), region: "-", logGroup: "-", configBucket: "-", configPrefix: "-" }));
-        return undefined;
-    } catch (error) {
-        return error instanceof Error ? error.message : String(error);
-    }
 }

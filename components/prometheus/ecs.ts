@@ -17,7 +17,7 @@ import {
 } from "../aws/ecs";
 import { efsVolume } from "../aws/efs";
 import { configReadStatements, ecsDiscoveryStatements, efsClientStatements } from "../aws/iam";
-import type { EcsInstanceConfig } from "../config";
+import type { EcsInstanceConfig } from "../config/types";
 import { thanosBucketStatements } from "../thanos/iam";
 import { thanosPorts } from "../thanos/defaults";
 import {

@@ -5,7 +5,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { KubernetesInstanceConfig } from "../config";
+import type { KubernetesInstanceConfig } from "../config/types";
 import { envsubstScript } from "../envsubst";
 import { image } from "../images";
 import {

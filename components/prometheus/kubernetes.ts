@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
-import type { KubernetesInstanceConfig } from "../config";
+import type { KubernetesInstanceConfig } from "../config/types";
 import { prometheusWebPort } from "./defaults";
 import {
     kubernetesPrometheusNames,

@@ -3,7 +3,7 @@
  * Shared by the Kubernetes and ECS implementations; no Pulumi imports.
  */
 import * as yaml from "js-yaml";
-import type { EcsApp, InstanceConfig, JobTarget, KubernetesApp, RuleGroup } from "../config";
+import type { EcsApp, InstanceConfig, JobTarget, KubernetesApp, RuleGroup } from "../config/types";
 import { Plan, scrapeTimeout } from "../plans";
 import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";

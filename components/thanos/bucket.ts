@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
 import { hardenBucket } from "../aws/s3";
-import type { BucketConfig, BucketCredentials, ThanosConfig } from "../config";
+import type { BucketConfig, BucketCredentials, ThanosConfig } from "../config/types";
 import { parseDurationSeconds } from "../units";
 import { awsS3Endpoint, ObjstoreInput, renderObjstoreConfig } from "./render";
 

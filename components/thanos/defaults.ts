@@ -2,7 +2,6 @@
  * One table of defaults per Thanos component and the sidecar: resources, local disk, probes, ports and stop time.
  * Both platforms read it (Kubernetes containers, ECS container definitions), so they cannot drift apart.
  */
-import type { ThanosConfig } from "../config";
 import { ProcessDefaults, withMemory } from "../process";
 import { parseMiB } from "../units";
 
@@ -65,8 +64,14 @@ export const thanosDefaults: Readonly<Record<ThanosComponentName, ProcessDefault
     },
 };
 
-/** The table with the memory the stack sets for store and compactor (thanos.store.memory, thanos.compactor.memory). */
-export function thanosProcesses(thanos: ThanosConfig): Record<"store" | "query" | "compactor", ProcessDefaults> {
+/** The memory the stack sets for store and compactor: thanos.store.memory, thanos.compactor.memory. */
+interface ThanosMemory {
+    readonly store: { readonly memory: string };
+    readonly compactor: { readonly memory: string };
+}
+
+/** The table with the memory the stack sets for store and compactor. */
+export function thanosProcesses(thanos: ThanosMemory): Record<"store" | "query" | "compactor", ProcessDefaults> {
     return {
         store: withMemory(thanosDefaults.store, parseMiB(thanos.store.memory)!),
         query: thanosDefaults.query,

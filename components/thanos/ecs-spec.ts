@@ -2,8 +2,8 @@
  * Pure builders of Thanos store, query and compactor on ECS: their container definitions from the shared defaults
  * table, and query's endpoints. No Pulumi imports: components/thanos/ecs.ts wires them.
  */
-import { awsLogs, cloudMapHost, ContainerDefinition, ecsProcess, ecsResources, nobody, taskSizeFor } from "../aws/containers";
-import type { ThanosConfig } from "../config";
+import { awsLogs, cloudMapHost, ContainerDefinition, ecsProcess, ecsResources, nobody, TaskDemand, taskDemand } from "../aws/containers";
+import type { ThanosConfig } from "../config/types";
 import { image } from "../images";
 import type { ProcessDefaults } from "../process";
 import { thanosPorts, thanosProcesses } from "./defaults";
@@ -43,18 +43,23 @@ function thanosContainer(name: string, process: ProcessDefaults, command: string
     };
 }
 
+/** The Thanos container of each task. */
+const containerNames = { store: "thanos-store", query: "thanos-query", compactor: "thanos-compactor" } as const;
+/** The one-shot chown of the data directory. */
+const prepareDataDir = { name: "prepare-data-dir", cpu: 16, memory: 32 } as const;
+
 /** A one-shot busybox that hands the task-storage data directory to nobody before the Thanos container starts. */
 function withDataDirOwnership(container: ContainerDefinition, region: string, logGroup: string): ContainerDefinition[] {
     const prepare: ContainerDefinition = {
-        name: "prepare-data-dir",
+        name: prepareDataDir.name,
         image: image("busybox"),
         essential: false,
         user: "0",
         command: ["chown", "-R", nobody.user, dataDir],
-        cpu: 16,
-        memory: 32,
+        cpu: prepareDataDir.cpu,
+        memory: prepareDataDir.memory,
         mountPoints: [{ sourceVolume: dataVolume, containerPath: dataDir, readOnly: false }],
-        logConfiguration: awsLogs(logGroup, region, "prepare-data-dir"),
+        logConfiguration: awsLogs(logGroup, region, prepareDataDir.name),
     };
     return [prepare, { ...container, dependsOn: [{ containerName: prepare.name, condition: "SUCCESS" }] }];
 }
@@ -65,26 +70,25 @@ export function thanosTaskContainers(input: ThanosContainersInput): Record<"stor
     const objstore = { objstoreConfig: input.objstoreConfig };
     const { logGroups, region } = input;
     return {
-        store: withDataDirOwnership(thanosContainer("thanos-store", processes.store, storeArgs({ dataDir, ...objstore }), logGroups.store, region, true), region, logGroups.store),
-        query: [thanosContainer("thanos-query", processes.query, queryArgs({ endpoints: input.queryEndpoints, replicaLabel: input.thanos.replicaLabel }), logGroups.query, region, false)],
+        store: withDataDirOwnership(thanosContainer(containerNames.store, processes.store, storeArgs({ dataDir, ...objstore }), logGroups.store, region, true), region, logGroups.store),
+        query: [thanosContainer(containerNames.query, processes.query, queryArgs({ endpoints: input.queryEndpoints, replicaLabel: input.thanos.replicaLabel }), logGroups.query, region, false)],
         compactor: withDataDirOwnership(
-            thanosContainer("thanos-compactor", processes.compactor, compactorArgs({ dataDir, compactor: input.thanos.compactor, ...objstore }), logGroups.compactor, region, true),
+            thanosContainer(containerNames.compactor, processes.compactor, compactorArgs({ dataDir, compactor: input.thanos.compactor, ...objstore }), logGroups.compactor, region, true),
             region,
             logGroups.compactor,
         ),
     };
 }
 
-/** Why a Thanos task with these settings cannot run on Fargate, per component (config validation only). */
-export function thanosTaskProblems(thanos: ThanosConfig): Partial<Record<"store" | "query" | "compactor", string>> {
-    const tasks = thanosTaskContainers({ thanos, objstoreConfig: "-", queryEndpoints: [], region: "-", logGroups: { store: "-", query: "-", compactor: "-" } });
-    const problems: Partial<Record<"store" | "query" | "compactor", string>> = {};
-    for (const [component, containers] of Object.entries(tasks) as ["store" | "query" | "compactor", ContainerDefinition[]][]) {
-        try {
-            taskSizeFor(containers);
-        } catch (error) {
-            problems[component] = error instanceof Error ? error.message : String(error);
-        }
-    }
-    return problems;
+/**
+ * What the store, query and compactor tasks reserve, from the same sizes thanosTaskContainers gives them (a unit
+ * test holds the two together): the config's Fargate check, without building containers.
+ */
+export function thanosTaskDemands(thanos: ThanosConfig): Record<"store" | "query" | "compactor", TaskDemand> {
+    const processes = thanosProcesses(thanos);
+    return {
+        store: taskDemand([prepareDataDir, { name: containerNames.store, ...ecsResources(processes.store) }]),
+        query: taskDemand([{ name: containerNames.query, ...ecsResources(processes.query) }]),
+        compactor: taskDemand([prepareDataDir, { name: containerNames.compactor, ...ecsResources(processes.compactor) }]),
+    };
 }

@@ -11,7 +11,8 @@ import {
     securityGroup,
     taskRole,
 } from "../aws/ecs";
-import { assertCompactorSingleton, ThanosConfig } from "../config";
+import { assertCompactorSingleton } from "../config/schema";
+import type { ThanosConfig } from "../config/types";
 import { queryHttpPort, thanosPorts } from "./defaults";
 import { dataVolume, ecsQueryEndpoints, thanosTaskContainers } from "./ecs-spec";
 import { thanosBucketStatements } from "./iam";

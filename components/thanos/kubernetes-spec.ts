@@ -4,7 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ThanosConfig } from "../config";
+import type { ThanosConfig } from "../config/types";
 import { image } from "../images";
 import { containerProbes, containerResources, containerSecurityContext, podSecurityContext, spreadOverNodes, workloadLabels } from "../kubernetes/workload";
 import { kubernetesStoreApiEndpoint } from "../prometheus/kubernetes-spec";

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { assertCompactorSingleton, ThanosConfig } from "../config";
+import { assertCompactorSingleton } from "../config/schema";
+import type { ThanosConfig } from "../config/types";
 import { queryHttpPort, thanosPorts } from "./defaults";
 import { kubernetesQueryEndpoints, thanosCompactorSpec, thanosKubernetesNames as names, thanosLabels, thanosQuerySpec, thanosStoreSpec } from "./kubernetes-spec";
 

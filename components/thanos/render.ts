@@ -3,7 +3,7 @@
  * Shared by the Kubernetes and ECS implementations; no Pulumi imports.
  */
 import * as yaml from "js-yaml";
-import type { ThanosConfig } from "../config";
+import type { ThanosConfig } from "../config/types";
 import { prometheusWebPort } from "../prometheus/defaults";
 import { queryHttpPort, thanosPorts } from "./defaults";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import { settingsChecksumAnnotation } from "../../components/broker/deployment";
-import { ConfigError } from "../../components/config";
+import { ConfigError } from "../../components/config/errors";
 import { buildPlatform } from "../../components/platform";
 import { minimalConfig } from "../support/fixtures";
 import { installMocks, isSecret, mockAutoName, Recorder, resolve } from "../support/mocks";

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
-import { ConfigError, KubernetesInstanceConfig } from "../../components/config";
+import { ConfigError } from "../../components/config/errors";
+import type { KubernetesInstanceConfig } from "../../components/config/types";
 import { envsubstScript } from "../../components/envsubst";
 import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";

@@ -105,7 +105,7 @@ describe("policy pack over deliberately bad stacks", () => {
     });
 
     it("a platform built from a config that skipped validation (as a broker bug could) trips the tmpfs sizing policies", async () => {
-        const { parseStackConfig } = require("../../components/config") as typeof import("../../components/config");
+        const { parseStackConfig } = require("../../components/config/stack") as typeof import("../../components/config/stack");
         const { buildPlatform } = require("../../components/platform") as typeof import("../../components/platform");
         const valid = parseStackConfig(readFixtureStack("Pulumi.bad-config.yaml"));
         const [instance] = valid.instances;

@@ -3,7 +3,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { envsubstScript } from "../../components/envsubst";
-import type { StackConfig } from "../../components/config";
+import type { StackConfig } from "../../components/config/types";
 import { ecsPaths, ecsReplicaName, renderEcsInstanceFiles, scrapeSecrets } from "../../components/prometheus/ecs-spec";
 import { ecsConfig } from "../support/ecs-fixtures";
 import { ecsInstance, readStackConfig, stackNames } from "../support/fixtures";

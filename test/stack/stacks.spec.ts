@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ConfigError } from "../../components/config";
+import { ConfigError } from "../../components/config/errors";
 import { minimalRawConfig, readStackConfig, readStackFile, stackNames } from "../support/fixtures";
 import { isSecret, resolve } from "../support/mocks";
 import { mockStack, runProgram, runStack, runStackConfig, StackRun } from "../support/stack";

@@ -1,6 +1,7 @@
 /** Assertions on the problems parseStackConfig reports. */
 import { strict as assert } from "assert";
-import { ConfigError, parseStackConfig } from "../../components/config";
+import { ConfigError } from "../../components/config/errors";
+import { parseStackConfig } from "../../components/config/stack";
 
 export function problemsOf(raw: Record<string, unknown>): string[] {
     try {

@@ -1,5 +1,6 @@
 /** Stack configuration fixtures of the AWS ECS half. */
-import { parseStackConfig, StackConfig } from "../../components/config";
+import { parseStackConfig } from "../../components/config/stack";
+import type { StackConfig } from "../../components/config/types";
 import { minimalRawConfig } from "./fixtures";
 
 export const billingSecretArn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus/billing-api-AbCdEf";

@@ -2,7 +2,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { EcsInstanceConfig, KubernetesInstanceConfig, parseStackConfig, projectName, StackConfig } from "../../components/config";
+import { projectName } from "../../components/config/primitives";
+import { parseStackConfig } from "../../components/config/stack";
+import type { EcsInstanceConfig, KubernetesInstanceConfig, StackConfig } from "../../components/config/types";
 
 export const projectRoot = path.resolve(__dirname, "..", "..");
 

@@ -1,6 +1,6 @@
 /** Runs the project's index.ts under mocks with a given stack configuration. */
 import * as path from "path";
-import { projectName } from "../../components/config";
+import { projectName } from "../../components/config/primitives";
 import { projectRoot, readStackFile, withSecretPlaceholders } from "./fixtures";
 import { installMocks, Recorder } from "./mocks";
 

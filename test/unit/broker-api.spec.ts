@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { instanceFromRecord, parseBrokerSettings, poolNamespace } from "../../components/config";
+import { instanceFromRecord } from "../../components/broker/record";
+import { parseBrokerSettings, poolNamespace } from "../../components/broker/settings";
 import { brokerInputsChecksum } from "../../broker/provisioner";
 import { checkInstanceName, credentialsMatch } from "../../broker/server";
 import { pinnedImages } from "../../components/images";

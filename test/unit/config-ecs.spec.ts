@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { parseStackConfig } from "../../components/config";
+import { parseStackConfig } from "../../components/config/stack";
 import { assertProblem } from "../support/config-problems";
 import { ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { minimalRawConfig } from "../support/fixtures";

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { parseStackConfig } from "../../components/config";
+import { parseStackConfig } from "../../components/config/stack";
 import { scrapeTimeout } from "../../components/plans";
 import { assertProblem, problemsOf } from "../support/config-problems";
 import { minimalRawConfig } from "../support/fixtures";

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "assert";
 import { ContainerDefinition, cpuUnits, fargateSizes, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
-import type { EcsInstanceConfig, StackConfig } from "../../components/config";
+import type { EcsInstanceConfig, StackConfig } from "../../components/config/types";
 import type { Plan } from "../../components/plans";
 import { yaceContainers } from "../../components/exporters/yace";
 import { configUpdateContainers, maxDiscoveredClusters, prometheusContainers } from "../../components/prometheus/ecs-spec";

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { parseBrokerSettings, parseStackConfig } from "../../components/config";
+import { parseBrokerSettings } from "../../components/broker/settings";
+import { parseStackConfig } from "../../components/config/stack";
 import { skipAwaitAnnotation, skipAwaitTransform } from "../../components/kubernetes/workload";
 import { minimalRawConfig, readStackConfig, stackNames } from "../support/fixtures";
 
