@@ -613,8 +613,8 @@ describe("policy pack: engine compatibility", () => {
         }
     });
 
-    it("the README lists every policy with its level and scope, and the right counts", () => {
-        const doc = require("fs").readFileSync(require("path").resolve(__dirname, "..", "..", "README.md"), "utf8") as string;
+    it("docs/pipeline-and-ci.md lists every policy with its level and scope, and the right counts", () => {
+        const doc = require("fs").readFileSync(require("path").resolve(__dirname, "..", "..", "docs", "pipeline-and-ci.md"), "utf8") as string;
         const rows = [...doc.matchAll(/^\| `([a-z0-9-]+)` \| (mandatory|advisory) \| (resource|stack) \|/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
         assert.deepStrictEqual(rows, policies.map((p) => `${p.name} ${p.enforcementLevel} ${p.scope}`));
         const mandatoryCount = policies.filter((p) => p.enforcementLevel === "mandatory").length;
