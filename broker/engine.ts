@@ -15,7 +15,7 @@ export interface EngineSettings {
     /** Any Pulumi backend URL: file://DIR, s3://bucket?region=..., https://api.pulumi.com. */
     readonly backendUrl: string;
     readonly passphrase: string;
-    /** PULUMI_SKIP_CHECKPOINTS: one checkpoint write per run instead of one per step (see the README's trade-off). */
+    /** PULUMI_SKIP_CHECKPOINTS: one checkpoint write per run instead of one per step (see the trade-off in docs/testing.md). */
     readonly skipCheckpoints?: boolean;
     /** Extra CLI environment (tests). */
     readonly envVars?: Record<string, string>;

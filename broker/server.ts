@@ -1,5 +1,5 @@
 /**
- * The service API Tsuru calls (tsuru/tsuru service/endpoint.go; contract in the README's broker section):
+ * The service API Tsuru calls (tsuru/tsuru service/endpoint.go; contract in docs/tsuru-and-broker.md):
  * plans, create, update, remove, info, status, bind/unbind of apps and jobs, and /healthz. Basic auth with the
  * service's credentials (constant-time compare), form or JSON bodies, errors as JSON {"message"}.
  * Bind while provisioning is accepted: the binding is recorded in the instance's stack config at once and the

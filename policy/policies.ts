@@ -1,6 +1,6 @@
 /**
- * Every policy of the pack, in README order. Each is a plain object with a pure `check` besides the
- * engine-facing validateResource/validateStack, so tests evaluate them without the engine.
+ * Every policy of the pack, in the order of docs/pipeline-and-ci.md. Each is a plain object with a pure `check`
+ * besides the engine-facing validateResource/validateStack, so tests evaluate them without the engine.
  */
 import type { PaasPolicy } from "./lib/model";
 import { imagesPinned, memoryLimits, nonRoot } from "./rules/containers";

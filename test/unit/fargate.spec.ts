@@ -3,12 +3,12 @@
  * every container mix the stacks can produce sized through taskSizeFor.
  */
 import { strict as assert } from "assert";
-import { ContainerDefinition, cpuUnits, fargateSizes, fargateTaskSize, taskSizeFor } from "../../components/aws/containers";
+import { ContainerDefinition, cpuUnits, fargateSizeProblem, fargateSizes, fargateTaskSize, taskDemand, taskSizeFor } from "../../components/aws/containers";
 import type { EcsInstanceConfig, StackConfig } from "../../components/config/types";
 import type { Plan } from "../../components/plans";
 import { yaceContainers } from "../../components/exporters/yace";
-import { configUpdateContainers, maxDiscoveredClusters, prometheusContainers } from "../../components/prometheus/ecs-spec";
-import { thanosTaskContainers } from "../../components/thanos/ecs-spec";
+import { configUpdateContainers, maxDiscoveredClusters, prometheusContainers, prometheusTaskDemand } from "../../components/prometheus/ecs-spec";
+import { thanosTaskContainers, thanosTaskDemands } from "../../components/thanos/ecs-spec";
 import { ecsConfig } from "../support/ecs-fixtures";
 import { ecsInstance, readStackConfig, stackNames } from "../support/fixtures";
 
@@ -106,4 +106,31 @@ describe("every container mix the stacks can produce fits a Fargate size", () =>
             if (config.yace) assertFargateFit("yace", yaceContainers({ yace: config.yace, configYml: "x", region: "us-east-1", logGroup: "g", configBucket: "b" }));
         });
     }
+});
+
+describe("the config's Fargate check sums exactly the containers the tasks are built with", () => {
+    const location = { region: "us-east-1", logGroup: "/paas/x", configBucket: "bucket", configPrefix: "instances/x/" };
+    const huge: Plan = { ...ecsInstance(ecsConfig()).plan, name: "huge", memoryMiB: 200 * 1024 };
+
+    it("Prometheus replica task: same containers, CPU and memory for every plan and 0-6 discovered clusters", () => {
+        const base = ecsInstance(ecsConfig());
+        for (const plan of [...Object.values(ecsConfig().plans), huge]) {
+            for (let clusters = 0; clusters <= maxDiscoveredClusters; clusters++) {
+                const app = base.apps[0];
+                const instance = { ...base, plan, apps: Array.from({ length: clusters }, (_, index) => ({ ...app, family: `app-${index}`, cluster: `cluster-${index}` })) };
+                const built = taskDemand(prometheusContainers({ ...location, instance, replicaName: "prometheus-x-0" }));
+                assert.deepEqual(prometheusTaskDemand(instance), built, `plan ${plan.name}, ${clusters} clusters`);
+            }
+        }
+    });
+
+    it("Thanos store, query and compactor tasks: same containers, CPU and memory, down to a memory no Fargate size holds", () => {
+        for (const memory of ["512Mi", "4Gi", "200Gi"]) {
+            const thanos = { ...ecsConfig().thanos, store: { ...ecsConfig().thanos.store, memory }, compactor: { ...ecsConfig().thanos.compactor, memory } };
+            const built = thanosTaskContainers({ thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+            const demands = thanosTaskDemands(thanos);
+            for (const component of ["store", "query", "compactor"] as const) assert.deepEqual(demands[component], taskDemand(built[component]), `${component} with ${memory}`);
+        }
+        assert.match(fargateSizeProblem(thanosTaskDemands({ ...ecsConfig().thanos, store: { ...ecsConfig().thanos.store, memory: "200Gi" } }).store) ?? "", /no Fargate task size holds containers prepare-data-dir, thanos-store \(272 CPU units, 204832 MiB\)/);
+    });
 });
