@@ -29,27 +29,25 @@ export const planOverrideSchema = strictObject(planFields).partial();
 /** Fields a new plan may leave out. */
 export const optionalPlanFields: readonly string[] = ["scrapeTimeout"];
 
-/** A Tsuru app on Kubernetes: every unit (pod) of it is scraped. */
-export const kubernetesAppSchema = strictObject({
-    /** Tsuru app name: its units carry the pod label tsuru.io/app-name. */
-    name: dnsLabel("app name", 40),
-    /** Namespace the app's units run in (from `app-internal-hosts`, or the pool's namespace). */
+/** Pods of a Tsuru app or job: named by its pod label (tsuru.io/app-name, tsuru.io/job-name), in the namespace they run in. */
+const tsuruPodsFields = (what: "app" | "job") => ({
+    name: dnsLabel(`${what} name`, 40),
+    /** Namespace the units run in (from `app-internal-hosts`, or the pool's namespace). */
     namespace: dnsLabel("namespace"),
     port: z.number().int().min(1).max(65535).default(8888),
     path: metricsPath,
     scheme: metricsScheme,
+});
+
+/** A Tsuru app on Kubernetes: every unit (pod) of it is scraped. */
+export const kubernetesAppSchema = strictObject({
+    ...tsuruPodsFields("app"),
     /** Only scrape these Tsuru processes (default: every process). */
     processes: z.array(dnsLabel("process name")).optional(),
 });
 
-/** A Tsuru job bound to an instance: its pods carry tsuru.io/job-name and run in its pool's namespace. */
-export const jobSchema = strictObject({
-    name: dnsLabel("job name", 40),
-    namespace: dnsLabel("namespace"),
-    port: z.number().int().min(1).max(65535).default(8888),
-    path: metricsPath,
-    scheme: metricsScheme,
-});
+/** A Tsuru job bound to an instance: its pods run in its pool's namespace. */
+export const jobSchema = strictObject(tsuruPodsFields("job"));
 
 const ruleSchema = strictObject({
     alert: z.string().optional(),
