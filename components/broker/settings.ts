@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { ConfigError, formatIssue } from "../config/errors";
-import { mergePlans } from "../config/plan-catalog";
+import { mergePlans, unknownPoolPlans } from "../config/plan-catalog";
 import { alertmanagerUrls, dnsLabel, labelName, strictObject } from "../config/primitives";
 import { planOverrideSchema, poolNamespacesSchema } from "../config/schema";
 import type { PoolNamespaces } from "../config/types";
@@ -42,11 +42,7 @@ export function parseBrokerSettings(raw: Record<string, unknown>): BrokerSetting
     }
     const problems: string[] = [];
     const plans = mergePlans(parsed.data.plans, problems);
-    for (const [pool, names] of Object.entries(parsed.data.poolPlans)) {
-        for (const name of names.filter((plan) => plans[plan] === undefined)) {
-            problems.push(`broker settings: poolPlans.${pool}: unknown plan '${name}'; allowed: ${Object.keys(plans).join(", ")}`);
-        }
-    }
+    problems.push(...unknownPoolPlans(parsed.data.poolPlans, plans, "broker settings: poolPlans"));
     if (problems.length > 0) throw new ConfigError(problems);
     return { ...parsed.data, plans };
 }

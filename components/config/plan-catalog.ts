@@ -80,3 +80,9 @@ export function planOverrides(plans: Readonly<Record<string, Plan>>): Record<str
         targetLimit: plan.targetLimit,
     }]));
 }
+
+/** The `poolPlans` entries (pool → plans offered there) naming a plan the catalog lacks, keyed under `key`. */
+export function unknownPoolPlans(poolPlans: Readonly<Record<string, readonly string[]>>, plans: Readonly<Record<string, Plan>>, key: string): string[] {
+    return Object.entries(poolPlans).flatMap(([pool, names]) =>
+        names.filter((name) => plans[name] === undefined).map((name) => `${key}.${pool}: unknown plan '${name}'; allowed: ${Object.keys(plans).join(", ")}`));
+}

@@ -7,7 +7,7 @@ import { validateServiceInputs } from "../tsuru/service";
 import { checkEcs } from "./aws";
 import { ConfigError, configErrorMap, formatIssue } from "./errors";
 import { resolveInstances } from "./instances";
-import { mergePlans } from "./plan-catalog";
+import { mergePlans, unknownPoolPlans } from "./plan-catalog";
 import { projectName } from "./primitives";
 import { decodeConfigValue, projectConfig, secretConfig } from "./read";
 import { secretConfigKeys, stackConfigSchema } from "./schema";
@@ -21,9 +21,7 @@ function compactorPlatform(configured: "kubernetes" | "ecs" | undefined, instanc
 function checkTsuru(config: RawStackConfig, plans: Readonly<Record<string, Plan>>, problems: string[]): void {
     if (config.broker !== undefined) {
         if (!config.brokerBackendPassphrase) problems.push(`${projectName}:brokerBackendPassphrase: is required with broker (set it with --secret); it encrypts the instance stacks' secrets`);
-                for (const [pool, names] of Object.entries(config.broker.poolPlans)) {
-            for (const name of names.filter((plan) => plans[plan] === undefined)) problems.push(`${projectName}:broker.poolPlans.${pool}: unknown plan '${name}'; allowed: ${Object.keys(plans).join(", ")}`);
-        }
+        problems.push(...unknownPoolPlans(config.broker.poolPlans, plans, `${projectName}:broker.poolPlans`));
     }
     if (config.tsuru === undefined) return;
     if (config.tsuru.endpoints === undefined && config.broker === undefined) {
