@@ -174,7 +174,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
             { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
             { sourceVolume: ecsVolumes.fileSd, containerPath: ecsPaths.fileSd, readOnly: false },
         ],
-        logConfiguration: logs("config-render"),
+        logConfiguration: logs(containerNames.render),
     };
     const rendered = { containerName: render.name, condition: "SUCCESS" as const };
     const prometheusContainer: ContainerDefinition = {
@@ -195,7 +195,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
             { sourceVolume: ecsVolumes.fileSd, containerPath: ecsPaths.fileSd, readOnly: true },
         ],
         readonlyRootFilesystem: true,
-        logConfiguration: logs("prometheus"),
+        logConfiguration: logs(containerNames.prometheus),
     };
     const sidecarContainer: ContainerDefinition = {
         name: containerNames.sidecar,
@@ -218,7 +218,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
             { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: false },
         ],
         readonlyRootFilesystem: true,
-        logConfiguration: logs("thanos-sidecar"),
+        logConfiguration: logs(containerNames.sidecar),
     };
     const discovery = clusters.map((cluster): ContainerDefinition => ({
         name: discoveryContainerName(cluster),
