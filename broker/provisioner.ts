@@ -195,9 +195,11 @@ export class Provisioner {
         try {
             const resumed = this.resumed.delete(name);
             if (record.removing) {
-                const result = await this.withLock(name, () => engine.destroyAndRemove(name, resumed, engineLog));
                 // The folder goes before the record: once the record is gone, status answers 404 (removed).
-                if (target.kind === "render") fs.rmSync(instanceRenderDirectory(target, name), { recursive: true, force: true });
+                const removeRendered = () => {
+                    if (target.kind === "render") fs.rmSync(instanceRenderDirectory(target, name), { recursive: true, force: true });
+                };
+                const result = await this.withLock(name, () => engine.destroyAndRemove(name, resumed, removeRendered, engineLog));
                 await this.withLock(name, () => this.store.delete(name));
                 log.info({ operation: "remove", durationMs: result.durationMs, changes: result.changes }, "instance removed");
                 return;
