@@ -22,13 +22,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && curl -fsSL "https://api.pulumi.com/releases/plugins/pulumi-resource-kubernetes-v${KUBERNETES_PLUGIN_VERSION}-linux-amd64.tar.gz" | tar -xz -C /tmp/plugin \
     && PULUMI_HOME=/opt/pulumi-home /opt/pulumi/pulumi plugin install resource kubernetes "${KUBERNETES_PLUGIN_VERSION}" --file /tmp/plugin/pulumi-resource-kubernetes \
     && rm -rf /tmp/plugin && apt-get purge -y curl && rm -rf /var/lib/apt/lists/*
-# automation/tools.ts finds the CLI on PATH and the plugin in PAAS_PULUMI_HOME (the engine's PULUMI_HOME); the
-# Deployment mounts a writable emptyDir over its workspaces/ (the root filesystem is read-only).
+# The broker drives the user's toolchain (automation/toolchain.ts): the `pulumi` on PATH, of at least 3.188.0, with
+# PULUMI_HOME as set here. The image bakes the plugin in and turns downloads off (its root filesystem is read-only);
+# the Deployment mounts a writable emptyDir over PULUMI_HOME's workspaces/.
 ENV PATH="/opt/pulumi:/app/node_modules/@pulumi/pulumi:${PATH}" \
-    PAAS_PULUMI_HOME=/opt/pulumi-home \
+    PULUMI_HOME=/opt/pulumi-home \
     PULUMI_SKIP_UPDATE_CHECK=true \
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true \
-    PAAS_TOOLS_DIR=/opt/paas-tools \
     NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
 import { changedConfigUpdates, ConfigRollout, ConfigUpdateResult } from "./rollout";
+import { backendLoginMessage, backendLoginProblem, missingPluginMessage, missingPlugins, noCliMessage, selectedToolchain, Toolchain } from "./toolchain";
 import {
     exitCodeFor,
     FailureKind,
@@ -255,7 +256,14 @@ export function engineErrorLines(text: string, diagnostics: readonly string[] = 
     if (fromDiagnostics.length > 0) return dedupe(fromDiagnostics).slice(0, 30);
     const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trimEnd());
     // The Automation API's CommandResult text puts the first stderr line right after " stderr: ".
-    const errors = lines.map((l) => /^\s*(?:(?:stdout|stderr):\s*)*(error: .*)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined);
+    const errors: string[] = [];
+    let numbered = false; // the items after "error: N errors occurred:"
+    for (const line of lines) {
+        const error = /^\s*(?:(?:stdout|stderr):\s*)*(error: .*)$/.exec(line)?.[1];
+        if (error !== undefined) errors.push(error);
+        else if (numbered && /^\s+\d+\) /.test(line)) errors.push(line.trim());
+        numbered = error !== undefined ? /errors? occurred:$/.test(error) : numbered && /^\s+\d+\) /.test(line);
+    }
     if (errors.length > 0) return dedupe(errors);
     return lines.filter((l) => l.trim() !== "" && !/^\s*(code|stdout|stderr|err\?):\s*$/.test(l)).slice(-15);
 }
@@ -308,11 +316,6 @@ export function stackNotFoundMessage(stack: string, workDir: string): string {
     );
 }
 
-export const missingPluginHint =
-    "hint: plugins cannot be downloaded here; `bash scripts/setup.sh` builds the Kubernetes provider and puts the dynamic-provider and policy shims on PATH.";
-
-export const cliMissingMessage = "the pulumi CLI was not found. Build it with `bash scripts/setup.sh`.";
-
 function failure(kind: FailureKind, message: string, configProblems: string[] = []): StackFailure {
     return { kind, message, configProblems };
 }
@@ -329,11 +332,15 @@ export function classifyFailure(
         waitedMs: number;
         attempts: number;
         lockTimeoutSeconds: number;
+        /** Default: the one PAAS_TOOLCHAIN selects. */
+        toolchain?: Toolchain;
     },
 ): StackFailure {
     const text = errorText(err);
     if (context.interrupted) return failure("interrupted", `interrupted: the operation on '${context.stack}' was cancelled (SIGINT/SIGTERM).`);
-    if (isCliMissing(err)) return failure("cli-missing", errorName(err) === "EngineMissingError" ? text : cliMissingMessage);
+    if (isCliMissing(err)) return failure("cli-missing", errorName(err) === "EngineMissingError" ? text : noCliMessage);
+    const login = backendLoginProblem(text);
+    if (login !== undefined) return failure("backend-login", backendLoginMessage(login));
     if (isStackNotFound(err)) return failure("stack-not-found", stackNotFoundMessage(context.stack, context.workDir));
     if (isConcurrentUpdate(err)) {
         return failure("locked", lockedMessage(context.stack, context.waitedMs, context.attempts, context.lockTimeoutSeconds, err, context.projectName));
@@ -352,7 +359,8 @@ export function classifyFailure(
     }
     const lines = engineErrorLines(text, context.collector.errorDiagnostics);
     if (lines.length === 0) lines.push("the engine failed without a message");
-    if (/no (language|resource|analyzer) plugin '[^']+' found/.test(text)) lines.push(missingPluginHint);
+    const plugins = missingPlugins([text, ...context.collector.errorDiagnostics].join("\n"));
+    if (plugins.length > 0) return failure("plugin-missing", [missingPluginMessage(plugins, context.toolchain ?? selectedToolchain()), ...lines].join("\n"));
     return failure("engine", lines.join("\n"));
 }
 
@@ -524,7 +532,7 @@ export async function runPipeline(request: PipelineRequest, deps: PipelineDeps):
         results.push(result);
         if (result.result === "failed") {
             const kind = result.error?.kind;
-            if (kind === "cli-missing" || kind === "interrupted") {
+            if (kind === "cli-missing" || kind === "backend-login" || kind === "interrupted") {
                 stopReason = `an earlier stack failed (${kind})`;
             } else if (mutatingOperations.includes(request.operation) && !request.keepGoing) {
                 stopReason = `'${result.stack}' failed and '${request.operation}' stops at the first failure (pass --keep-going to continue)`;

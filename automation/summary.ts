@@ -21,7 +21,9 @@ export type FailureKind =
     | "policy" // a mandatory policy was violated
     | "locked" // another update held the stack's lock for longer than --lock-timeout
     | "stack-not-found" // the stack does not exist in the backend and --create was not given
-    | "cli-missing" // no pulumi CLI on PATH
+    | "cli-missing" // no pulumi CLI, one below the minimum, or (offline toolchain) the tools not built
+    | "backend-login" // no Pulumi backend to talk to: no PULUMI_ACCESS_TOKEN, PULUMI_BACKEND_URL or `pulumi login`
+    | "plugin-missing" // a plugin the program needs is neither installed nor acquirable
     | "interrupted" // SIGINT/SIGTERM while the operation ran
     | "rollout" // `up` succeeded but an ECS instance's config-update task failed
     | "engine"; // anything else the engine reported

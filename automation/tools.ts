@@ -1,12 +1,14 @@
 /**
- * Where scripts/setup-tools.sh puts the real tools (the layout of scripts/tools-env.sh), and the environment
- * the Pulumi engine needs to run offline with them. A missing tool is an error naming the setup command.
+ * Where scripts/setup-tools.sh puts the real tools (the layout of scripts/tools-env.sh), and the Pulumi CLI the
+ * engine runs with: the user's by default, this project's offline build when PAAS_TOOLCHAIN=offline chooses it
+ * (automation/toolchain.ts). Offline: the pinned CLI, the project-owned PULUMI_HOME, plugin downloads off.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
 import versions from "../components/versions.json";
+import { checkCliVersion, CliRequirement, EngineMissingError, findOnPath, noCliMessage, pipelineCliRequirement, selectedToolchain, Toolchain, toolchainVariable } from "./toolchain";
 
 export const projectRoot = path.resolve(__dirname, "..");
 export const setupHint = "run 'bash scripts/setup.sh' (it builds the tools into the versioned cache)";
@@ -24,7 +26,7 @@ export const toolDirs = {
     shims: path.join(projectRoot, "scripts", "shims"),
 };
 
-/** The project-owned PULUMI_HOME: the Kubernetes provider plugin is installed there. */
+/** The project-owned PULUMI_HOME of the offline toolchain: the Kubernetes provider plugin is installed there. */
 export const pulumiHome = process.env.PAAS_PULUMI_HOME ?? path.join(toolsDir, "pulumi-home");
 
 export type ToolName = "promtool" | "prometheus" | "thanos" | "versitygw" | "kube-apiserver";
@@ -44,8 +46,9 @@ export function toolBinary(name: ToolName): string {
     return binary;
 }
 
-/** The variables every engine run gets: tools and plugin shims on PATH, no downloads, no update checks. */
-export function engineEnvVars(): Record<string, string> {
+/** The variables an engine run gets. The user's toolchain: none (their environment as it is). */
+export function engineEnvVars(toolchain: Toolchain = selectedToolchain()): Record<string, string> {
+    if (toolchain === "user") return {};
     return {
         PATH: [toolDirs.pulumi, toolDirs.shims, process.env.PATH ?? ""].join(path.delimiter),
         PULUMI_HOME: pulumiHome,
@@ -54,16 +57,12 @@ export function engineEnvVars(): Record<string, string> {
     };
 }
 
-export class EngineMissingError extends Error {
-    override name = "EngineMissingError";
-}
-
 function kubernetesPluginInstalled(): boolean {
     return fs.existsSync(path.join(pulumiHome, "plugins", `resource-kubernetes-v${tools.pulumiKubernetes.pluginVersion}`));
 }
 
-/** The Pulumi CLI to drive: the one setup built, else a `pulumi` of the pinned version on PATH. */
-export async function pulumiCommand(): Promise<PulumiCommand> {
+/** The offline toolchain's CLI: the one setup built (else a `pulumi` of the pinned version on PATH), with the plugin in the project's home. */
+async function offlineCommand(): Promise<PulumiCommand> {
     const version = tools.pulumi.version.replace(/^v/, "");
     const problems: string[] = [];
     if (!kubernetesPluginInstalled()) problems.push(`the Kubernetes provider plugin ${tools.pulumiKubernetes.pluginVersion} is not installed in ${pulumiHome}`);
@@ -78,6 +77,21 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
     if (command !== undefined && command.version?.version !== version) {
         problems.push(`the pulumi CLI ${command.command} is version ${command.version?.version ?? "unknown"}, not ${version}`);
     }
-    if (problems.length > 0) throw new EngineMissingError(`the Pulumi engine is not ready: ${problems.join("; ")}. ${setupHint}`);
+    if (problems.length > 0) throw new EngineMissingError(`the Pulumi engine is not ready (${toolchainVariable}=offline): ${problems.join("; ")}. ${setupHint}`);
     return command!;
+}
+
+/** The user's CLI: the `pulumi` on PATH, of at least the required version. */
+async function userCommand(requirement: CliRequirement): Promise<PulumiCommand> {
+    const onPath = findOnPath("pulumi");
+    if (onPath === undefined) throw new EngineMissingError(noCliMessage);
+    // The SDK's own check knows only its minimum; ours names the requirement and the CLI's path.
+    const command = await PulumiCommand.get({ skipVersionCheck: true });
+    checkCliVersion(command.version?.version ?? "", `on PATH (${onPath})`, requirement);
+    return command;
+}
+
+/** The Pulumi CLI to drive, per PAAS_TOOLCHAIN; throws EngineMissingError saying what to do. */
+export async function pulumiCommand(requirement: CliRequirement = pipelineCliRequirement): Promise<PulumiCommand> {
+    return selectedToolchain() === "offline" ? offlineCommand() : userCommand(requirement);
 }

@@ -3,6 +3,7 @@
  * 20 concurrent instances, through the real broker process and engine (file backend, render target).
  *   npm run bench:broker [-- --sizes 1,20 --concurrency 4]
  */
+import "../test/support/offline-toolchain"; // like the tests: this project's own build unless PAAS_TOOLCHAIN says otherwise
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";

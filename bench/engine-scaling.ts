@@ -3,6 +3,7 @@
  * through the real engine (inline program, file backend, render target), with the file backend's checkpoint after
  * every step (the default) and with PULUMI_SKIP_CHECKPOINTS=true. Prints a table; nothing is asserted.
  */
+import "../test/support/offline-toolchain"; // like the tests: this project's own build unless PAAS_TOOLCHAIN says otherwise
 import * as path from "path";
 import { Command } from "commander";
 import { EngineSandbox } from "../test/support/engine";

@@ -6,6 +6,7 @@ import { execFile } from "child_process";
 import { promisify } from "util";
 import { EngineEvent, LocalWorkspace, OutputMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { engineEnvVars, pulumiCommand } from "../automation/tools";
+import type { CliRequirement } from "../automation/toolchain";
 import { stackNameOf, stackPrefix } from "./store";
 
 const execFileAsync = promisify(execFile);
@@ -20,6 +21,9 @@ export interface EngineSettings {
     /** Extra CLI environment (tests). */
     readonly envVars?: Record<string, string>;
 }
+
+/** `stack rm --remove-backups` (the broker removes an instance's stack without leaving its checkpoints) came in 3.188.0. */
+export const brokerCliRequirement: CliRequirement = { version: "3.188.0", reason: "the broker's 'pulumi stack rm --remove-backups'" };
 
 export interface RunResult {
     readonly outputs: Record<string, unknown>;
@@ -42,9 +46,9 @@ export class InstanceEngine {
         };
     }
 
-    /** Finds the CLI (throws EngineMissingError naming the setup command when it is not there). */
+    /** Finds the CLI per PAAS_TOOLCHAIN (throws EngineMissingError saying what to do when it is missing or too old). */
     async init(): Promise<void> {
-        this.command = await pulumiCommand();
+        this.command = await pulumiCommand(brokerCliRequirement);
     }
 
     private workspace(): Promise<LocalWorkspace> {

@@ -2,8 +2,9 @@
 # Source this file to use the tools scripts/setup-tools.sh builds: it only computes paths and exports
 # variables, so it is safe before anything is built and never exits the calling shell.
 #
-# Exports PATH (the tool dirs and scripts/shims first), PULUMI_HOME (project-owned: the Kubernetes provider
-# plugin is installed there), PROMTOOL, and the offline Pulumi settings. Sets PAAS_<TOOL>_{VERSION,DIR} and
+# Exports PAAS_TOOLCHAIN=offline (the pipeline and the broker then drive these tools, not the user's Pulumi; see
+# automation/toolchain.ts), PATH (the tool dirs and scripts/shims first), PULUMI_HOME (project-owned: the
+# Kubernetes provider plugin is installed there), PROMTOOL, and the offline Pulumi settings. Sets PAAS_<TOOL>_{VERSION,DIR} and
 # PAAS_<TOOL>_* fields of components/versions.json for setup-tools.sh.
 
 _paas_tools_env() {
@@ -41,6 +42,7 @@ _paas_tools_env() {
     case ":$PATH:" in *":$dir:"*) ;; *) PATH="$dir:$PATH" ;; esac
   done
   export PATH
+  export PAAS_TOOLCHAIN=offline
   export PULUMI_HOME="${PAAS_PULUMI_HOME:-$PAAS_TOOLS_DIR/pulumi-home}"
   export PROMTOOL="$PAAS_PROMETHEUS_DIR/promtool"
   export PULUMI_SKIP_UPDATE_CHECK=true

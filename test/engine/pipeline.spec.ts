@@ -115,7 +115,7 @@ describe("engine: pipeline CLI, backend behaviour (real Pulumi CLI, file backend
         const run = sandbox.cli(["outputs", "local", "--json", "-"], { PAAS_TOOLS_DIR: emptyToolsDir, PATH: path.dirname(process.execPath) });
         assert.equal(run.status, 1, explain(run));
         assert.equal(run.stack.error?.kind, "cli-missing");
-        assert.match(run.stack.error!.message, /the Pulumi engine is not ready: .*Kubernetes provider plugin 4\.24\.1 is not installed.*no pulumi CLI at .*bash scripts\/setup\.sh/);
+        assert.match(run.stack.error!.message, /the Pulumi engine is not ready \(PAAS_TOOLCHAIN=offline\): .*Kubernetes provider plugin 4\.24\.1 is not installed.*no pulumi CLI at .*bash scripts\/setup\.sh/);
     });
 
     it("a missing stack fails with how to create it (exit 1)", () => {

@@ -9,7 +9,9 @@ import * as path from "path";
 import { ConcurrentUpdateError, EngineEvent, StackNotFoundError } from "@pulumi/pulumi/automation";
 import { CliIo, main, parseArgs, projectRoot } from "../../automation/cli";
 import {
+    classifyFailure,
     confirmationProblem,
+    engineErrorLines,
     EventCollector,
     extractConfigProblems,
     LinePrefixer,
@@ -24,6 +26,7 @@ import {
     StackSource,
 } from "../../automation/pipeline";
 import { maskOutputs } from "../../automation/engine";
+import { missingPluginMessage, missingPlugins } from "../../automation/toolchain";
 import type { ConfigRollout, ConfigUpdate, ConfigUpdateResult } from "../../automation/rollout";
 import { exitCodeFor, PipelineSummary, renderJson, renderTable, StackSummary } from "../../automation/summary";
 import { Operation } from "../../automation/summary";
@@ -464,20 +467,53 @@ describe("pipeline: running stacks against a fake engine", () => {
         assert.equal(preview.stacks[0].error?.message, "error: update failed");
     });
 
-    it("reports the engine's error lines, with a hint when a plugin is missing (no downloads here)", async () => {
+    it("a plugin neither installed nor acquirable (plugin-missing): names it, the version asked for, and how to get it on the user's toolchain and offline", async () => {
+        const engineText =
+            "code: 255\n stdout: Previewing update (dev):\n stderr: error: could not load plugin for kubernetes provider 'default_4_24_1': no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.24.1 or on your $PATH\n";
+        const failing = new FakeSource({ dev: async () => { throw new Error(engineText); } });
+        const summary = await runPipeline(request({ operation: "preview" }), fakeDeps(failing));
+        assert.equal(summary.stacks[0].error?.kind, "plugin-missing");
+        const [first, ...rest] = summary.stacks[0].error!.message.split("\n");
+        assert.match(first, /^the resource plugin 'kubernetes' v4\.24\.1 \(the version the program's SDK asks for\) is not installed and could not be acquired: /);
+        assert.deepEqual(rest, ["error: could not load plugin for kubernetes provider 'default_4_24_1': no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.24.1 or on your $PATH"]);
+        const collector = new EventCollector();
+        const context = { stack: "dev", workDir: "/p", projectName: "prometheus-paas", collector, interrupted: false, waitedMs: 0, attempts: 1, lockTimeoutSeconds: 0 };
+        const user = classifyFailure(new Error(engineText), { ...context, toolchain: "user" }).message;
+        assert.match(user, /PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES .*'pulumi plugin install resource kubernetes v4\.24\.1' \(into PULUMI_HOME/);
+        const offline = classifyFailure(new Error(engineText), { ...context, toolchain: "offline" }).message;
+        assert.match(offline, /bash scripts\/setup\.sh builds the Kubernetes provider/);
+    });
+
+    it("an automatic download that failed (plugin-missing), and a policy pack whose runtime plugin is missing: each plugin named once", async () => {
+        const text = [
+            "error: Could not automatically download and install resource plugin 'pulumi-resource-kubernetes' at version v4.24.1, install the plugin using `pulumi plugin install resource kubernetes v4.24.1`: failed all 5 attempts",
+            "error: 2 errors occurred:",
+            "    1) could not find latest version for provider policy-nodejs: Get \"https://api.github.com/repos/pulumi/pulumi-policy-nodejs/releases/latest\": no such host",
+            "    2) no analyzer plugin 'pulumi-analyzer-policy-nodejs' found in the workspace or on your $PATH",
+        ].join("\n");
+        const plugins = missingPlugins(text);
+        assert.deepEqual(plugins, [
+            { kind: "resource", name: "kubernetes", version: "4.24.1" },
+            { kind: "analyzer", name: "policy-nodejs", version: undefined },
+        ]);
+        assert.match(missingPluginMessage(plugins, "user"), /analyzer plugin 'policy-nodejs' is not installed .*pulumi-language-nodejs/);
+        assert.deepEqual(engineErrorLines(text).slice(1), [
+            "error: 2 errors occurred:",
+            "1) could not find latest version for provider policy-nodejs: Get \"https://api.github.com/repos/pulumi/pulumi-policy-nodejs/releases/latest\": no such host",
+            "2) no analyzer plugin 'pulumi-analyzer-policy-nodejs' found in the workspace or on your $PATH",
+        ]);
+    });
+
+    it("no backend login (backend-login): says how to log in, and skips the remaining stacks", async () => {
         const source = new FakeSource({
             dev: async () => {
-                throw new Error(
-                    "code: 255\n stdout: Previewing update (dev):\n stderr: error: could not load plugin for kubernetes provider 'default_4_24_1': no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.24.1 or on your $PATH\n",
-                );
+                throw new Error("code: 255\n stderr: error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions\n");
             },
         });
-        const summary = await runPipeline(request({ operation: "preview" }), fakeDeps(source));
-        assert.equal(summary.stacks[0].error?.kind, "engine");
-        assert.deepEqual(summary.stacks[0].error?.message.split("\n"), [
-            "error: could not load plugin for kubernetes provider 'default_4_24_1': no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.24.1 or on your $PATH",
-            "hint: plugins cannot be downloaded here; `bash scripts/setup.sh` builds the Kubernetes provider and puts the dynamic-provider and policy shims on PATH.",
-        ]);
+        const summary = await runPipeline(request({ operation: "preview", stacks: ["dev", "prod"] }), fakeDeps(source));
+        assert.equal(summary.stacks[0].error?.kind, "backend-login");
+        assert.match(summary.stacks[0].error!.message, /^not logged in to a Pulumi backend \(the engine said: PULUMI_ACCESS_TOKEN must be set .*\)\. Set PULUMI_ACCESS_TOKEN .*PULUMI_BACKEND_URL .*pulumi login/);
+        assert.equal(summary.stacks[1].result, "skipped");
     });
 
     it("says how to get the pulumi CLI when it is missing, and stops there", async () => {
