@@ -41,7 +41,7 @@ export const pipelineCliRequirement: CliRequirement = { version: "3.2.0", reason
 
 const installPage = "https://www.pulumi.com/docs/iac/download-install/";
 
-export const installHint =
+const installHint =
     `install the Pulumi CLI (${installPage}; in GitHub Actions the pulumi/actions step), ` +
     `or build this project's with 'bash scripts/setup.sh' and choose it with ${toolchainVariable}=offline`;
 
