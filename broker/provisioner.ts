@@ -25,6 +25,8 @@ export interface ProvisionerOptions {
     /** Engine runs at once (each is a CLI process plus a Kubernetes provider). */
     readonly concurrency: number;
     readonly logger: Logger;
+    /** How often, and how far apart, start-up tries to list the backend's stacks (default 3, 2000 ms). */
+    readonly stackListRetry?: { readonly attempts: number; readonly pauseMs: number };
 }
 
 /** The lines of an engine failure that say what went wrong (the CLI's message also carries its whole output). */
@@ -76,8 +78,8 @@ export class Provisioner {
     async resume(): Promise<string[]> {
         const { store, engine, logger } = this.options;
         const names = store.names();
-        const stacks = await engine.listInstances();
-        for (const orphan of stacks.filter((name) => !names.includes(name))) {
+        const stacks = await this.listStacks();
+        for (const orphan of (stacks ?? []).filter((name) => !names.includes(name))) {
             logger.warn({ instance: orphan }, "stack without a record in the broker's project dir: left alone (remove it with pulumi stack rm)");
         }
         const unfinished: string[] = [];
@@ -101,6 +103,28 @@ export class Provisioner {
         if (outdated.length > 0) logger.info({ instances: outdated }, "re-applying instances recorded with other broker settings, objstore.yml or pinned images");
         for (const name of outdated) await this.change(name, (record) => record);
         return unfinished;
+    }
+
+    /**
+     * The backend's instance stacks, for the start-up cross-check only. A broker killed mid-run leaves its engine
+     * processes writing state for a moment, and `stack ls` can then fail to read a checkpoint ("error: EOF"): retried,
+     * and in the end skipped with a warning rather than keeping the broker down.
+     */
+    private async listStacks(): Promise<string[] | undefined> {
+        const { attempts, pauseMs } = this.options.stackListRetry ?? { attempts: 3, pauseMs: 2000 };
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.options.engine.listInstances();
+            } catch (error) {
+                const reason = engineErrorSummary(error);
+                if (attempt >= attempts) {
+                    this.options.logger.warn({ reason, attempts }, "cannot list the backend's stacks: the check for stacks without a record is skipped");
+                    return undefined;
+                }
+                this.options.logger.info({ reason, attempt }, "listing the backend's stacks failed; retrying");
+                await new Promise((resolve) => setTimeout(resolve, pauseMs));
+            }
+        }
     }
 
     /** Serializes the CLI's writes to an instance's stack file with the broker's own. */

@@ -1,7 +1,13 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import pino from "pino";
 import { instanceFromRecord } from "../../components/broker/record";
 import { parseBrokerSettings, poolNamespace } from "../../components/broker/settings";
-import { brokerInputsChecksum } from "../../broker/provisioner";
+import type { InstanceEngine } from "../../broker/engine";
+import { brokerInputsChecksum, Provisioner } from "../../broker/provisioner";
+import { InstanceStore } from "../../broker/store";
 import { checkInstanceName, credentialsMatch } from "../../broker/server";
 import { pinnedImages } from "../../components/images";
 import { bindAppRequest, createRequest, namespaceFromInternalHosts, parametersOf } from "../../broker/tsuru";
@@ -71,5 +77,48 @@ describe("broker: what re-applies every instance", () => {
     it("is keyed: the record holds no plain digest of objstore.yml (which may carry bucket keys)", () => {
         assert.match(checksum, /^[0-9a-f]{64}$/);
         assert.notEqual(brokerInputsChecksum(inputs, "another passphrase"), checksum);
+    });
+});
+
+describe("broker start-up: the backend's stack list is a cross-check, never a reason to stay down", () => {
+    const settings = parseBrokerSettings({ environment: "test", region: "us-east-1" });
+
+    function startingBroker(listInstances: () => Promise<string[]>) {
+        const lines: Record<string, unknown>[] = [];
+        const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+        const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-provisioner-"));
+        const engine = { settings: { passphrase: "p" }, listInstances } as unknown as InstanceEngine;
+        const provisioner = new Provisioner({
+            store: new InstanceStore(workDir), engine, settings, target: { kind: "render", directory: workDir }, objstoreConfig: "", concurrency: 1, logger,
+            stackListRetry: { attempts: 3, pauseMs: 1 },
+        });
+        return { provisioner, lines, cleanup: () => fs.rmSync(workDir, { recursive: true, force: true }) };
+    }
+
+    it("retries a failed `stack ls` (a killed broker's engine still writing: error: EOF) and then warns about stacks without a record", async () => {
+        let calls = 0;
+        const broker = startingBroker(async () => {
+            if (++calls < 3) throw new Error("Command failed with exit code 1: pulumi stack ls --json --non-interactive\nerror: EOF");
+            return ["ghost"];
+        });
+        assert.deepEqual(await broker.provisioner.resume(), []);
+        assert.equal(calls, 3);
+        assert.deepEqual(broker.lines.map((line) => line.msg), [
+            "listing the backend's stacks failed; retrying",
+            "listing the backend's stacks failed; retrying",
+            "stack without a record in the broker's project dir: left alone (remove it with pulumi stack rm)",
+        ]);
+        broker.cleanup();
+    });
+
+    it("starts anyway when the list keeps failing, with a warning that the check was skipped", async () => {
+        const broker = startingBroker(async () => {
+            throw new Error("error: EOF");
+        });
+        assert.deepEqual(await broker.provisioner.resume(), []);
+        const last = broker.lines[broker.lines.length - 1];
+        assert.equal(last.msg, "cannot list the backend's stacks: the check for stacks without a record is skipped");
+        assert.equal(last.attempts, 3);
+        broker.cleanup();
     });
 });
