@@ -90,27 +90,21 @@ export class InstanceEngine {
         return { outputs: seen.outputs, changes: seen.changes, durationMs: Date.now() - started };
     }
 
-    /**
-     * Destroys the stack's resources, runs `afterDestroy`, then removes the stack (its state, history and config
-     * file). The config file is the instance's record: status answers 404 from then on, so cleanup goes before it.
-     */
-    async destroyAndRemove(instance: string, cancelStaleLock: boolean, afterDestroy: () => void, onOutput?: (line: string) => void): Promise<RunResult> {
+    /** Destroys the stack's resources; changes come from the engine's event stream. */
+    async destroy(stack: Stack, onOutput?: (line: string) => void): Promise<RunResult> {
         const started = Date.now();
-        const stack = await this.selectStack(instance);
         const seen = eventCollector();
-        if (stack !== undefined) {
-            if (cancelStaleLock) await this.clearStaleLock(stack);
-            await stack.destroy({ color: "never", onOutput, onEvent: seen.onEvent });
-            afterDestroy();
-            // `stack rm` keeps a .bak of the checkpoint in a DIY backend unless told otherwise.
-            await execFileAsync(this.command!.command, ["stack", "rm", "--yes", "--remove-backups", "--stack", stack.name], {
-                cwd: this.settings.workDir,
-                env: { ...process.env, ...this.envVars },
-            });
-        } else {
-            afterDestroy();
-        }
+        await stack.destroy({ color: "never", onOutput, onEvent: seen.onEvent });
         return { outputs: {}, changes: seen.changes, durationMs: Date.now() - started };
+    }
+
+    /** Removes the stack: its state, history and config file (the instance's record). */
+    async removeStack(stack: Stack): Promise<void> {
+        // `stack rm` keeps a .bak of the checkpoint in a DIY backend unless told otherwise.
+        await execFileAsync(this.command!.command, ["stack", "rm", "--yes", "--remove-backups", "--stack", stack.name], {
+            cwd: this.settings.workDir,
+            env: { ...process.env, ...this.envVars },
+        });
     }
 }
 

@@ -219,11 +219,16 @@ export class Provisioner {
         try {
             const resumed = this.resumed.delete(name);
             if (record.removing) {
-                // The folder goes before the record: once the record is gone, status answers 404 (removed).
-                const removeRendered = () => {
+                const result = await this.withLock(name, async () => {
+                    const stack = await engine.selectStack(name);
+                    if (stack !== undefined && resumed) await engine.clearStaleLock(stack);
+                    const destroyed = stack === undefined ? { outputs: {}, changes: {}, durationMs: 0 } : await engine.destroy(stack, engineLog);
+                    // The folder goes before the stack: `stack rm` deletes the config file that is the instance's
+                    // record, and status answers 404 (removed) from then on.
                     if (target.kind === "render") fs.rmSync(instanceRenderDirectory(target, name), { recursive: true, force: true });
-                };
-                const result = await this.withLock(name, () => engine.destroyAndRemove(name, resumed, removeRendered, engineLog));
+                    if (stack !== undefined) await engine.removeStack(stack);
+                    return destroyed;
+                });
                 await this.withLock(name, () => this.store.delete(name));
                 log.info({ operation: "remove", durationMs: result.durationMs, changes: result.changes }, "instance removed");
                 return;
