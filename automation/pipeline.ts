@@ -260,9 +260,14 @@ export function engineErrorLines(text: string, diagnostics: readonly string[] = 
     let numbered = false; // the items after "error: N errors occurred:"
     for (const line of lines) {
         const error = /^\s*(?:(?:stdout|stderr):\s*)*(error: .*)$/.exec(line)?.[1];
-        if (error !== undefined) errors.push(error);
-        else if (numbered && /^\s+\d+\) /.test(line)) errors.push(line.trim());
-        numbered = error !== undefined ? /errors? occurred:$/.test(error) : numbered && /^\s+\d+\) /.test(line);
+        if (error !== undefined) {
+            errors.push(error);
+            numbered = /errors? occurred:$/.test(error);
+        } else if (numbered && /^\s+\d+\) /.test(line)) {
+            errors.push(line.trim());
+        } else {
+            numbered = false;
+        }
     }
     if (errors.length > 0) return dedupe(errors);
     return lines.filter((l) => l.trim() !== "" && !/^\s*(code|stdout|stderr|err\?):\s*$/.test(l)).slice(-15);

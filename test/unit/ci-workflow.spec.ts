@@ -43,7 +43,7 @@ function steps(job: Job): { step: Step; index: number; words: string[] }[] {
     return job.steps.flatMap((step, index) => (step.run ? commands(step.run).map((words) => ({ step, index, words })) : []));
 }
 
-const silent = { stdout: () => {}, stderr: (text: string) => assert.fail(`the pipeline CLI refused the workflow's arguments: ${text}`) };
+const failOnUsageError = { stdout: () => {}, stderr: (text: string) => assert.fail(`the pipeline CLI refused the workflow's arguments: ${text}`) };
 
 describe("the GitHub Actions workflow a team copies (docs/ci/github-actions.yml)", () => {
     const jobs = Object.entries(workflow.jobs);
@@ -103,7 +103,7 @@ describe("the GitHub Actions workflow a team copies (docs/ci/github-actions.yml)
                 assert.ok(packageJson.scripts[script], `${name}: npm run ${script} is not a script of package.json`);
                 if (script !== "pipeline") continue;
                 assert.equal(words[3], "--", `${name}: npm run pipeline passes its arguments after --`);
-                const parsed = await parseArgs(words.slice(4), silent);
+                const parsed = await parseArgs(words.slice(4), failOnUsageError);
                 assert.ok(parsed.invocation, `${name}: ${words.join(" ")}`);
                 const invocation = { ...parsed.invocation, cwd: projectRoot, policyPacks: parsed.invocation.policyPacks.map((pack) => path.resolve(projectRoot, path.relative(process.cwd(), pack))) };
                 assert.deepEqual(requestProblems(invocation), [], `${name}: ${words.join(" ")}`);
