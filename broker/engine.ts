@@ -7,7 +7,10 @@ import { promisify } from "util";
 import { EngineEvent, LocalWorkspace, OutputMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { engineEnvVars, pulumiCommand } from "../automation/tools";
 import type { CliRequirement } from "../automation/toolchain";
+import { instancePasswordKey, instanceProjectName } from "../components/broker/record";
 import { stackNameOf, stackPrefix } from "./store";
+
+const passwordConfigKey = `${instanceProjectName}:${instancePasswordKey}`;
 
 const execFileAsync = promisify(execFile);
 
@@ -75,6 +78,16 @@ export class InstanceEngine {
             if (/no stack named|not found|does not exist/i.test(String(error))) return undefined;
             throw error;
         }
+    }
+
+    /** The instance's web password, decrypted by the CLI from the stack's config. */
+    async readPassword(stack: Stack): Promise<string> {
+        return (await stack.getConfig(passwordConfigKey)).value;
+    }
+
+    /** Keeps the instance's web password in the stack's config, encrypted with the backend's passphrase. */
+    async writePassword(stack: Stack, password: string): Promise<void> {
+        await stack.setConfig(passwordConfigKey, { value: password, secret: true });
     }
 
     /** Deletes a lock left by a run that died with the broker (the broker owns its instance stacks). */

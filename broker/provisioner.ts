@@ -7,10 +7,12 @@
 import { createHmac } from "crypto";
 import * as fs from "fs";
 import type { Logger } from "pino";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { InstanceRecord } from "../components/broker/record";
 import { BrokerSettings } from "../components/broker/settings";
 import { pinnedImages } from "../components/images";
 import { instanceProgram, instanceRenderDirectory, InstanceTarget } from "../components/instance-program";
+import { generatePassword, InstanceCredentials } from "../components/prometheus/web-auth";
 import { InstanceEngine } from "./engine";
 import { InstanceStore } from "./store";
 
@@ -60,6 +62,8 @@ export class Provisioner {
     /** Resumed after a restart: a dead run may have left the stack locked. */
     private readonly resumed = new Set<string>();
     private readonly locks = new Map<string, Promise<unknown>>();
+    /** Passwords already read from (or written to) the stacks: they never change while an instance lives. */
+    private readonly passwords = new Map<string, string>();
     private stopped = false;
     private readonly brokerInputs: string;
 
@@ -137,6 +141,32 @@ export class Provisioner {
         } finally {
             if (this.locks.get(name) === next) this.locks.delete(name);
         }
+    }
+
+    /**
+     * The instance's web credentials (its user is its name). The password is generated on first use, by a bind or
+     * the first run, whichever comes first, and kept encrypted in the stack's config; the stack is created for it.
+     */
+    async credentials(name: string): Promise<InstanceCredentials> {
+        const known = this.passwords.get(name);
+        if (known !== undefined) return { username: name, password: known };
+        return this.withLock(name, async () => {
+            const stack = await this.options.engine.openStack(name);
+            return { username: name, password: await this.ensurePassword(name, stack) };
+        });
+    }
+
+    /** Under the instance's lock: the stored password, or a new one written to the stack's config. */
+    private async ensurePassword(name: string, stack: Stack): Promise<string> {
+        const { engine } = this.options;
+        let password = this.passwords.get(name);
+        if (password === undefined && this.store.hasPassword(name)) password = await engine.readPassword(stack);
+        if (password === undefined) {
+            password = generatePassword();
+            await engine.writePassword(stack, password);
+        }
+        this.passwords.set(name, password);
+        return password;
     }
 
     /** Changes an instance's record (a new generation) and queues a run; returns the new record. */
@@ -230,10 +260,15 @@ export class Provisioner {
                     return destroyed;
                 });
                 await this.withLock(name, () => this.store.delete(name));
+                this.passwords.delete(name);
                 log.info({ operation: "remove", durationMs: result.durationMs, changes: result.changes }, "instance removed");
                 return;
             }
-            const stack = await this.withLock(name, () => engine.openStack(name));
+            const stack = await this.withLock(name, async () => {
+                const opened = await engine.openStack(name);
+                if (!this.store.hasPassword(name)) await this.ensurePassword(name, opened);
+                return opened;
+            });
             if (resumed) await engine.clearStaleLock(stack);
             const program = async () => instanceProgram({ name, settings, target, objstoreConfig });
             const result = await engine.up(stack, program, engineLog);

@@ -108,7 +108,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     app.get("/healthz", async () => ({ status: "ok", instances: store.names().length, busy: provisioner.busy }));
 
     const prometheusUrl = (name: string) => `http://prometheus-${name}.${settings.namespace}.svc:${prometheusWebPort}`;
-    const envVars = (name: string) => stringMap({ PROMETHEUS_URL: prometheusUrl(name), PROMETHEUS_INSTANCE: name, THANOS_QUERY_URL: settings.thanosQueryUrl });
+    /** What a bound app gets: Tsuru keeps service variables private to the app, so the password travels here. */
+    const envVars = async (name: string) => {
+        const { username, password } = await provisioner.credentials(name);
+        return stringMap({
+            PROMETHEUS_URL: prometheusUrl(name),
+            PROMETHEUS_USERNAME: username,
+            PROMETHEUS_PASSWORD: password,
+            PROMETHEUS_INSTANCE: name,
+            THANOS_QUERY_URL: settings.thanosQueryUrl,
+        });
+    };
 
     const recordOf = (name: string): InstanceRecord => {
         const record = store.get(name);
@@ -220,6 +230,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
             const list = (items: { name: string; namespace: string }[]) => (items.length > 0 ? items.map((item) => `${item.name} (${item.namespace})`).join(", ") : "-");
             return [
                 { label: "Prometheus URL", value: prometheusUrl(name) },
+                // The password only goes to bound apps (PROMETHEUS_PASSWORD), never into info.
+                { label: "Prometheus user", value: name },
                 { label: "Thanos Query URL", value: settings.thanosQueryUrl ?? "-" },
                 { label: "Plan", value: plan ? `${plan.name}: ${plan.description}` : record.plan },
                 { label: "Apps", value: list(record.apps) },
@@ -255,9 +267,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
             if (namespace === undefined) throw new BrokerError(400, `cannot tell the namespace of app '${body.appName}': Tsuru sent neither app-internal-hosts nor app-pool-name`);
             const target = appTarget(body.appName, namespace, body.parameters);
             validate(name, { ...current, apps: [...current.apps, target] });
+            // Credentials first: a bind that cannot hand them out records nothing.
+            const variables = await envVars(name);
             await change(name, (record) => ({ ...record, apps: [...record.apps.filter((bound) => bound.name !== target.name), target] }));
             request.log.info({ instance: name, app: target.name, namespace }, "app bound");
-            return reply.code(201).send(envVars(name));
+            return reply.code(201).send(variables);
         });
 
         api.delete<{ Params: { name: string } }>("/resources/:name/bind-app", async (request, reply) => {
@@ -279,9 +293,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
             if (!body.jobPoolName) throw new BrokerError(400, `cannot tell the namespace of job '${job}': Tsuru sent no job-pool-name`);
             const target: JobTarget = { name: job, namespace: poolNamespace(settings.poolNamespaces, body.jobPoolName), port: 8888, path: "/metrics", scheme: "http" };
             validate(name, { ...current, jobs: [...current.jobs, target] });
+            const variables = await envVars(name);
             await change(name, (record) => ({ ...record, jobs: [...record.jobs, target] }));
             request.log.info({ instance: name, job, namespace: target.namespace }, "job bound");
-            return reply.code(201).send(envVars(name));
+            return reply.code(201).send(variables);
         });
 
         api.delete<{ Params: { name: string; job: string } }>("/resources/:name/binds/jobs/:job", async (request, reply) => {

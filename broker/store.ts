@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { InstanceRecord, instanceProjectName, parseInstanceRecord } from "../components/broker/record";
+import { InstanceRecord, instancePasswordKey, instanceProjectName, parseInstanceRecord } from "../components/broker/record";
 
 export const stackPrefix = "instance-";
 
@@ -67,11 +67,16 @@ export class InstanceStore {
         return parseInstanceRecord(raw);
     }
 
-    /** Writes the record, keeping what the CLI put in the file (the secrets salt). Atomic: rename into place. */
+    /** Whether the instance's stack config holds its (encrypted) web password. */
+    hasPassword(instance: string): boolean {
+        return this.readFile(instance)?.config?.[`${instanceProjectName}:${instancePasswordKey}`] !== undefined;
+    }
+
+    /** Writes the record, keeping what the CLI put in the file (the secrets salt, the encrypted password). Atomic: rename into place. */
     put(instance: string, record: InstanceRecord): void {
         const document = this.readFile(instance) ?? {};
         const config: Record<string, unknown> = Object.fromEntries(
-            Object.entries(document.config ?? {}).filter(([key]) => !key.startsWith(`${instanceProjectName}:`)),
+            Object.entries(document.config ?? {}).filter(([key]) => !key.startsWith(`${instanceProjectName}:`) || key === `${instanceProjectName}:${instancePasswordKey}`),
         );
         for (const [key, value] of Object.entries(record)) {
             if (value !== undefined) config[`${instanceProjectName}:${key}`] = value;

@@ -7,7 +7,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { instanceFromRecord, loadInstanceRecord } from "./broker/record";
+import { instanceFromRecord, loadInstancePassword, loadInstanceRecord } from "./broker/record";
 import { BrokerSettings } from "./broker/settings";
 import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
@@ -44,6 +44,7 @@ export function instanceProgram(args: InstanceProgramArgs) {
         labels: { environment: settings.environment, region: settings.region, product: settings.product, replicaLabel: settings.replicaLabel },
         alertmanagers: settings.alertmanagers,
         objstoreConfig: pulumi.secret(args.objstoreConfig),
+        password: loadInstancePassword(),
     }, { provider, transforms: settings.skipAwait ? [skipAwaitTransform] : undefined });
     return {
         prometheusUrl: prometheus.url,

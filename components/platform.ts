@@ -6,7 +6,7 @@ import * as random from "@pulumi/random";
 import { EcsFoundation } from "./aws/foundation";
 import { BrokerDeployment } from "./broker/deployment";
 import { planOverrides } from "./config/plan-catalog";
-import type { StackConfig } from "./config/types";
+import type { InstanceConfig, StackConfig } from "./config/types";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources } from "./grafana/kubernetes";
 import { kubernetesProvider } from "./kubernetes/provider";
@@ -25,6 +25,8 @@ import { TsuruService } from "./tsuru/service";
 export interface Platform {
     readonly bucket: ThanosBucket;
     readonly prometheusUrls: Record<string, pulumi.Output<string>>;
+    /** Every instance's web user and password (secret), Kubernetes and ECS. */
+    readonly prometheusCredentials: pulumi.Output<Record<string, { username: string; password: string }>>;
     readonly thanosQueryUrl?: pulumi.Output<string>;
     readonly tsuruService?: TsuruService;
     /** In-cluster URL of the broker, when the stack deploys it. */
@@ -53,12 +55,15 @@ export function buildPlatform(config: StackConfig): Platform {
         credentials: config.bucketCredentials,
     }, { provider: awsProvider });
 
-    const ecs = buildEcs(config, bucket, awsProvider);
+    const passwords = Object.fromEntries(config.instances.map((instance) => [instance.name, instancePassword(config, instance)]));
+    const ecs = buildEcs(config, bucket, passwords, awsProvider);
     const servicePassword = config.tsuru !== undefined || config.broker !== undefined ? brokerPassword(config) : undefined;
-    const kubernetes = buildKubernetes(config, bucket, ecs?.thanosQueryUrl, servicePassword);
+    const kubernetes = buildKubernetes(config, bucket, passwords, ecs?.thanosQueryUrl, servicePassword);
     return {
         bucket,
         prometheusUrls: { ...kubernetes?.prometheusUrls },
+        prometheusCredentials: pulumi.secret(pulumi.all(config.instances.map((instance) => passwords[instance.name])).apply((values) =>
+            Object.fromEntries(config.instances.map((instance, index) => [instance.name, { username: instance.name, password: values[index] }])))),
         thanosQueryUrl: kubernetes?.thanosQueryUrl,
         tsuruService: registerTsuruService(config, servicePassword, kubernetes?.brokerUrl),
         brokerUrl: kubernetes?.brokerUrl,
@@ -77,7 +82,7 @@ function usesEcs(config: StackConfig): boolean {
 }
 
 /** The AWS half: one foundation (cluster, network, Cloud Map, config bucket, EFS), YACE, ECS instances and their Thanos. */
-function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provider | undefined): EcsPlatform | undefined {
+function buildEcs(config: StackConfig, bucket: ThanosBucket, passwords: Record<string, pulumi.Output<string>>, provider: aws.Provider | undefined): EcsPlatform | undefined {
     if (config.ecs === undefined || !usesEcs(config)) {
         return undefined;
     }
@@ -118,6 +123,7 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
         exporters: yace && config.yace!.scrapedBy.includes(instance.name)
             ? [{ jobName: yace.jobName, host: yace.host, port: yace.port, securityGroupId: yace.securityGroupId }]
             : [],
+        password: passwords[instance.name],
     }, opts));
     const thanos = instances.length === 0 ? undefined : new EcsThanos("ecs-thanos", {
         ecs: context,
@@ -135,7 +141,7 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, provider: aws.Provi
     };
 }
 
-function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQueryUrl?: pulumi.Output<string>, servicePassword?: pulumi.Output<string>) {
+function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: Record<string, pulumi.Output<string>>, ecsThanosQueryUrl?: pulumi.Output<string>, servicePassword?: pulumi.Output<string>) {
     const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
     if (kubernetesInstances.length === 0 && config.broker === undefined) {
         return undefined;
@@ -156,6 +162,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
             labels,
             alertmanagers: config.alertmanagers,
             objstoreConfig: bucket.objstoreConfig,
+            password: passwords[instance.name],
         }, opts);
         prometheusUrls[instance.name] = prometheus.url;
         return prometheus;
@@ -198,7 +205,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, ecsThanosQue
                 ...(ecsThanosQueryUrl ? { "thanos-ecs": ecsThanosQueryUrl.apply((url) => ({ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const })) } : {}),
                 ...Object.fromEntries(kubernetesInstances.map((instance) => [
                     `prometheus-${instance.name}`,
-                    prometheusUrls[instance.name].apply((url) => ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const })),
+                    pulumi.all([prometheusUrls[instance.name], passwords[instance.name]]).apply(([url, password]) =>
+                        ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const, basicAuth: { username: instance.name, password } })),
                 ])),
             },
         }, opts);
@@ -222,6 +230,14 @@ function brokerInstancesSidecars(config: StackConfig, platformNamespace: pulumi.
         spec: { clusterIP: "None", selector: prometheusPods, ports: [{ name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] },
     }, opts);
     return pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([name, ns]) => kubernetesStoreApiEndpoint(name, ns));
+}
+
+/** An instance's web password: the stack's (instancePasswords), or a generated one kept in the state. */
+function instancePassword(config: StackConfig, instance: InstanceConfig): pulumi.Output<string> {
+    const configured = config.instancePasswords?.[instance.name];
+    return configured !== undefined
+        ? pulumi.secret(pulumi.output(configured))
+        : new random.RandomPassword(`prometheus-${instance.name}-password`, { length: 32, special: false }).result;
 }
 
 /** The password Tsuru presents to the broker: the stack's, or a generated one. */

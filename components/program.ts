@@ -17,6 +17,8 @@ export function stackProgram(config: StackConfig = loadStackConfig()) {
     return {
         environment: config.environment,
         prometheusUrls: platform.prometheusUrls,
+        /** Web user and password of every instance (secret: `pulumi stack output --show-secrets prometheusCredentials`). */
+        prometheusCredentials: platform.prometheusCredentials,
         thanosQueryUrl: platform.thanosQueryUrl,
         bucketName: platform.bucket.bucketName,
         bucketEndpoint: platform.bucket.endpoint,

@@ -20,12 +20,15 @@ export const workloadJob = "workload";
 /** The only flag added to the rendered ones: snapshots (block writes from the head) measure block bytes. */
 export const measurementFlags = ["--web.enable-admin-api"];
 
+/** The web config is left out of a sizing run: authentication sizes nothing, and the harness reads the API plainly. */
+const benchWebConfigFile = "/bench/no-web-config.yml";
+
 /**
  * The rendered flags for the plan, with the paths and the listen address of this run: loopback on a free port
- * instead of the pod's 0.0.0.0:9090. Everything that sizes the TSDB (retention, block durations) is untouched.
+ * instead of the pod's 0.0.0.0:9090, and no web config. Everything that sizes the TSDB (retention, block durations) is untouched.
  */
 export function benchPrometheusArgs(plan: Plan, configFile: string, tsdbPath: string, port: number): string[] {
-    const rendered = prometheusArgs({ configFile, tsdbPath, plan });
+    const rendered = prometheusArgs({ configFile, tsdbPath, plan, webConfigFile: benchWebConfigFile }).filter((arg) => arg !== `--web.config.file=${benchWebConfigFile}`);
     const listen = rendered.findIndex((arg) => arg.startsWith("--web.listen-address="));
     if (listen < 0) throw new Error(`the rendered Prometheus flags have no --web.listen-address to point at loopback: ${rendered.join(" ")}`);
     return [...rendered.slice(0, listen), `--web.listen-address=127.0.0.1:${port}`, ...rendered.slice(listen + 1), ...measurementFlags];
@@ -65,9 +68,11 @@ export function benchInstance(plan: Plan): InstanceConfig {
     return { name: "bench", team: "bench", plan, platform: "kubernetes", replicas: 1, apps: [], jobs: [], externalLabels: {}, rules: [] };
 }
 
+const benchWebAuth = { username: "bench", passwordFile: "/bench/no-password" };
+
 /**
- * prometheus.yml and rule files as the program renders them, the self-scrape pointed at this run's port and the
- * sidecar's job dropped (no sidecar runs here).
+ * prometheus.yml and rule files as the program renders them, the self-scrape pointed at this run's port without
+ * credentials (the run has no web config) and the sidecar's job dropped (no sidecar runs here).
  */
 export function writeBenchConfig(dir: string, plan: Plan, shape: WorkloadShape, exporterPort: number, prometheusPort: number): string {
     const ruleDir = path.join(dir, "rules");
@@ -78,12 +83,17 @@ export function writeBenchConfig(dir: string, plan: Plan, shape: WorkloadShape, 
         replicaValue: "bench-0",
         scrapeJobs: [workloadScrapeJob(plan, shape, exporterPort)],
         ruleDir,
+        webAuth: benchWebAuth,
     });
     const config = yaml.load(files.prometheusYml) as { scrape_configs: ScrapeConfig[] };
-    const [self, sidecar] = selfScrapeJobs().map((job) => job.job_name);
+    const [self, sidecar] = selfScrapeJobs(benchWebAuth).map((job) => job.job_name);
     config.scrape_configs = config.scrape_configs
         .filter((job) => job.job_name !== sidecar)
-        .map((job) => (job.job_name === self ? { ...job, static_configs: [{ targets: [`127.0.0.1:${prometheusPort}`] }] } : job));
+        .map((job) => {
+            if (job.job_name !== self) return job;
+            const { basic_auth: _credentials, ...plain } = job;
+            return { ...plain, static_configs: [{ targets: [`127.0.0.1:${prometheusPort}`] }] };
+        });
     fs.mkdirSync(ruleDir, { recursive: true });
     for (const [name, text] of Object.entries(files.ruleFiles)) fs.writeFileSync(path.join(ruleDir, name), text);
     const configFile = path.join(dir, "prometheus.yml");

@@ -64,11 +64,15 @@ export function taskRole(name: string, context: EcsContext, statements: pulumi.I
 export function executionRole(
     name: string,
     context: EcsContext,
-    input: { logGroupArns: pulumi.Input<string>[]; secretValueFroms: readonly string[]; containers: pulumi.Input<ContainerDefinition[]> },
+    input: { logGroupArns: pulumi.Input<string>[]; containers: pulumi.Input<ContainerDefinition[]> },
     opts: pulumi.CustomResourceOptions,
 ): aws.iam.Role {
-    const statements = pulumi.all([pulumi.all(input.logGroupArns), pulumi.output(input.containers)]).apply(([logGroupArns, containers]) =>
-        executionRoleStatements({ logGroupArns, secretValueFroms: input.secretValueFroms, images: containers.map((container) => container.image) }));
+    // Exactly the secrets the containers name: a secret added to a container is granted with it.
+    const statements = pulumi.all([pulumi.all(input.logGroupArns), pulumi.output(input.containers)]).apply(([logGroupArns, containers]) => executionRoleStatements({
+        logGroupArns,
+        secretValueFroms: containers.flatMap((container) => (container.secrets ?? []).map((secret) => secret.valueFrom)),
+        images: containers.map((container) => container.image),
+    }));
     return roleWithPolicy(`${name}-execution-role`, `Execution role of ${name}`, context, statements, opts);
 }
 

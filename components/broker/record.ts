@@ -2,11 +2,12 @@
  * One Tsuru service instance's record, kept as its own stack's config (the Pulumi backend is the broker's
  * database), and the instance it describes.
  */
+import type { Output } from "@pulumi/pulumi";
 import { z } from "zod";
 import { ConfigError, formatPath } from "../config/errors";
 import { resolveInstances } from "../config/instances";
 import { strictObject } from "../config/primitives";
-import { decodeConfigValue, projectConfig } from "../config/read";
+import { decodeConfigValue, projectConfig, secretConfig } from "../config/read";
 import { instanceSchema, jobSchema, kubernetesAppSchema } from "../config/schema";
 import type { KubernetesInstanceConfig } from "../config/types";
 import type { BrokerSettings } from "./settings";
@@ -47,12 +48,19 @@ export const instanceRecordSchema = strictObject({
 });
 export type InstanceRecord = z.infer<typeof instanceRecordSchema>;
 
+/**
+ * The instance's web password: a secret key of the same stack config (`prometheus-paas-instance:password`),
+ * encrypted by the CLI with the backend's passphrase; set by the broker, never part of the plain record.
+ */
+export const instancePasswordKey = "password";
+
 /** Record keys whose config values are plain strings (never JSON-decoded, so a team "123" stays a string). */
 const recordStringKeys = new Set(["plan", "team", "description", "pool", "cluster", "lastError", "updatedAt", "brokerInputs"]);
 
 /** Validates a record read from stack config, where the CLI may have written scalars as strings ("1", "true"). */
 export function parseInstanceRecord(config: Record<string, unknown>): InstanceRecord {
-    const raw = Object.fromEntries(Object.entries(config).map(([key, value]) =>
+    const { [instancePasswordKey]: _password, ...recordKeys } = config;
+    const raw = Object.fromEntries(Object.entries(recordKeys).map(([key, value]) =>
         [key, typeof value === "string" && !recordStringKeys.has(key) ? decodeConfigValue(value) : value]));
     const parsed = instanceRecordSchema.safeParse(raw);
     if (!parsed.success) {
@@ -77,4 +85,11 @@ export function instanceFromRecord(name: string, record: Pick<InstanceRecord, "p
 /** Reads the current (instance) stack's record inside its inline program. */
 export function loadInstanceRecord(): InstanceRecord {
     return parseInstanceRecord(projectConfig(instanceProjectName));
+}
+
+/** The current (instance) stack's web password, a secret Output; the broker sets it before the first run. */
+export function loadInstancePassword(): Output<string> {
+    const password = secretConfig(instanceProjectName, instancePasswordKey);
+    if (password === undefined) throw new ConfigError([`${instanceProjectName}:${instancePasswordKey}: is not set; the broker sets it (as a secret) before it runs the instance's stack`]);
+    return password;
 }

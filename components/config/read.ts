@@ -16,6 +16,11 @@ export function secretConfig(project: string, key: string): pulumi.Output<string
     return new pulumi.Config(project).getSecret(key);
 }
 
+/** A secret object value of the running stack as a secret Output. */
+export function secretConfigObject<T>(project: string, key: string): pulumi.Output<T> | undefined {
+    return new pulumi.Config(project).getSecretObject<T>(key);
+}
+
 /** Structured config arrives JSON-encoded; scalars arrive as strings. */
 export function decodeConfigValue(value: string): unknown {
     if (/^\s*[[{]/.test(value) || value === "true" || value === "false" || /^-?[0-9]+(\.[0-9]+)?$/.test(value)) {

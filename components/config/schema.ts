@@ -235,6 +235,8 @@ export const stackConfigSchema = strictObject({
     tsuruServicePassword: z.string().optional(),
     broker: z.preprocess(absentWhenEmpty, brokerSchema.optional()),
     brokerBackendPassphrase: z.string().optional(),
+    /** Instance name → its web password (set with --secret); an instance without one gets a generated password. */
+    instancePasswords: z.record(z.string()).default({}),
 });
 
 /** Keys whose values are secrets: read with getSecret, never placed in plain outputs. */

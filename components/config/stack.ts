@@ -9,7 +9,8 @@ import { ConfigError, configErrorMap, formatIssue } from "./errors";
 import { resolveInstances } from "./instances";
 import { mergePlans, unknownPoolPlans } from "./plan-catalog";
 import { projectName } from "./primitives";
-import { decodeConfigValue, projectConfig, secretConfig } from "./read";
+import { passwordProblem } from "../prometheus/web-auth";
+import { decodeConfigValue, projectConfig, secretConfig, secretConfigObject } from "./read";
 import { secretConfigKeys, stackConfigSchema } from "./schema";
 import type { ConfigSecrets, InstanceConfig, RawStackConfig, StackConfig } from "./types";
 
@@ -48,6 +49,13 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
     const instances = resolveInstances(config.instances, plans, config.thanos.replicaLabel, problems);
     checkEcs(config, instances, problems);
     checkTsuru(config, plans, problems);
+    for (const [name, password] of Object.entries(config.instancePasswords)) {
+        if (!instances.some((instance) => instance.name === name)) {
+            problems.push(`${projectName}:instancePasswords.${name}: names no instance; declared: ${instances.map((instance) => instance.name).join(", ") || "none"}`);
+        }
+        const problem = passwordProblem(password);
+        if (problem !== undefined) problems.push(`${projectName}:instancePasswords.${name}: ${problem}`);
+    }
     if (hasAccessKey !== Boolean(config.bucketSecretKey)) {
         problems.push(`${projectName}:bucketAccessKey: set both bucketAccessKey and bucketSecretKey (as secrets), or neither to use the SDK's default credentials`);
     }
@@ -70,6 +78,7 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
         tsuruServicePassword: secrets.tsuruServicePassword,
         broker: config.broker,
         brokerBackendPassphrase: secrets.brokerBackendPassphrase,
+        instancePasswords: secrets.instancePasswords,
         ecs: config.ecs && {
             ...config.ecs,
             cluster: { name: config.ecs.cluster.name ?? `prometheus-${config.environment}`, existing: config.ecs.cluster.existing },
@@ -85,11 +94,14 @@ export function loadStackConfig(): StackConfig {
     const secret = (key: (typeof secretConfigKeys)[number]) => (raw[key] ? secretConfig(projectName, key) : undefined);
     const accessKey = secret("bucketAccessKey");
     const secretKey = secret("bucketSecretKey");
+    const passwords = raw.instancePasswords ? secretConfigObject<Record<string, string>>(projectName, "instancePasswords") : undefined;
+    const passwordNames = raw.instancePasswords !== null && typeof raw.instancePasswords === "object" ? Object.keys(raw.instancePasswords) : [];
     // The plain copies only serve validation; the secrets travel as secret Outputs.
     return parseStackConfig(raw, {
         bucketCredentials: accessKey && secretKey ? { accessKey, secretKey } : undefined,
         tsuruServicePassword: secret("tsuruServicePassword"),
         brokerBackendPassphrase: secret("brokerBackendPassphrase"),
+        instancePasswords: passwords && Object.fromEntries(passwordNames.map((name) => [name, passwords.apply((all) => all[name])])),
     });
 }
 

@@ -63,6 +63,8 @@ export interface ConfigSecrets {
     readonly tsuruServicePassword?: Input<string>;
     /** Passphrase of the broker's backend. */
     readonly brokerBackendPassphrase?: Input<string>;
+    /** Web passwords of the instances that set one; the others get a generated password. */
+    readonly instancePasswords?: Readonly<Record<string, Input<string>>>;
 }
 
 export interface StackConfig extends ConfigSecrets {

@@ -63,7 +63,7 @@ export class Yace extends pulumi.ComponentResource {
         const role = taskRole(name, ecs, statements, child);
         const containers = pulumi.all([logs.name, ecs.configBucket.name]).apply(([logGroupName, configBucket]) =>
             yaceContainers({ yace, configYml, region: ecs.region, logGroup: logGroupName, configBucket }));
-        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], secretValueFroms: [], containers }, child);
+        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], containers }, child);
 
         const taskDefinition = fargateTaskDefinition(name, {
             family: `yace-${ecs.environment}`,

@@ -6,9 +6,11 @@ export interface DatasourceInput {
     readonly url: string;
     readonly flavor: "Prometheus" | "Thanos";
     readonly isDefault?: boolean;
+    /** Basic auth of the datasource; the password goes into secureJsonData (encrypted in Grafana's database). */
+    readonly basicAuth?: { readonly username: string; readonly password: string };
 }
 
-/** Label Grafana's k8s-sidecar watches for datasource ConfigMaps. */
+/** Label Grafana's k8s-sidecar watches for datasource ConfigMaps and Secrets. */
 export const grafanaDatasourceLabel = { grafana_datasource: "1" } as const;
 
 export function renderDatasources(datasources: readonly DatasourceInput[]): string {
@@ -23,6 +25,7 @@ export function renderDatasources(datasources: readonly DatasourceInput[]): stri
                 isDefault: source.isDefault ?? false,
                 editable: false,
                 jsonData: { prometheusType: source.flavor, timeInterval: "30s" },
+                ...(source.basicAuth ? { basicAuth: true, basicAuthUser: source.basicAuth.username, secureJsonData: { basicAuthPassword: source.basicAuth.password } } : {}),
             })),
         },
         { lineWidth: -1 },

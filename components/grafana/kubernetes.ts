@@ -7,22 +7,22 @@ import { DatasourceInput, grafanaDatasourceLabel, renderDatasources } from "./da
 export interface GrafanaDatasourcesArgs {
     /** Namespace Grafana's datasource sidecar watches. */
     readonly namespace: pulumi.Input<string>;
-    /** One ConfigMap per entry, so a tenant's datasource comes and goes with its instance. */
+    /** One Secret per entry, so a tenant's datasource (and its credentials) comes and goes with its instance. */
     readonly datasources: Record<string, pulumi.Input<DatasourceInput>>;
 }
 
-/** Grafana datasources as ConfigMaps labelled for Grafana's datasource sidecar. */
+/** Grafana datasources as Secrets (some carry credentials) labelled for Grafana's datasource sidecar. */
 export class GrafanaDatasources extends pulumi.ComponentResource {
     constructor(name: string, args: GrafanaDatasourcesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("paas:grafana:GrafanaDatasources", name, {}, formerly("paas:grafana:Datasources", opts));
         for (const [key, datasource] of Object.entries(args.datasources)) {
-            new k8s.core.v1.ConfigMap(`${name}-${key}`, {
+            new k8s.core.v1.Secret(`${name}-${key}`, {
                 metadata: {
                     name: `grafana-datasource-${key}`,
                     namespace: args.namespace,
                     labels: { ...workloadLabels("grafana", "datasource", key), ...grafanaDatasourceLabel },
                 },
-                data: { [`${key}.yaml`]: pulumi.output(datasource).apply((source) => renderDatasources([source])) },
+                stringData: { [`${key}.yaml`]: pulumi.secret(pulumi.output(datasource).apply((source) => renderDatasources([source]))) },
             }, { parent: this });
         }
         this.registerOutputs({});

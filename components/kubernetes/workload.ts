@@ -33,8 +33,13 @@ export const containerSecurityContext: k8s.types.input.core.v1.SecurityContext =
 
 type Probe = k8s.types.input.core.v1.Probe;
 
+/** How often a probe runs and how long it may take, whatever it checks. */
+export function probeTiming(probe: HttpProbe): Pick<Probe, "periodSeconds" | "failureThreshold" | "timeoutSeconds"> {
+    return { periodSeconds: probe.periodSeconds, failureThreshold: probe.failureThreshold, timeoutSeconds: probe.timeoutSeconds };
+}
+
 function httpGet(probe: HttpProbe, port: number): Probe {
-    return { httpGet: { path: probe.path, port }, periodSeconds: probe.periodSeconds, failureThreshold: probe.failureThreshold, timeoutSeconds: probe.timeoutSeconds };
+    return { httpGet: { path: probe.path, port }, ...probeTiming(probe) };
 }
 
 /** Requests and limits of a container; no CPU limit (throttling a Prometheus or Thanos process only slows it down). */

@@ -15,9 +15,11 @@ import {
     ecsAppScrapeJob,
     ExternalLabelContext,
     prometheusArgs,
+    promtoolCheckCommand,
     renderInstanceFiles,
     scrapePasswordEnv,
 } from "./render";
+import { renderClientConfig, webAuthFiles, WebClientAuth } from "./web-auth";
 
 /** Environment variable carrying the replica label value; one ECS service (and task definition) per replica sets it. */
 export const replicaEnv = "PROMETHEUS_REPLICA";
@@ -36,7 +38,45 @@ const files = {
     configOut: `${ecsPaths.configOut}/prometheus.yml`,
     rules: `${ecsPaths.shared}/rules`,
     objstore: `${ecsPaths.shared}/objstore.yml`,
+    // Written at task start from the task's secrets, on task storage: never on EFS or in the config bucket.
+    webConfig: `${ecsPaths.configOut}/${webAuthFiles.webConfig}`,
+    password: `${ecsPaths.configOut}/${webAuthFiles.password}`,
+    httpClient: `${ecsPaths.configOut}/${webAuthFiles.client}`,
 };
+
+/** The instance's credentials as its containers read them: the user is the instance. */
+export function ecsWebClientAuth(instance: Pick<EcsInstanceConfig, "name">): WebClientAuth {
+    return { username: instance.name, passwordFile: files.password };
+}
+
+/** The JSON keys of an instance's web auth secret in Secrets Manager. */
+export const webAuthSecretKeys = { webConfig: "webConfig", password: "password" } as const;
+/** The task secrets config-render writes into the web auth files. */
+const webAuthEnv = { webConfig: "PROMETHEUS_WEB_CONFIG", password: "PROMETHEUS_PASSWORD" } as const;
+
+/** The instance's web auth secret, as it reaches a replica task: one version of it, so both keys always match. */
+export interface WebAuthSecretVersion {
+    readonly arn: string;
+    readonly versionId: string;
+}
+
+/**
+ * Container `secrets` of the web config and password, pinned to one version of the secret: a new password is a new
+ * task definition (so new tasks, which write the new files), never a running task whose files disagree.
+ */
+export function webAuthSecrets(secret: WebAuthSecretVersion): { name: string; valueFrom: string }[] {
+    return (Object.keys(webAuthEnv) as (keyof typeof webAuthEnv)[]).map((key) => ({ name: webAuthEnv[key], valueFrom: `${secret.arn}:${webAuthSecretKeys[key]}::${secret.versionId}` }));
+}
+
+/** config-render's step that writes the web auth files from its secrets (printf: a shell builtin, no echo escapes). */
+function writeWebAuthFiles(instance: EcsInstanceConfig): string {
+    return [
+        `printf '%s' "$${webAuthEnv.webConfig}" > ${shellQuote(files.webConfig)}`,
+        `printf '%s' "$${webAuthEnv.password}" > ${shellQuote(files.password)}`,
+        `printf '%s' ${shellQuote(renderClientConfig(ecsWebClientAuth(instance)))} > ${shellQuote(files.httpClient)}`,
+        `chmod 0400 ${shellQuote(files.webConfig)} ${shellQuote(files.password)}`,
+    ].join("; ");
+}
 
 /** Task volumes: `shared` is the instance's EFS access point, the others task storage. */
 export const ecsVolumes = { shared: "shared-config", tsdb: "tsdb", configOut: "config-out", fileSd: "file-sd" } as const;
@@ -68,6 +108,7 @@ export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
         labels: input.labels,
         alertmanagers: input.alertmanagers,
         replicaValue: ecsReplicaPlaceholder,
+        webAuth: ecsWebClientAuth(instance),
         scrapeJobs: [
             ...instance.apps.map((app) => ecsAppScrapeJob(app, instance.plan, ecsFileSdFile(app.cluster))),
             ...input.exporters.map((exporter) => dnsExporterScrapeJob(exporter.jobName, exporter.host, exporter.port, instance.plan)),
@@ -138,6 +179,7 @@ function instanceConfigSync(input: InstanceConfigLocation, name: string): Contai
 export interface PrometheusContainersInput extends InstanceConfigLocation {
     readonly instance: EcsInstanceConfig;
     readonly replicaName: string;
+    readonly webAuthSecret: WebAuthSecretVersion;
 }
 
 /**
@@ -162,9 +204,9 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         essential: false,
         // Root only to hand the task-local volumes to nobody; the EFS access point maps it to nobody anyway.
         user: "0",
-        command: ["sh", "-c", `set -eu; ${envsubstScript(files.template, files.configOut)}; chown -R ${nobody.user} ${localDirs.map(shellQuote).join(" ")}`],
+        command: ["sh", "-c", `set -eu; ${envsubstScript(files.template, files.configOut)}; ${writeWebAuthFiles(instance)}; chown -R ${nobody.user} ${localDirs.map(shellQuote).join(" ")}`],
         environment: replica,
-        ...(secrets.length > 0 ? { secrets } : {}),
+        secrets: [...secrets, ...webAuthSecrets(input.webAuthSecret)],
         ...ecsResources(configRenderResources),
         // COMPLETE, not SUCCESS: if S3 is unreachable the last synced copy on EFS still starts the task.
         dependsOn: [{ containerName: sync.name, condition: "COMPLETE" }],
@@ -182,12 +224,12 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         image: image("prometheus"),
         essential: true,
         user: nobody.user,
-        command: prometheusArgs({ configFile: files.configOut, tsdbPath: ecsPaths.tsdb, plan: instance.plan }),
+        command: prometheusArgs({ configFile: files.configOut, tsdbPath: ecsPaths.tsdb, plan: instance.plan, webConfigFile: files.webConfig }),
         // The TSDB is on task storage (never EFS): the plan's tmpfs does not count against memory.
         ...ecsResources(prometheus),
         portMappings: [{ containerPort: prometheus.httpPort, protocol: "tcp", name: "web" }],
         dependsOn: [rendered],
-        ...ecsProcess(prometheus),
+        ...withHealthCommand(ecsProcess(prometheus), promtoolCheckCommand("healthy", files.httpClient)),
         mountPoints: [
             { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
             { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: true },
@@ -202,7 +244,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         image: image("thanos"),
         essential: true,
         user: nobody.user,
-        command: sidecarArgs({ tsdbPath: ecsPaths.tsdb, objstoreFile: files.objstore, configTemplate: files.template, configOut: files.configOut, ruleDir: files.rules }),
+        command: sidecarArgs({ tsdbPath: ecsPaths.tsdb, objstoreFile: files.objstore, configTemplate: files.template, configOut: files.configOut, ruleDir: files.rules, prometheusHttpClientFile: files.httpClient }),
         environment: replica,
         ...(secrets.length > 0 ? { secrets } : {}),
         ...ecsResources(sidecar),
@@ -235,6 +277,11 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         logConfiguration: logs(discoveryContainerName(cluster)),
     }));
     return [sync, render, prometheusContainer, sidecarContainer, ...discovery];
+}
+
+/** Prometheus answers 401 on /-/healthy without credentials: its health check authenticates from the client file. */
+function withHealthCommand(process: ReturnType<typeof ecsProcess>, command: string[]): ReturnType<typeof ecsProcess> {
+    return { ...process, healthCheck: { ...process.healthCheck!, command: ["CMD", ...command] } };
 }
 
 /** The config update task's startedBy: `config-` and the start of the SHA-256 of the published files (name and content). */

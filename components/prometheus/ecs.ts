@@ -28,11 +28,13 @@ import {
     ecsReplicaName,
     ecsVolumes,
     prometheusContainers,
+    ecsWebClientAuth,
     renderEcsInstanceFiles,
-    scrapeSecrets,
+    webAuthSecretKeys,
 } from "./ecs-spec";
 import { prometheusWebPort } from "./defaults";
 import type { ExternalLabelContext } from "./render";
+import { renderInstanceWebConfig } from "./web-auth";
 
 /** An exporter the instance scrapes; the instance admits itself to the exporter's security group. */
 export interface EcsExporterTarget extends EcsExporter {
@@ -56,6 +58,8 @@ export interface EcsPrometheusArgs {
     readonly thanosBucket: { readonly arn: pulumi.Input<string>; readonly kmsKeyArn?: string };
     /** Exporters (e.g. YACE) this instance scrapes. */
     readonly exporters: readonly EcsExporterTarget[];
+    /** The instance's password (its user is the instance's name): every endpoint of its Prometheus asks for it. */
+    readonly password: pulumi.Input<string>;
 }
 
 /**
@@ -68,6 +72,8 @@ export class EcsPrometheus extends pulumi.ComponentResource {
     /** StoreAPI endpoint of the sidecars for Thanos query (`dns+` resolves every replica). */
     readonly storeApiEndpoint: string;
     readonly url: string;
+    /** The basic auth user of the instance (its password is the one given, kept in Secrets Manager). */
+    readonly username: string;
     readonly securityGroupId: pulumi.Output<string>;
     /** Run after `pulumi up` changed the configuration: copies it onto EFS; the reloader then reloads Prometheus. */
     readonly configUpdateCommand: pulumi.Output<string>;
@@ -115,14 +121,26 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const role = taskRole(name, ecs, pulumi.all([bucketStatements, configStatements, efsWrite, discovery]).apply((parts) => parts.flat()), child);
         const updateRole = taskRole(`${name}-config-update`, ecs, pulumi.all([configStatements, efsWrite]).apply((parts) => parts.flat()), child);
 
-        const replicaContainers = Array.from({ length: instance.replicas }, (_, index) =>
-            pulumi.all([logs.name, ecs.configBucket.name]).apply(([logGroupName, configBucket]) =>
-                prometheusContainers({ instance, replicaName: ecsReplicaName(instance, index), region: ecs.region, logGroup: logGroupName, configBucket, configPrefix })));
-        const execution = executionRole(name, ecs, {
-            logGroupArns: [logs.arn],
-            secretValueFroms: scrapeSecrets(instance).map((secret) => secret.valueFrom),
-            containers: replicaContainers[0],
+        // The web config (bcrypt hash) and the password, read by config-render as task secrets, never plain environment.
+        this.username = ecsWebClientAuth(instance).username;
+        const password = pulumi.secret(args.password);
+        const webAuthSecret = new aws.secretsmanager.Secret(`${name}-web-auth`, {
+            name: `${family}-web-auth`,
+            description: `Web credentials of Prometheus ${instance.name} (${ecs.environment})`,
+            recoveryWindowInDays: 7,
         }, child);
+        const webAuthVersion = new aws.secretsmanager.SecretVersion(`${name}-web-auth`, {
+            secretId: webAuthSecret.id,
+            secretString: password.apply((value) => JSON.stringify({
+                [webAuthSecretKeys.webConfig]: renderInstanceWebConfig({ username: this.username, password: value }),
+                [webAuthSecretKeys.password]: value,
+            })),
+        }, child);
+
+        const replicaContainers = Array.from({ length: instance.replicas }, (_, index) =>
+            pulumi.all([logs.name, ecs.configBucket.name, webAuthSecret.arn, webAuthVersion.versionId]).apply(([logGroupName, configBucket, arn, versionId]) =>
+                prometheusContainers({ instance, replicaName: ecsReplicaName(instance, index), region: ecs.region, logGroup: logGroupName, configBucket, configPrefix, webAuthSecret: { arn, versionId } })));
+        const execution = executionRole(name, ecs, { logGroupArns: [logs.arn], containers: replicaContainers[0] }, child);
         const sharedVolume = efsVolume(ecsVolumes.shared, args.efs.fileSystemId, args.efs.accessPointId);
         const taskVolumes = [sharedVolume, { name: ecsVolumes.tsdb }, { name: ecsVolumes.configOut }, { name: ecsVolumes.fileSd }];
 

@@ -11,6 +11,7 @@ import { image } from "../images";
 import {
     containerProbes,
     containerResources,
+    probeTiming,
     containerSecurityContext,
     podNameEnv,
     podSecurityContext,
@@ -21,7 +22,8 @@ import { thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
 import { configRenderResources, prometheusDefaults, prometheusWebPort } from "./defaults";
-import { ExternalLabelContext, prometheusArgs, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
+import { ExternalLabelContext, prometheusArgs, promtoolCheckCommand, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
+import { webAuthFiles, WebClientAuth } from "./web-auth";
 
 /** Placeholder the sidecar's reloader (and the init container) replace with the pod name. */
 export const replicaPlaceholder = "$(POD_NAME)";
@@ -32,6 +34,7 @@ const paths = {
     configOutDir: "/etc/prometheus/config_out",
     rules: "/etc/prometheus/rules",
     objstore: "/etc/thanos",
+    web: "/etc/prometheus/web",
 };
 const configTemplate = `${paths.configTemplateDir}/prometheus.yml.tmpl`;
 const configOut = `${paths.configOutDir}/prometheus.yml`;
@@ -47,6 +50,7 @@ export function kubernetesPrometheusNames(instance: Pick<KubernetesInstanceConfi
         discoveryRole: `${base}-discovery`,
         config: `${base}-config`,
         rules: `${base}-rules`,
+        webAuth: `${base}-web`,
     };
 }
 
@@ -62,10 +66,17 @@ export function kubernetesScrapeJobs(instance: KubernetesInstanceConfig): Scrape
     ];
 }
 
+/** The instance's credentials as its containers read them from the mounted web Secret: the user is the instance. */
+export function kubernetesWebClientAuth(instance: Pick<KubernetesInstanceConfig, "name">): WebClientAuth {
+    return { username: instance.name, passwordFile: `${paths.web}/${webAuthFiles.password}` };
+}
+const httpClientFile = `${paths.web}/${webAuthFiles.client}`;
+
 /** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
 export function renderKubernetesInstanceFiles(input: { instance: KubernetesInstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
     return renderInstanceFiles({
         ...input,
+        webAuth: kubernetesWebClientAuth(input.instance),
         replicaValue: replicaPlaceholder,
         scrapeJobs: kubernetesScrapeJobs(input.instance),
         ruleDir: paths.rules,
@@ -98,6 +109,20 @@ export const prometheusServicePorts = [
     { name: "web", port: prometheusWebPort, targetPort: "web" },
     { name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" },
 ];
+
+/**
+ * Prometheus answers 401 on every path without the instance's credentials, so readiness runs promtool with the
+ * mounted client file (no credential in the pod spec). Liveness and startup only check the port: an HTTP liveness
+ * would restart the pod, and lose its tmpfs head, over a broken web config (every path then answers 500).
+ */
+function prometheusProbes(prometheus: ReturnType<typeof prometheusDefaults>) {
+    const tcpSocket = { port: prometheus.httpPort };
+    return {
+        readinessProbe: { exec: { command: promtoolCheckCommand("ready", httpClientFile) }, ...probeTiming(prometheus.readiness) },
+        livenessProbe: { tcpSocket, ...probeTiming(prometheus.liveness) },
+        startupProbe: { tcpSocket, ...probeTiming(prometheus.liveness), failureThreshold: Math.ceil(prometheus.startSeconds / prometheus.liveness.periodSeconds) },
+    };
+}
 
 /**
  * The StatefulSet of one instance: TSDB on tmpfs sized by the plan, Thanos sidecar, config rendered before start.
@@ -137,21 +162,22 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     {
                         name: "prometheus",
                         image: image("prometheus"),
-                        args: prometheusArgs({ configFile: configOut, tsdbPath: paths.tsdb, plan: instance.plan }),
+                        args: prometheusArgs({ configFile: configOut, tsdbPath: paths.tsdb, plan: instance.plan, webConfigFile: `${paths.web}/${webAuthFiles.webConfig}` }),
                         ports: [{ name: "web", containerPort: prometheus.httpPort }],
                         resources: containerResources(prometheus),
-                        ...containerProbes(prometheus),
+                        ...prometheusProbes(prometheus),
                         securityContext: containerSecurityContext,
                         volumeMounts: [
                             { name: "tsdb", mountPath: paths.tsdb },
                             { name: "config-out", mountPath: paths.configOutDir, readOnly: true },
                             { name: "rules", mountPath: paths.rules, readOnly: true },
+                            { name: "web", mountPath: paths.web, readOnly: true },
                         ],
                     },
                     {
                         name: "thanos-sidecar",
                         image: image("thanos"),
-                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile: `${paths.objstore}/objstore.yml`, configTemplate, configOut, ruleDir: paths.rules }),
+                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile: `${paths.objstore}/objstore.yml`, configTemplate, configOut, ruleDir: paths.rules, prometheusHttpClientFile: httpClientFile }),
                         env: [podNameEnv],
                         ports: [
                             { name: "grpc", containerPort: sidecar.grpcPort! },
@@ -166,6 +192,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                             { name: "config-out", mountPath: paths.configOutDir },
                             { name: "rules", mountPath: paths.rules, readOnly: true },
                             { name: "objstore", mountPath: paths.objstore, readOnly: true },
+                            { name: "web", mountPath: paths.web, readOnly: true },
                         ],
                     },
                 ],
@@ -176,6 +203,8 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     { name: "config-out", emptyDir: { sizeLimit: "8Mi" } },
                     { name: "rules", configMap: { name: names.rules } },
                     { name: "objstore", secret: { secretName: objstoreSecret } },
+                    // Fixed name: the web config is re-read on every request, so a new password needs no new pod.
+                    { name: "web", secret: { secretName: names.webAuth } },
                 ],
             },
         },

@@ -8,12 +8,14 @@ import {
     kubernetesStoreApiEndpoint,
     discoveryRules,
     kubernetesScrapeJobs,
+    kubernetesWebClientAuth,
     prometheusPodLabels,
     prometheusServicePorts,
     prometheusStatefulSetSpec,
     renderKubernetesInstanceFiles,
 } from "./kubernetes-spec";
 import type { ExternalLabelContext } from "./render";
+import { renderClientConfig, renderInstanceWebConfig, webAuthFiles } from "./web-auth";
 
 export { replicaPlaceholder } from "./kubernetes-spec";
 
@@ -28,6 +30,8 @@ export interface KubernetesPrometheusArgs {
     readonly alertmanagers: readonly string[];
     /** objstore.yml for the sidecar's uploads (kept secret). */
     readonly objstoreConfig: pulumi.Input<string>;
+    /** The instance's password (its user is the instance's name): every endpoint of its Prometheus asks for it. */
+    readonly password: pulumi.Input<string>;
 }
 
 /**
@@ -37,6 +41,8 @@ export interface KubernetesPrometheusArgs {
 export class KubernetesPrometheus extends pulumi.ComponentResource {
     /** In-cluster URL of the Prometheus web API (any replica). */
     readonly url: pulumi.Output<string>;
+    /** The basic auth user of the instance (its password is the one given). */
+    readonly username: string;
     /** Thanos query's endpoint for the sidecars' StoreAPI: the SRV records of the headless Service. */
     readonly storeApiEndpoint: pulumi.Output<string>;
 
@@ -68,6 +74,18 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         const config = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: metadata(names.config), data: { "prometheus.yml.tmpl": files.prometheusYml } }, child);
         const rules = new k8s.core.v1.ConfigMap(`${name}-rules`, { metadata: metadata(names.rules), data: files.ruleFiles }, child);
         // Named by the provider (`<name>-objstore-<suffix>`): a new objstore.yml is a new Secret, which rolls the pods (kubernetes/provider.ts).
+        // The web config with the password's bcrypt hash, and the password for the pod's own clients (self-scrape,
+        // sidecar, readiness probe). A stable hash: an unchanged password leaves the Secret as it is.
+        const clientAuth = kubernetesWebClientAuth(instance);
+        const password = pulumi.secret(args.password);
+        const webAuth = new k8s.core.v1.Secret(`${name}-web`, {
+            metadata: metadata(names.webAuth),
+            stringData: {
+                [webAuthFiles.webConfig]: password.apply((value) => renderInstanceWebConfig({ username: clientAuth.username, password: value })),
+                [webAuthFiles.password]: password,
+                [webAuthFiles.client]: renderClientConfig(clientAuth),
+            },
+        }, child);
         const objstore = new k8s.core.v1.Secret(`${name}-objstore`, {
             metadata: { namespace: args.namespace, labels },
             stringData: { "objstore.yml": pulumi.secret(args.objstoreConfig) },
@@ -86,7 +104,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
             metadata: metadata(names.statefulSet),
             spec: prometheusStatefulSetSpec(instance, objstore.metadata.name),
-        }, { ...child, dependsOn: [serviceAccount, config, rules, objstore, headless] });
+        }, { ...child, dependsOn: [serviceAccount, config, rules, objstore, webAuth, headless] });
 
         if (instance.replicas > 1) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
@@ -95,6 +113,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
             }, child);
         }
 
+        this.username = clientAuth.username;
         this.url = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${prometheusWebPort}`;
         this.storeApiEndpoint = pulumi.all([headless.metadata.name, headless.metadata.namespace]).apply(([headlessName, namespace]) => kubernetesStoreApiEndpoint(headlessName, namespace));
         this.registerOutputs({ url: this.url, storeApiEndpoint: this.storeApiEndpoint });

@@ -8,6 +8,7 @@ import { Plan, scrapeTimeout } from "../plans";
 import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";
 import { prometheusWebPort } from "./defaults";
+import type { WebClientAuth } from "./web-auth";
 
 /** One `scrape_configs` entry; only the fields this program emits. */
 export interface ScrapeConfig {
@@ -21,7 +22,7 @@ export interface ScrapeConfig {
     target_limit?: number;
     label_name_length_limit?: number;
     label_value_length_limit?: number;
-    basic_auth?: { username: string; password: string };
+    basic_auth?: { username: string; password?: string; password_file?: string };
     static_configs?: { targets: string[]; labels?: Record<string, string> }[];
     file_sd_configs?: { files: string[]; refresh_interval?: string }[];
     dns_sd_configs?: { names: string[]; type: "A" | "SRV"; port?: number; refresh_interval?: string }[];
@@ -51,6 +52,8 @@ export interface PrometheusConfigInput {
     /** Directory holding the rule files, as seen by Prometheus. */
     readonly ruleDir: string;
     readonly alertmanagers: readonly string[];
+    /** The instance's own credentials, for its scrape of itself. */
+    readonly webAuth: WebClientAuth;
 }
 
 /** Per-target limits from the plan, so one noisy app cannot exhaust the instance's tmpfs. */
@@ -64,10 +67,14 @@ export function planLimits(plan: Plan): Pick<ScrapeConfig, "sample_limit" | "lab
     };
 }
 
-/** Prometheus itself and its Thanos sidecar, both in the same task/pod. */
-export function selfScrapeJobs(): ScrapeConfig[] {
+/** Prometheus itself (behind its own credentials) and its Thanos sidecar, both in the same task/pod. */
+export function selfScrapeJobs(auth: WebClientAuth): ScrapeConfig[] {
     return [
-        { job_name: "prometheus", static_configs: [{ targets: [`localhost:${prometheusWebPort}`] }] },
+        {
+            job_name: "prometheus",
+            basic_auth: { username: auth.username, password_file: auth.passwordFile },
+            static_configs: [{ targets: [`localhost:${prometheusWebPort}`] }],
+        },
         { job_name: "thanos-sidecar", static_configs: [{ targets: [`localhost:${thanosPorts.http}`] }] },
     ];
 }
@@ -219,7 +226,7 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
             external_labels: { ...input.externalLabels },
         },
         rule_files: [`${input.ruleDir}/*.yml`],
-        scrape_configs: [...selfScrapeJobs(), ...input.scrapeJobs],
+        scrape_configs: [...selfScrapeJobs(input.webAuth), ...input.scrapeJobs],
     };
     if (input.alertmanagers.length > 0) {
         document.alerting = { alertmanagers: alertmanagerConfigs(input.alertmanagers) };
@@ -326,6 +333,8 @@ export interface InstanceFilesInput {
     readonly scrapeJobs: readonly ScrapeConfig[];
     /** Directory of the rule files as Prometheus sees it. */
     readonly ruleDir: string;
+    /** The instance's credentials as its own clients read them. */
+    readonly webAuth: WebClientAuth;
 }
 
 /** prometheus.yml template and rule files of one instance, whatever the platform. */
@@ -339,6 +348,7 @@ export function renderInstanceFiles(input: InstanceFilesInput): { prometheusYml:
             scrapeJobs: input.scrapeJobs,
             ruleDir: input.ruleDir,
             alertmanagers: input.alertmanagers,
+            webAuth: input.webAuth,
         }),
         ruleFiles: instanceRuleFiles(instance),
     };
@@ -348,6 +358,8 @@ export interface PrometheusArgsInput {
     readonly configFile: string;
     readonly tsdbPath: string;
     readonly plan: Plan;
+    /** Prometheus' web config: every endpoint, health and admin included, asks for the instance's credentials. */
+    readonly webConfigFile: string;
 }
 
 /**
@@ -357,7 +369,10 @@ export interface PrometheusArgsInput {
  */
 export const blockChunkSegmentMiB = 16;
 
-/** Flags every Prometheus of this platform runs with; 2h/2h blocks and lifecycle are what the sidecar needs. */
+/**
+ * Flags every Prometheus of this platform runs with; 2h/2h blocks and lifecycle are what the sidecar needs, and the
+ * web config puts the lifecycle endpoints behind the instance's credentials with everything else.
+ */
 export function prometheusArgs(input: PrometheusArgsInput): string[] {
     return [
         `--config.file=${input.configFile}`,
@@ -368,7 +383,16 @@ export function prometheusArgs(input: PrometheusArgsInput): string[] {
         "--storage.tsdb.max-block-duration=2h",
         `--storage.tsdb.max-block-chunk-segment-size=${prometheusSize(blockChunkSegmentMiB)}`,
         "--web.enable-lifecycle",
+        `--web.config.file=${input.webConfigFile}`,
         `--web.listen-address=0.0.0.0:${prometheusWebPort}`,
         "--web.route-prefix=/",
     ];
+}
+
+/**
+ * A probe command of the Prometheus image that authenticates as the instance from its client file, so no
+ * credential sits in the pod spec or the task definition (every path, health included, answers 401 without).
+ */
+export function promtoolCheckCommand(check: "ready" | "healthy", httpClientFile: string): string[] {
+    return ["promtool", "check", check, `--url=http://localhost:${prometheusWebPort}`, `--http.config.file=${httpClientFile}`];
 }

@@ -91,9 +91,9 @@ export class EcsThanos extends pulumi.ComponentResource {
         };
         const taskContainers = { store: containers.apply((all) => all.store), query: containers.apply((all) => all.query), compactor: containers.apply((all) => all.compactor) };
         const executionRoles = {
-            store: executionRole(`${name}-store`, ecs, { logGroupArns: [logs.store.arn], secretValueFroms: [], containers: taskContainers.store }, child),
-            query: executionRole(`${name}-query`, ecs, { logGroupArns: [logs.query.arn], secretValueFroms: [], containers: taskContainers.query }, child),
-            compactor: executionRole(`${name}-compactor`, ecs, { logGroupArns: [logs.compactor.arn], secretValueFroms: [], containers: taskContainers.compactor }, child),
+            store: executionRole(`${name}-store`, ecs, { logGroupArns: [logs.store.arn], containers: taskContainers.store }, child),
+            query: executionRole(`${name}-query`, ecs, { logGroupArns: [logs.query.arn], containers: taskContainers.query }, child),
+            compactor: executionRole(`${name}-compactor`, ecs, { logGroupArns: [logs.compactor.arn], containers: taskContainers.compactor }, child),
         };
 
         // Store gateway: reads blocks from the bucket, registered in Cloud Map for query.

@@ -53,6 +53,8 @@ export interface SidecarArgsInput {
     readonly configTemplate: string;
     readonly configOut: string;
     readonly ruleDir: string;
+    /** The instance's credentials for Prometheus' API, used by the sidecar and its reloader (the `http` method). */
+    readonly prometheusHttpClientFile: string;
 }
 
 export function sidecarArgs(input: SidecarArgsInput): string[] {
@@ -61,10 +63,13 @@ export function sidecarArgs(input: SidecarArgsInput): string[] {
         "--log.format=logfmt",
         `--tsdb.path=${input.tsdbPath}`,
         `--prometheus.url=http://localhost:${prometheusWebPort}`,
+        `--prometheus.http-client-file=${input.prometheusHttpClientFile}`,
         `--objstore.config-file=${input.objstoreFile}`,
         `--reloader.config-file=${input.configTemplate}`,
         `--reloader.config-envsubst-file=${input.configOut}`,
         `--reloader.rule-dir=${input.ruleDir}`,
+        // `signal` would SIGHUP the first process named prometheus on the host; `http` posts /-/reload with the credentials.
+        "--reloader.method=http",
         `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
         `--http-address=0.0.0.0:${thanosPorts.http}`,
     ];

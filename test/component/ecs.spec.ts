@@ -5,7 +5,7 @@ import { configUpdateStartedBy } from "../../components/prometheus/ecs-spec";
 import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
-import { installMocks, RegisteredResource, resolve, unsecret } from "../support/mocks";
+import { installMocks, isSecret, RegisteredResource, resolve, unsecret } from "../support/mocks";
 import { recordRegistrations } from "../support/policy-harness";
 import { runStackConfig, StackRun } from "../support/stack";
 
@@ -93,10 +93,21 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         assert.deepEqual(container(task, "config-sync").command.slice(0, 4), ["s3", "sync", "s3://prometheus-config-test--mock1234/instances/billing/", "/mnt/config"]);
     });
 
-    it("gives the scrape password to the task only through the container secrets field", () => {
+    it("gives the scrape password and the instance's web credentials to the task only through the container secrets field", () => {
         const task = run.recorder.one(TASK, "ecs-prometheus-billing-0");
         assert.deepEqual(container(task, "thanos-sidecar").secrets, [{ name: "SCRAPE_PASSWORD_BILLING_API", valueFrom: `${billingSecretArn}:password::` }]);
-        assert.deepEqual(grants(policyOf(run, "ecs-prometheus-billing-execution-role"))["secretsmanager:GetSecretValue"], [billingSecretArn]);
+        const webAuthArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prometheus-test-billing-web-auth-AbCdEf";
+        assert.deepEqual(container(task, "config-render").secrets.map((secret: { valueFrom: string }) => secret.valueFrom.split("::")[0]), [`${billingSecretArn}:password`, `${webAuthArn}:webConfig`, `${webAuthArn}:password`]);
+        assert.deepEqual(grants(policyOf(run, "ecs-prometheus-billing-execution-role"))["secretsmanager:GetSecretValue"], [billingSecretArn, webAuthArn]);
+        assert.ok(!JSON.stringify(task.inputs).includes("mock-password-"), "no password in the task definition");
+    });
+
+    it("keeps the web config and the password in one Secrets Manager secret version, as a secret input", () => {
+        const version = run.recorder.one("aws:secretsmanager/secretVersion:SecretVersion", "ecs-prometheus-billing-web-auth");
+        assert.ok(isSecret(version.inputs.secretString), "secretString is a secret");
+        const value = JSON.parse(unsecret(version.inputs.secretString));
+        assert.deepEqual(Object.keys(value), ["webConfig", "password"]);
+        assert.match(value.webConfig, /^basic_auth_users:\n {2}billing: \$2b\$10\$/);
     });
 
     it("publishes prometheus.yml, rules and objstore.yml under the instance's prefix of the config bucket", () => {
@@ -216,8 +227,8 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
     });
 
     it("adds the ECS query as a Grafana datasource of the Kubernetes half", () => {
-        const datasources = run.recorder.ofType("kubernetes:core/v1:ConfigMap").filter((configMap) => configMap.inputs.metadata.labels?.grafana_datasource === "1");
-        assert.ok(datasources.some((configMap) => configMap.inputs.metadata.name === "grafana-datasource-thanos-ecs"));
+        const datasources = run.recorder.ofType("kubernetes:core/v1:Secret").filter((secret) => secret.inputs.metadata.labels?.grafana_datasource === "1");
+        assert.ok(datasources.some((secret) => secret.inputs.metadata.name === "grafana-datasource-thanos-ecs"));
     });
 
     it("exports the ECS outputs: query URL, Prometheus URLs and the on-demand config update command", async () => {

@@ -38,7 +38,7 @@ describe("KubernetesPrometheus", () => {
     before(async () => {
         recorder = await installMocks();
         component = new KubernetesPrometheus("prometheus-payments", {
-            instance: haInstance(), namespace: "prometheus", labels, alertmanagers: [], objstoreConfig: "type: S3\nconfig: {bucket: b}\n",
+            instance: haInstance(), namespace: "prometheus", labels, alertmanagers: [], objstoreConfig: "type: S3\nconfig: {bucket: b}\n", password: "component-test-password",
         });
         await recorder.settle();
     });
@@ -205,23 +205,33 @@ describe("KubernetesThanos validation", () => {
 });
 
 describe("GrafanaDatasources", () => {
-    it("labels one ConfigMap per datasource for Grafana's sidecar", async () => {
+    it("labels one Secret per datasource for Grafana's sidecar; an instance's carries its credentials in secureJsonData, as a secret", async () => {
         const recorder = await installMocks();
         new GrafanaDatasources("grafana", {
             namespace: "grafana",
             datasources: {
                 thanos: { name: "Thanos", url: "http://thanos-query.prometheus.svc:9090", flavor: "Thanos", isDefault: true },
-                "prometheus-payments": { name: "Prometheus payments", url: "http://prometheus-payments.prometheus.svc:9090", flavor: "Prometheus" },
+                "prometheus-payments": {
+                    name: "Prometheus payments", url: "http://prometheus-payments.prometheus.svc:9090", flavor: "Prometheus",
+                    basicAuth: { username: "payments", password: "payments-password-0123" },
+                },
             },
         });
         await recorder.settle();
-        const configMaps = recorder.ofType("kubernetes:core/v1:ConfigMap");
-        assert.equal(configMaps.length, 2);
-        for (const configMap of configMaps) {
-            assert.equal(configMap.inputs.metadata.labels.grafana_datasource, "1");
-            assert.equal(configMap.inputs.metadata.namespace, "grafana");
+        const secrets = recorder.ofType("kubernetes:core/v1:Secret");
+        assert.equal(secrets.length, 2);
+        assert.equal(recorder.ofType("kubernetes:core/v1:ConfigMap").length, 0);
+        for (const secret of secrets) {
+            assert.equal(secret.inputs.metadata.labels.grafana_datasource, "1");
+            assert.equal(secret.inputs.metadata.namespace, "grafana");
         }
-        const thanos = yaml.load(recorder.one("kubernetes:core/v1:ConfigMap", "grafana-thanos").inputs.data["thanos.yaml"]) as any;
+        const thanos = yaml.load(unsecret(recorder.one("kubernetes:core/v1:Secret", "grafana-thanos").inputs.stringData)["thanos.yaml"]) as any;
         assert.equal(thanos.datasources[0].jsonData.prometheusType, "Thanos");
+        assert.equal(thanos.datasources[0].basicAuth, undefined);
+        const stringData = recorder.one("kubernetes:core/v1:Secret", "grafana-prometheus-payments").inputs.stringData;
+        assert.ok(isSecret(stringData), "the datasource file is a secret input");
+        const payments = (yaml.load(unsecret(stringData)["prometheus-payments.yaml"]) as any).datasources[0];
+        assert.deepEqual([payments.basicAuth, payments.basicAuthUser, payments.secureJsonData], [true, "payments", { basicAuthPassword: "payments-password-0123" }]);
+        assert.equal(JSON.stringify(payments.jsonData).includes("payments-password"), false, "the password only in secureJsonData");
     });
 });

@@ -1,5 +1,7 @@
 import { strict as assert } from "assert";
 import * as path from "path";
+import bcrypt from "bcryptjs";
+import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { parseMiB } from "../../components/units";
@@ -35,7 +37,7 @@ describe("engine: the local stack through the real engine (inline program, file 
         for (const expected of [
             "StatefulSet/prometheus-shop", "StatefulSet/prometheus-blog", "StatefulSet/thanos-store", "StatefulSet/thanos-compactor",
             "Deployment/thanos-query", "Service/thanos-query", "PodDisruptionBudget/prometheus-blog", "Namespace/prometheus-local",
-            "ConfigMap/grafana-datasource-thanos", "Role/prometheus-shop-discovery",
+            "Secret/grafana-datasource-thanos", "Secret/prometheus-shop-web", "Role/prometheus-shop-discovery",
         ]) {
             assert.ok(kinds.has(expected), `missing ${expected}; rendered: ${[...kinds].sort().join(", ")}`);
         }
@@ -75,9 +77,36 @@ describe("engine: the local stack through the real engine (inline program, file 
         assert.match(objstore, /type: S3/);
     });
 
-    it("a preview with expectNoChanges reports every resource unchanged", async () => {
+    it("keeps each instance's password out of ConfigMaps and pod specs; its web Secret holds the bcrypt hash of the stack's password", async () => {
+        const passwords = JSON.parse((await stack.getConfig("prometheus-paas:instancePasswords")).value) as Record<string, string>;
+        const manifests = readManifests(manifestsDir);
+        for (const [instance, password] of Object.entries(passwords)) {
+            for (const manifest of manifests.filter((candidate) => candidate.kind !== "Secret")) {
+                assert.ok(!JSON.stringify(manifest).includes(password), `${manifest.kind}/${manifest.metadata.name} holds ${instance}'s password`);
+            }
+            const web = mountedSecret(manifests, find("StatefulSet", `prometheus-${instance}`), "web");
+            const file = (key: string) => Buffer.from(web.data[key], "base64").toString("utf8");
+            const hash = (yaml.load(file("web.yml")) as { basic_auth_users: Record<string, string> }).basic_auth_users[instance];
+            assert.ok(bcrypt.compareSync(password, hash), `${instance}: the hash does not match the stack's password`);
+            assert.equal(file("password"), password);
+        }
+    });
+
+    it("a second `up` and a preview with nothing changed change nothing: the web config's bcrypt hash is stable", async () => {
+        const again = await stack.up();
+        assert.deepEqual(again.summary.resourceChanges, { same: created });
         const result = await stack.preview({ expectNoChanges: true });
         assert.deepEqual(result.changeSummary, { same: created });
+    });
+
+    it("a new password updates the instance's web Secret and Grafana datasource only: no pod restarts", async () => {
+        const statefulSetBefore = find("StatefulSet", "prometheus-shop");
+        await stack.setConfig("prometheus-paas:instancePasswords.shop", { value: "local-shop-password-rotated", secret: true }, true);
+        const result = await stack.up();
+        assert.deepEqual(result.summary.resourceChanges, { same: created - 2, update: 2 });
+        assert.deepEqual(find("StatefulSet", "prometheus-shop"), statefulSetBefore);
+        const web = mountedSecret(readManifests(manifestsDir), statefulSetBefore, "web");
+        assert.equal(Buffer.from(web.data.password, "base64").toString("utf8"), "local-shop-password-rotated");
     });
 
     it("destroy leaves nothing in the state", async () => {

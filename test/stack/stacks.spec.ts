@@ -35,7 +35,9 @@ describe("stacks under mocks", () => {
             const [service] = run.recorder.ofType("pulumi-nodejs:dynamic/paas-tsuru:TsuruService").filter((resource) => resource.name === "tsuru-service");
             assert.ok(service, `${stack}: no TsuruService`);
             assert.ok(isSecret(service.inputs.password), `${stack}: password must be a secret`);
-            assert.equal(run.recorder.ofType("random:index/randomPassword:RandomPassword").length, 1);
+            // The service's password, and one per instance (these stacks set no instancePasswords).
+            const generated = run.recorder.ofType("random:index/randomPassword:RandomPassword").map((resource) => resource.name).sort();
+            assert.deepEqual(generated, ["tsuru-service-password", ...readStackConfig(stack).instances.map((instance) => `prometheus-${instance.name}-password`)].sort());
         }
     });
 

@@ -2,6 +2,7 @@
  * What a stack renders, as files: read from the resources the program registers under mocks, so the golden files
  * pin what the program really emits (not what a test rebuilds). Secrets are masked.
  */
+import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { plainValue } from "./mock-runtime";
 import type { RegisteredResource } from "./mocks";
@@ -13,6 +14,18 @@ const masked = "<masked>";
 /** objstore.yml with its keys masked. */
 export function maskObjstore(text: string): string {
     return text.replace(/^(\s*(?:access_key|secret_key):\s*).+$/gm, `$1${masked}`);
+}
+
+/** A Secret's file as the golden files show it: its shape, with every credential masked. */
+export function maskSecretFile(key: string, text: string): string {
+    if (key === "objstore.yml") return maskObjstore(text);
+    // web.yml: the users stay visible, their bcrypt hashes do not.
+    if (key === "web.yml") return text.replace(/^(\s+[^\s:]+:\s*)\$2[aby]\$.+$/gm, `$1${masked}`);
+    // The client file names the password file, holds no credential.
+    if (key === "http-client.yml") return text;
+    // Grafana datasources: the password in secureJsonData.
+    if (/\.yaml$/.test(key) && text.includes("datasources:")) return text.replace(/^(\s*basicAuthPassword:\s*).+$/gm, `$1${masked}`);
+    return masked;
 }
 
 /** The Thanos reloader's `$(VAR)` substitution (single pass; an unset variable is an error). */
@@ -48,7 +61,7 @@ function kubernetesArtifacts(resource: RegisteredResource, inputs: Record<string
     if (kind === "Secret") {
         manifest.stringData = embedded(inputs.stringData);
         for (const [key, content] of Object.entries<string>(inputs.stringData ?? {})) {
-            files[`${base}/${key}`] = key === "objstore.yml" ? maskObjstore(content) : masked;
+            files[`${base}/${key}`] = maskSecretFile(key, content);
         }
     }
     files[`${base}.yml`] = dumpYaml(manifest);
@@ -134,7 +147,11 @@ export async function stackArtifacts(run: StackRun): Promise<Record<string, stri
     }
     // The inventory: what a change adds, removes or renames (a rename replaces the resource).
     files["resources.txt"] = [...new Set(resources.map((resource) => `${resource.type} ${resource.name}`))].sort().join("\n") + "\n";
-    const outputs = plainValue(await resolve(run.outputs as Record<string, unknown>));
+    // Secret outputs (credentials) are masked whole.
+    const outputs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(run.outputs as Record<string, unknown>)) {
+        outputs[key] = value !== undefined && (await pulumi.isSecret(pulumi.output(value))) ? masked : plainValue(await resolve(value));
+    }
     files["outputs.json"] = dumpJson(outputs);
     return Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)));
 }

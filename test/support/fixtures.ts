@@ -38,20 +38,25 @@ export function readStackFile(stack: string): Record<string, unknown> {
     return raw;
 }
 
-/** Secure values ({secure: ...}) cannot be decrypted in tests: they become placeholders, listed as secret keys. */
+/**
+ * Secure values ({secure: ...}, also nested, as `config set --secret --path` writes them) cannot be decrypted in
+ * tests: they become placeholders, and their top-level keys are listed as secret keys.
+ */
 export function withSecretPlaceholders(raw: Record<string, unknown>): { raw: Record<string, unknown>; secretKeys: string[] } {
-    const secretKeys: string[] = [];
-    const replaced = Object.fromEntries(Object.entries(raw).map(([key, value]) => {
-        if (value !== null && typeof value === "object" && "secure" in value) {
-            secretKeys.push(key);
-            return [key, `placeholder-for-${key}`];
+    const secretKeys = new Set<string>();
+    const replace = (key: string, path: string, value: unknown): unknown => {
+        if (value === null || typeof value !== "object") return value;
+        if ("secure" in value) {
+            secretKeys.add(key);
+            return `placeholder-for-${path}`;
         }
-        return [key, value];
-    }));
-    return { raw: replaced, secretKeys };
+        if (Array.isArray(value)) return value.map((item, index) => replace(key, `${path}[${index}]`, item));
+        return Object.fromEntries(Object.entries(value).map(([inner, item]) => [inner, replace(key, `${path}.${inner}`, item)]));
+    };
+    const replaced = Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, replace(key, key, value)]));
+    return { raw: replaced, secretKeys: [...secretKeys] };
 }
 
-/** A stack file validated the way the program validates it. */
 export function readStackConfig(stack: string): StackConfig {
     return parseStackConfig(withSecretPlaceholders(readStackFile(stack)).raw);
 }

@@ -7,6 +7,7 @@
  * pods the Service selects (what cluster DNS answers).
  */
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import versions from "../../components/versions.json";
 import { findManifest, Manifest, readManifests } from "./manifests";
@@ -19,9 +20,21 @@ interface EnvVar {
     valueFrom?: { fieldRef?: { fieldPath: string } };
 }
 
+interface Probe {
+    exec?: { command: string[] };
+    tcpSocket?: { port: number | string };
+    httpGet?: { path: string; port: number | string };
+    timeoutSeconds?: number;
+}
+
+export type ProbeKind = "readinessProbe" | "livenessProbe" | "startupProbe";
+
 interface Container {
     name: string;
     image: string;
+    readinessProbe?: Probe;
+    livenessProbe?: Probe;
+    startupProbe?: Probe;
     command?: string[];
     args?: string[];
     env?: EnvVar[];
@@ -47,6 +60,11 @@ interface PodSpec {
 const entrypoints: Record<string, "prometheus" | "thanos"> = {
     [versions.images.prometheus.repository]: "prometheus",
     [versions.images.thanos.repository]: "thanos",
+};
+/** Programs an exec probe may run, by image: the image's other binaries, built by the setup too. */
+const imageCommands: Record<string, readonly ("promtool" | "prometheus" | "thanos")[]> = {
+    [versions.images.prometheus.repository]: ["prometheus", "promtool"],
+    [versions.images.thanos.repository]: ["thanos"],
 };
 const checkedBinaries = new Map<string, Promise<string>>();
 
@@ -183,6 +201,46 @@ export class LocalPod {
             return [command, [...rest, ...this.args(container)]];
         }
         return [await entrypointOf(container.image), this.args(container)];
+    }
+
+    /** A container port by number or name, as a probe or a Service names it. */
+    private containerPort(container: Container, port: number | string): number {
+        if (typeof port === "number") return port;
+        const named = (container.ports ?? []).find((candidate) => candidate.name === port);
+        if (named === undefined) throw new Error(`${this.name}/${container.name} has no port named ${port}`);
+        return named.containerPort;
+    }
+
+    /**
+     * Runs a container's probe as rendered, as the kubelet would: an exec probe runs the image's binary with the
+     * container's paths, a tcpSocket probe connects, an httpGet probe asks. True when it succeeds.
+     */
+    async probe(containerName: string, kind: ProbeKind): Promise<boolean> {
+        const container = this.container(containerName);
+        const probe = container[kind];
+        if (probe === undefined) throw new Error(`${this.name}/${containerName} has no ${kind}`);
+        const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+        if (probe.exec !== undefined) {
+            const [command, ...args] = probe.exec.command.map((part) => this.remap(part));
+            const repository = container.image.slice(0, container.image.lastIndexOf(":"));
+            const allowed = imageCommands[repository] ?? [];
+            if (!allowed.includes(command as never)) throw new Error(`${this.name}/${containerName}: exec probe runs ${command}, which the image ${container.image} does not provide here (known: ${allowed.join(", ")})`);
+            return runToCompletion(`${this.name}/${containerName} ${kind}`, toolBinary(command as "promtool"), args, { cwd: this.dir, env: this.env(container), inheritEnv: false, timeoutMs })
+                .then(() => true, () => false);
+        }
+        if (probe.tcpSocket !== undefined) {
+            const port = this.localPort(this.containerPort(container, probe.tcpSocket.port));
+            return new Promise((resolve) => {
+                const socket = net.connect({ host: "127.0.0.1", port, timeout: timeoutMs }, () => { socket.destroy(); resolve(true); });
+                socket.on("error", () => resolve(false));
+                socket.on("timeout", () => { socket.destroy(); resolve(false); });
+            });
+        }
+        if (probe.httpGet !== undefined) {
+            const url = this.url(this.containerPort(container, probe.httpGet.port), probe.httpGet.path);
+            return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then((response) => response.status >= 200 && response.status < 400, () => false);
+        }
+        throw new Error(`${this.name}/${containerName}: ${kind} of a kind the local pods do not run: ${JSON.stringify(probe)}`);
     }
 
     /** Runs the init containers one after the other, as the kubelet does before starting the others. */

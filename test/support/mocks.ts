@@ -37,6 +37,13 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
             const bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? name}-mock1234`;
             return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}` };
         }
+        // A generated password the mocks can hash: derived from the name, so golden files stay stable.
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: `mock-password-${createHash("sha256").update(name).digest("hex").slice(0, 24)}` };
+        case "aws:secretsmanager/secret:Secret":
+            return { ...inputs, arn: `arn:aws:secretsmanager:us-east-1:${mockAccountId}:secret:${inputs.name ?? name}-AbCdEf` };
+        case "aws:secretsmanager/secretVersion:SecretVersion":
+            return { ...inputs, versionId: `mock-version-${createHash("sha256").update(name).digest("hex").slice(0, 12)}` };
         case "aws:lb/loadBalancer:LoadBalancer":
             return { ...inputs, arn: `arn:aws:mock:::${name}`, dnsName: `internal-${inputs.name ?? name}-1234567890.us-east-1.elb.amazonaws.com` };
         default:

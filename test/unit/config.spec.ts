@@ -214,3 +214,18 @@ describe("stack config: tsuru registration", () => {
         assertProblem({ ...minimalRawConfig(), tsuru: { ...tsuru, encoding: "xml" } }, "prometheus-paas:tsuru.encoding: allowed: 'form', 'json' (got 'xml')");
     });
 });
+
+describe("stack config: instancePasswords (the instances' web passwords, set as secrets)", () => {
+    it("accepts a password per declared instance; the others get a generated one", () => {
+        const config = parseStackConfig({ ...minimalRawConfig(), instancePasswords: { payments: "payments-password-0123" } });
+        assert.equal(config.instances[0].name, "payments");
+    });
+
+    it("names the key of a password for an instance the stack does not declare, with the declared ones", () => {
+        assertProblem({ ...minimalRawConfig(), instancePasswords: { paymnts: "payments-password-0123" } }, "prometheus-paas:instancePasswords.paymnts: names no instance; declared: payments");
+    });
+
+    it("refuses a password shorter than 16 characters, naming the key", () => {
+        assertProblem({ ...minimalRawConfig(), instancePasswords: { payments: "short" } }, "prometheus-paas:instancePasswords.payments: is 5 characters; give at least 16");
+    });
+});

@@ -27,7 +27,7 @@ function fromKubernetes(container: any, pod: any) {
         memoryLimitMiB: parseMiB(container.resources.limits.memory),
         memoryRequestMiB: parseMiB(container.resources.requests.memory),
         ports: container.ports.map((port: any) => port.containerPort).sort(),
-        health: `http://localhost:${liveness.httpGet.port}${liveness.httpGet.path}`,
+        health: liveness.httpGet ? `http://localhost:${liveness.httpGet.port}${liveness.httpGet.path}` : `tcp://localhost:${liveness.tcpSocket.port}`,
         healthEverySeconds: liveness.periodSeconds,
         healthRetries: liveness.failureThreshold,
         startSeconds: container.startupProbe.failureThreshold * container.startupProbe.periodSeconds,
@@ -57,7 +57,7 @@ function byName<T extends { name: string }>(containers: T[], name: string): T {
 
 describe("one defaults table: the same process on Kubernetes and ECS", () => {
     const statefulSet = prometheusStatefulSetSpec(kubernetesInstance, "prometheus-objstore") as any;
-    const replica = prometheusContainers({ instance: ecsInstance, replicaName: "prometheus-billing-0", region: "us-east-1", logGroup: "g", configBucket: "b", configPrefix: "p/" });
+    const replica = prometheusContainers({ instance: ecsInstance, replicaName: "prometheus-billing-0", region: "us-east-1", logGroup: "g", configBucket: "b", configPrefix: "p/", webAuthSecret: { arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-web-auth-AbCdEf", versionId: "00000000-0000-4000-8000-000000000001" } });
     const ecsThanos = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
 
     it("the Thanos sidecar", () => {
@@ -89,9 +89,13 @@ describe("one defaults table: the same process on Kubernetes and ECS", () => {
         const onEcs = fromEcs(byName(replica, "prometheus"));
         assert.equal(onKubernetes.memoryLimitMiB, plan.memoryMiB + plan.tmpfsMiB);
         assert.equal(onEcs.memoryLimitMiB, ecsInstance.plan.memoryMiB);
-        const { memoryLimitMiB: _k, memoryRequestMiB: _kr, cpuUnits: kubernetesCpu, ...kubernetesRest } = onKubernetes;
-        const { memoryLimitMiB: _e, memoryRequestMiB: _er, cpuUnits: ecsCpu, ...ecsRest } = onEcs;
+        const { memoryLimitMiB: _k, memoryRequestMiB: _kr, cpuUnits: kubernetesCpu, health: kubernetesHealth, ...kubernetesRest } = onKubernetes;
+        const { memoryLimitMiB: _e, memoryRequestMiB: _er, cpuUnits: ecsCpu, health: _ecsHealth, ...ecsRest } = onEcs;
         assert.deepEqual(kubernetesRest, ecsRest);
+        // Every path asks for credentials: Kubernetes' liveness only checks the port (a restart would lose the tmpfs
+        // head), ECS' health check authenticates with promtool (its TSDB is on task storage either way).
+        assert.equal(kubernetesHealth, "tcp://localhost:9090");
+        assert.deepEqual(byName(replica, "prometheus").healthCheck!.command.slice(0, 4), ["CMD", "promtool", "check", "healthy"]);
         assert.equal(kubernetesCpu, cpuUnits(kubernetesInstance.plan.cpu));
         assert.equal(ecsCpu, cpuUnits(ecsInstance.plan.cpu));
     });

@@ -33,7 +33,7 @@ const bucketArn = "arn:aws:s3:::acme-thanos-test";
 const kmsKeyArn = "arn:aws:kms:us-east-1:111122223333:key/k";
 
 function containersOf(replicaName = "prometheus-billing-0") {
-    return prometheusContainers({ instance: billing, replicaName, region: "us-east-1", logGroup: "/paas/test/prometheus/billing", configBucket: "cfg", configPrefix: "instances/billing/" });
+    return prometheusContainers({ instance: billing, replicaName, region: "us-east-1", logGroup: "/paas/test/prometheus/billing", configBucket: "cfg", configPrefix: "instances/billing/", webAuthSecret: { arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-web-auth-AbCdEf", versionId: "00000000-0000-4000-8000-000000000001" } });
 }
 
 function byName<T extends { name: string }>(items: T[], name: string): T {
@@ -146,12 +146,19 @@ describe("ECS Prometheus task containers", () => {
         }
     });
 
-    it("gives the replica name and the scrape passwords (from Secrets Manager) to render and sidecar only", () => {
+    it("gives the replica name and the scrape passwords (from Secrets Manager) to render and sidecar only, the web auth secret (one pinned version) to render only", () => {
+        const scrapeSecret = { name: "SCRAPE_PASSWORD_BILLING_API", valueFrom: `${billingSecretArn}:password::` };
         for (const name of ["config-render", "thanos-sidecar"]) {
             const container = byName(containers, name);
             assert.deepEqual(container.environment, [{ name: "PROMETHEUS_REPLICA", value: "prometheus-billing-0" }], name);
-            assert.deepEqual(container.secrets, [{ name: "SCRAPE_PASSWORD_BILLING_API", valueFrom: `${billingSecretArn}:password::` }], name);
         }
+        assert.deepEqual(byName(containers, "thanos-sidecar").secrets, [scrapeSecret]);
+        const webAuthArn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-web-auth-AbCdEf";
+        assert.deepEqual(byName(containers, "config-render").secrets, [
+            scrapeSecret,
+            { name: "PROMETHEUS_WEB_CONFIG", valueFrom: `${webAuthArn}:webConfig::00000000-0000-4000-8000-000000000001` },
+            { name: "PROMETHEUS_PASSWORD", valueFrom: `${webAuthArn}:password::00000000-0000-4000-8000-000000000001` },
+        ]);
         for (const name of ["prometheus", "config-sync", "ecs-discovery-tsuru-ecs"]) assert.equal(byName(containers, name).secrets, undefined, name);
         assert.ok(!JSON.stringify(containers).includes("password\":\""), "no plain password");
     });
@@ -167,7 +174,8 @@ describe("ECS Prometheus task containers", () => {
             assert.ok(!container.image.endsWith(":latest"), container.name);
             assert.deepEqual(container.logConfiguration.options, { "awslogs-group": "/paas/test/prometheus/billing", "awslogs-region": "us-east-1", "awslogs-stream-prefix": container.name });
         }
-        assert.deepEqual(byName(containers, "prometheus").healthCheck!.command, ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:9090/-/healthy"]);
+        // /-/healthy answers 401 without the instance's credentials: promtool reads them from the client file.
+        assert.deepEqual(byName(containers, "prometheus").healthCheck!.command, ["CMD", "promtool", "check", "healthy", "--url=http://localhost:9090", "--http.config.file=/etc/prometheus/config_out/http-client.yml"]);
         assert.deepEqual(byName(containers, "thanos-sidecar").healthCheck!.command, ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:10902/-/healthy"]);
     });
 

@@ -96,7 +96,7 @@ describe("every container mix the stacks can produce fits a Fargate size", () =>
             const base = ecsInstance(ecsConfig());
             for (const plan of Object.values(config.plans)) {
                 for (let clusters = 0; clusters <= maxDiscoveredClusters; clusters++) {
-                    const containers = prometheusContainers({ ...location, instance: withClusters(base, plan, clusters), replicaName: "prometheus-x-0" });
+                    const containers = prometheusContainers({ ...location, instance: withClusters(base, plan, clusters), replicaName: "prometheus-x-0", webAuthSecret: { arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-web-auth-AbCdEf", versionId: "00000000-0000-4000-8000-000000000001" } });
                     assertFargateFit(`plan ${plan.name}, ${clusters} clusters`, containers);
                 }
             }
@@ -118,7 +118,7 @@ describe("the config's Fargate check sums exactly the containers the tasks are b
             for (let clusters = 0; clusters <= maxDiscoveredClusters; clusters++) {
                 const app = base.apps[0];
                 const instance = { ...base, plan, apps: Array.from({ length: clusters }, (_, index) => ({ ...app, family: `app-${index}`, cluster: `cluster-${index}` })) };
-                const built = taskDemand(prometheusContainers({ ...location, instance, replicaName: "prometheus-x-0" }));
+                const built = taskDemand(prometheusContainers({ ...location, instance, replicaName: "prometheus-x-0", webAuthSecret: { arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-web-auth-AbCdEf", versionId: "00000000-0000-4000-8000-000000000001" } }));
                 assert.deepEqual(prometheusTaskDemand(instance), built, `plan ${plan.name}, ${clusters} clusters`);
             }
         }

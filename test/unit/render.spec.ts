@@ -67,7 +67,7 @@ describe("prometheus renderer", () => {
     it("renders Alertmanager targets from URLs", () => {
         const text = renderPrometheusConfig({
             externalLabels: { tenant: "x" }, scrapeInterval: "30s", scrapeTimeout: "10s", scrapeJobs: [], ruleDir: "/rules",
-            alertmanagers: ["http://alertmanager.monitoring:9093", "https://am.example.com/prefix/"],
+            alertmanagers: ["http://alertmanager.monitoring:9093", "https://am.example.com/prefix/"], webAuth: { username: "x", passwordFile: "/web/password" },
         });
         assert.deepEqual((yaml.load(text) as any).alerting.alertmanagers, [
             { scheme: "http", static_configs: [{ targets: ["alertmanager.monitoring:9093"] }] },
@@ -91,9 +91,9 @@ describe("prometheus renderer", () => {
         assert.deepEqual(alerts, ["PrometheusTargetDown", "PrometheusTSDBNearlyFull", "PrometheusConfigReloadFailed", "ThanosSidecarUploadFailing"]);
     });
 
-    it("runs Prometheus with 2h/2h blocks, small chunk segments, lifecycle and the plan's retention", () => {
-        const args = prometheusArgs({ configFile: "/c/prometheus.yml", tsdbPath: "/prometheus", plan: instance.plan });
-        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--storage.tsdb.max-block-chunk-segment-size=16MB", "--web.enable-lifecycle",
+    it("runs Prometheus with 2h/2h blocks, small chunk segments, lifecycle behind the web config and the plan's retention", () => {
+        const args = prometheusArgs({ configFile: "/c/prometheus.yml", tsdbPath: "/prometheus", plan: instance.plan, webConfigFile: "/web/web.yml" });
+        for (const flag of ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--storage.tsdb.max-block-chunk-segment-size=16MB", "--web.enable-lifecycle", "--web.config.file=/web/web.yml",
             "--storage.tsdb.retention.time=12h", "--storage.tsdb.retention.size=384MB", "--storage.tsdb.path=/prometheus"]) {
             assert.ok(args.includes(flag), `missing ${flag} in ${args.join(" ")}`);
         }
@@ -118,10 +118,10 @@ describe("thanos renderer", () => {
         });
     });
 
-    it("gives the sidecar envsubst reloading of config and rules", () => {
-        const args = sidecarArgs({ tsdbPath: "/p", objstoreFile: "/o.yml", configTemplate: "/t.tmpl", configOut: "/out.yml", ruleDir: "/rules" });
+    it("gives the sidecar envsubst reloading of config and rules, through the http reloader with the instance's credentials", () => {
+        const args = sidecarArgs({ tsdbPath: "/p", objstoreFile: "/o.yml", configTemplate: "/t.tmpl", configOut: "/out.yml", ruleDir: "/rules", prometheusHttpClientFile: "/web/client.yml" });
         assert.deepEqual(args.slice(0, 1), ["sidecar"]);
-        for (const flag of ["--reloader.config-file=/t.tmpl", "--reloader.config-envsubst-file=/out.yml", "--reloader.rule-dir=/rules", "--tsdb.path=/p", "--objstore.config-file=/o.yml", "--prometheus.url=http://localhost:9090"]) {
+        for (const flag of ["--prometheus.http-client-file=/web/client.yml", "--reloader.method=http", "--reloader.config-file=/t.tmpl", "--reloader.config-envsubst-file=/out.yml", "--reloader.rule-dir=/rules", "--tsdb.path=/p", "--objstore.config-file=/o.yml", "--prometheus.url=http://localhost:9090"]) {
             assert.ok(args.includes(flag), flag);
         }
     });
