@@ -23,7 +23,8 @@ export class GrafanaDatasources extends pulumi.ComponentResource {
                     labels: { ...workloadLabels("grafana", "datasource", key), ...grafanaDatasourceLabel },
                 },
                 stringData: { [`${key}.yaml`]: pulumi.secret(pulumi.output(datasource).apply((source) => renderDatasources([source]))) },
-            }, { parent: this });
+            // Immutable to the provider: a changed datasource replaces its Secret under the same name.
+            }, { parent: this, deleteBeforeReplace: true });
         }
         this.registerOutputs({});
     }

@@ -85,7 +85,9 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
                 [webAuthFiles.password]: password,
                 [webAuthFiles.client]: renderClientConfig(clientAuth),
             },
-        }, child);
+            // Secrets are immutable to the provider (kubernetes/provider.ts): a new password replaces this one under
+            // the same name, so the pods keep running and the kubelet refreshes the mounted files.
+        }, { ...child, deleteBeforeReplace: true });
         const objstore = new k8s.core.v1.Secret(`${name}-objstore`, {
             metadata: { namespace: args.namespace, labels },
             stringData: { "objstore.yml": pulumi.secret(args.objstoreConfig) },

@@ -314,3 +314,67 @@ export const externalLabelsUnique = stackPolicy(
         return violations;
     },
 );
+
+// ------------------------------------------------------------------------------------------ web authentication
+
+const webConfigKey = /(^|[-_.])web(-config)?\.ya?ml$/;
+
+/** The users of a web config text; "invalid" when it is not a web config mapping. */
+function basicAuthUsers(text: string): Record<string, unknown> | "invalid" {
+    const parsed = parseYaml<Record<string, any>>(text);
+    if (parsed.kind !== "ok" || !isObject(parsed.value)) return "invalid";
+    return isObject(parsed.value.basic_auth_users) ? parsed.value.basic_auth_users : {};
+}
+
+/** Web config files a Kubernetes Secret carries (stringData or data), by key. */
+function secretWebConfigs(view: View): { key: string; text: string }[] {
+    if (view.type !== "kubernetes:core/v1:Secret") return [];
+    const found: { key: string; text: string }[] = [];
+    for (const [field, base64] of [["stringData", false], ["data", true]] as const) {
+        for (const [key, value] of Object.entries(obj(view.props[field]))) {
+            const text = str(value);
+            if (webConfigKey.test(key) && text !== undefined) found.push({ key, text: base64 ? Buffer.from(text, "base64").toString("utf8") : text });
+        }
+    }
+    return found;
+}
+
+export const webAuthRequired = resourcePolicy(
+    {
+        name: "prometheus-web-auth",
+        description: "Every Prometheus container runs with a web config (--web.config.file) from a Secret that requires basic auth users.",
+        enforcementLevel: "mandatory",
+        severity: "critical",
+        remediationSteps:
+            "Run Prometheus with --web.config.file on a Secret volume (ECS: task storage written from task secrets), with a non-empty basic_auth_users map " +
+            "(components/prometheus/web-auth.ts renderWebConfig); the password comes from prometheus-paas:instancePasswords or is generated.",
+    },
+    (view) => {
+        const messages: string[] = [];
+        for (const { key, text } of secretWebConfigs(view)) {
+            const users = basicAuthUsers(text);
+            if (users === "invalid") messages.push(`${describe(view)} key ${key} is not a web config mapping: Prometheus refuses to start with it (or answers 500 on every path).`);
+            else if (Object.keys(users).length === 0) messages.push(`${describe(view)} key ${key} has no basic_auth_users: an empty map turns authentication off, so every pod can read and stop the instance.`);
+        }
+        const workload = workloadOf(view);
+        for (const container of workload?.containers.filter(isPrometheus) ?? []) {
+            if (container.tokens === undefined) continue;
+            const file = flagValue(container.tokens, "--web.config.file");
+            if (file === undefined) {
+                messages.push(
+                    `${where(workload!, container)} runs without --web.config.file: every endpoint (queries, /federate, /-/reload, /-/quit) answers anyone who reaches the port. ` +
+                        "Render the instance's web config (components/prometheus/web-auth.ts) and pass it with --web.config.file.",
+                );
+                continue;
+            }
+            const volume = volumeAt(workload!, container, file);
+            if (workload!.platform === "kubernetes" && volume?.kind !== "secret") {
+                messages.push(`${where(workload!, container)} reads its web config ${file} from ${volume ? `the ${volume.kind} volume '${volume.name}'` : "its image"}, not a Secret: the password hashes must be in a Secret volume.`);
+            }
+            if (workload!.platform === "ecs" && (volume?.kind === "efs" || volume?.kind === "nfs")) {
+                messages.push(`${where(workload!, container)} reads its web config ${file} from the shared ${volume.kind} volume '${volume.name}': write it to task storage from the task's secrets.`);
+            }
+        }
+        return messages;
+    },
+);

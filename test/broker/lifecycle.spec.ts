@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { brokerDirs, BrokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
@@ -51,6 +52,8 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
     const dirs = brokerDirs(fs.mkdtempSync(path.join(os.tmpdir(), "paas-broker-")), settings);
     let broker: RunningBroker;
     let client: TsuruBrokerClient;
+    /** What the first bind of `shop` handed out. */
+    let shopPassword = "";
 
     before(async () => {
         broker = await startBroker(group, dirs);
@@ -125,14 +128,18 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             assert.equal(record.config["prometheus-paas-instance:pool"], "shop");
         });
 
-        it("accepts a bind while provisioning: 201 with string env vars, applied once provisioning runs", async () => {
+        it("accepts a bind while provisioning: 201 with string env vars (the URL, user and password), applied once provisioning runs", async () => {
             const bound = await client.bindApp("shop", { name: "shop-web", namespace: "tsuru-shop" }, pool);
             assert.equal(bound.status, 201, bound.text);
-            assert.deepEqual(bound.json, {
+            const { PROMETHEUS_PASSWORD: password, ...rest } = bound.json as Record<string, string>;
+            assert.deepEqual(rest, {
                 PROMETHEUS_URL: `http://prometheus-shop.${namespace}.svc:9090`,
+                PROMETHEUS_USERNAME: "shop",
                 PROMETHEUS_INSTANCE: "shop",
                 THANOS_QUERY_URL: settings.thanosQueryUrl,
             });
+            assert.match(password, /^[A-Za-z0-9_-]{32}$/);
+            shopPassword = password;
             assert.equal((await client.bindApp("shop", { name: "shop-web", namespace: "tsuru-shop" }, pool)).status, 409);
             await waitStatus(client, "shop", 204);
             const prometheusYml = renderedPrometheusYml(dirs, "shop");
@@ -142,6 +149,25 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             const result = checkConfig(prometheusYml.split(replicaPlaceholder).join("prometheus-shop-0"));
             assert.ok(result.ok, result.output);
             assert.ok(renderedManifests(dirs, "shop").some((manifest) => manifest.kind === "Role" && manifest.metadata.namespace === "tsuru-shop"), "no discovery Role in the app's namespace");
+        });
+
+        it("the bound password is the instance's: its web Secret holds its bcrypt hash; it is encrypted in the stack's config and absent from ConfigMaps and the broker's log", async () => {
+            const manifests = renderedManifests(dirs, "shop");
+            const web = manifests.find((manifest) => manifest.kind === "Secret" && manifest.metadata.name === "prometheus-shop-web");
+            assert.ok(web, "no web Secret rendered");
+            const webYml = yaml.load(Buffer.from(web.data["web.yml"], "base64").toString("utf8")) as { basic_auth_users: Record<string, string> };
+            assert.ok(bcrypt.compareSync(shopPassword, webYml.basic_auth_users.shop), "the web config does not accept the bound password");
+            for (const manifest of manifests.filter((candidate) => candidate.kind !== "Secret")) {
+                assert.ok(!JSON.stringify(manifest).includes(shopPassword), `${manifest.kind}/${manifest.metadata.name} holds the password`);
+            }
+            const stackFile = fs.readFileSync(path.join(dirs.backend, "workspace", "Pulumi.instance-shop.yaml"), "utf8");
+            assert.ok(!stackFile.includes(shopPassword), "the password is in plain text in the stack's config");
+            assert.match(String((yaml.load(stackFile) as any).config["prometheus-paas-instance:password"].secure), /^v1:/);
+            assert.ok(!fs.readFileSync(broker.process.logFile, "utf8").includes(shopPassword), "the password reached the broker's log");
+            const again = await client.bindJob("shop", { name: "password-check", pool: "shop", cluster: "production" });
+            assert.equal((again.json as Record<string, string>).PROMETHEUS_PASSWORD, shopPassword, "a second bind hands out another password");
+            assert.equal((await client.unbindJob("shop", "password-check")).status, 200);
+            await waitStatus(client, "shop", 204);
         });
 
         it("info lists label/value strings: URLs, plan, apps, jobs, state, last error", async () => {
@@ -154,6 +180,8 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             }
             const value = (label: string) => entries.find((entry) => entry.label === label)?.value;
             assert.equal(value("Prometheus URL"), `http://prometheus-shop.${namespace}.svc:9090`);
+            assert.equal(value("Prometheus user"), "shop");
+            assert.ok(!info.text.includes(shopPassword), "info shows the password");
             assert.equal(value("Thanos Query URL"), settings.thanosQueryUrl);
             assert.match(String(value("Plan")), /^small: /);
             assert.equal(value("Apps"), "shop-web (tsuru-shop)");
@@ -218,6 +246,9 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             const bound = await json.bindApp("blog", { name: "blog-web", pool: "blog" });
             assert.equal(bound.status, 201, bound.text);
             assert.equal((bound.json as any).PROMETHEUS_INSTANCE, "blog");
+            assert.equal((bound.json as any).PROMETHEUS_USERNAME, "blog");
+            assert.match((bound.json as any).PROMETHEUS_PASSWORD, /^[A-Za-z0-9_-]{32}$/);
+            assert.notEqual((bound.json as any).PROMETHEUS_PASSWORD, shopPassword, "another instance's bind returned the same password");
             await waitStatus(json, "blog", 204);
             const job = scrapeJobs(renderedPrometheusYml(dirs, "blog")).find((scrape) => scrape.job_name === "tsuru-app-blog-web");
             assert.deepEqual(job?.kubernetes_sd_configs[0].namespaces.names, ["tsuru-blog"]);

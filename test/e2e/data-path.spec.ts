@@ -16,7 +16,7 @@ import { prometheusWebPort } from "../../components/prometheus/defaults";
 import { queryHttpPort, thanosPorts } from "../../components/thanos/defaults";
 import { EngineSandbox } from "../support/engine";
 import { readStackConfig } from "../support/fixtures";
-import { LocalCluster, LocalPod } from "../support/local-pods";
+import { LocalCluster, LocalPod, ProbeKind } from "../support/local-pods";
 import { findManifest, mountedSecret } from "../support/manifests";
 import { freePort, ProcessGroup, runToCompletion, waitFor, waitForHttp } from "../support/processes";
 import { metricSum, prometheusApi } from "../support/prometheus";
@@ -50,8 +50,17 @@ interface VectorSample {
 }
 
 /** Sum of a metric's samples on a /metrics page; undefined when the page does not have it. */
-async function metricValue(url: string, name: string): Promise<number | undefined> {
-    return metricSum(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text(), name);
+async function metricValue(url: string, name: string, init: RequestInit = {}): Promise<number | undefined> {
+    return metricSum(await (await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })).text(), name);
+}
+
+interface Credentials {
+    readonly username: string;
+    readonly password: string;
+}
+
+function basicAuth(credentials: Credentials): RequestInit {
+    return { headers: { Authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}` } };
 }
 
 /**
@@ -95,6 +104,11 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         const instance = instanceOf(pod);
         return { environment: config.environment, region: config.region, product: config.product, tenant: instance.name, team: instance.team, [config.thanos.replicaLabel]: pod.name };
     };
+    /** An instance's credentials as its pod holds them (the projected web Secret): what a bound app is given. */
+    const credentialsOf = (pod: LocalPod): Credentials => ({ username: instanceOf(pod).name, password: fs.readFileSync(path.join(pod.volumeDir("web"), "password"), "utf8") });
+    const asTenant = (pod: LocalPod) => basicAuth(credentialsOf(pod));
+    const readinessProbe = (pod: LocalPod) => waitFor(`${pod.name}'s Prometheus to pass its readiness probe as rendered`, async () => (await pod.probe("prometheus", "readinessProbe")) || undefined,
+        { timeoutMs: 60_000, intervalMs: 500, process: pod.processes.get("prometheus") });
     /** The Prometheus config file of a pod, from its rendered --config.file (the envsubst output). */
     const configOut = (pod: LocalPod) => pod.args(pod.container("prometheus")).find((arg) => arg.startsWith("--config.file="))!.split("=")[1];
     const objstoreFile = (pod: LocalPod) => path.join(pod.volumeDir("objstore"), "objstore.yml");
@@ -142,9 +156,9 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             initContainerOutput.set(pod.name, fs.readFileSync(configOut(pod), "utf8"));
         }
         for (const pod of prometheusPods) {
-            const prometheus = await pod.start("prometheus");
+            await pod.start("prometheus");
             await pod.start("thanos-sidecar");
-            await waitForHttp(pod.url(prometheusWebPort, "/-/ready"), { timeoutMs: 60_000, process: prometheus });
+            await readinessProbe(pod);
         }
         for (const pod of prometheusPods) {
             const sidecar = pod.processes.get("thanos-sidecar")!;
@@ -201,19 +215,19 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             const rendered = (yaml.load(initContainerOutput.get(pod.name)!) as PrometheusYml).scrape_configs.map((job) => job.job_name);
             const appJobs = rendered.filter((job) => job.startsWith("tsuru-app-"));
             assert.deepEqual(appJobs, instanceOf(pod).apps.map((app) => `tsuru-app-${app.name}`), `${pod.name}: the rendered app jobs`);
-            const loaded = yaml.load((await prometheusApi<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml) as PrometheusYml;
+            const loaded = yaml.load((await prometheusApi<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"), asTenant(pod))).yaml) as PrometheusYml;
             for (const job of appJobs) {
                 const found = loaded.scrape_configs.find((candidate) => candidate.job_name === job);
                 assert.ok(found?.kubernetes_sd_configs?.length, `${pod.name} has not loaded ${job} with its Kubernetes discovery: ${JSON.stringify(found)}`);
             }
             // Scrape pools follow the first discovery update (throttled to 5 s).
             const pools = await waitFor(`${pod.name}'s scrape pools to include ${rendered.join(", ")}`, async () => {
-                const { scrapePools } = await prometheusApi<{ scrapePools: string[] }>(pod.url(prometheusWebPort, "/api/v1/scrape_pools"));
+                const { scrapePools } = await prometheusApi<{ scrapePools: string[] }>(pod.url(prometheusWebPort, "/api/v1/scrape_pools"), asTenant(pod));
                 return rendered.every((job) => scrapePools.includes(job)) ? scrapePools : undefined;
             }, { timeoutMs: 30_000, intervalMs: 500, process: pod.processes.get("prometheus") });
             assert.deepEqual([...pools].sort(), [...rendered].sort(), `${pod.name}: scrape pools`);
             // The self-scrape jobs point at the pod's own Prometheus and sidecar (localhost in the pod); the app jobs have no target.
-            const targets = await prometheusApi<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"));
+            const targets = await prometheusApi<{ activeTargets: { scrapePool: string; scrapeUrl: string }[] }>(pod.url(prometheusWebPort, "/api/v1/targets"), asTenant(pod));
             assert.deepEqual(targets.activeTargets.map((target) => target.scrapeUrl).sort(), [pod.url(prometheusWebPort, "/metrics"), pod.url(thanosPorts.http, "/metrics")].sort(), `${pod.name}: active targets`);
         }
     });
@@ -227,11 +241,70 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         assert.ok(live.every((sample) => sample.value[1] === "1"), `a self-scrape is down: ${JSON.stringify(live)}`);
     });
 
-    it("a changed config and rules file reach Prometheus through the sidecar's reloader, with no restart; its envsubst output carries the pod's own name", async () => {
+    it("every endpoint of a tenant's Prometheus answers 401 without credentials, with a wrong password and with another tenant's credentials; 200 with its own", async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const reads = [
+            "/api/v1/query?query=up", `/api/v1/query_range?query=up&start=${now - 300}&end=${now}&step=30`, "/federate?match[]=up", "/api/v1/series?match[]=up",
+            "/api/v1/status/flags", "/metrics", "/-/healthy", "/-/ready",
+        ];
+        const lifecycle = ["/-/reload", "/-/quit"];
+        const status = async (pod: LocalPod, urlPath: string, init: RequestInit, method = "GET") => {
+            const response = await fetch(pod.url(prometheusWebPort, urlPath), { ...init, method, signal: AbortSignal.timeout(10_000) });
+            await response.arrayBuffer();
+            return { code: response.status, challenge: response.headers.get("www-authenticate") };
+        };
+        for (const pod of prometheusPods) {
+            const own = credentialsOf(pod);
+            const other = credentialsOf(prometheusPods.find((candidate) => instanceOf(candidate).name !== instanceOf(pod).name)!);
+            const refused: [string, RequestInit][] = [
+                ["no credentials", {}],
+                ["a wrong password", basicAuth({ ...own, password: `${own.password}x` })],
+                ["another tenant's credentials", basicAuth(other)],
+                ["another tenant's password under this tenant's user", basicAuth({ ...own, password: other.password })],
+            ];
+            for (const [who, init] of refused) {
+                for (const urlPath of reads) assert.deepEqual(await status(pod, urlPath, init), { code: 401, challenge: "Basic" }, `${pod.name}: GET ${urlPath} with ${who}`);
+                for (const urlPath of lifecycle) assert.equal((await status(pod, urlPath, init, "POST")).code, 401, `${pod.name}: POST ${urlPath} with ${who}`);
+            }
+            for (const urlPath of reads) assert.equal((await status(pod, urlPath, basicAuth(own))).code, 200, `${pod.name}: GET ${urlPath} with its own credentials`);
+            assert.equal((await status(pod, "/-/reload", basicAuth(own), "POST")).code, 200, `${pod.name}: POST /-/reload with its own credentials`);
+            assert.equal(pod.processes.get("prometheus")!.hasExited, false, `${pod.name}: a refused /-/quit stopped Prometheus`);
+        }
+    });
+
+    it("the probes as rendered pass (readiness authenticates through promtool and the mounted client file, no credential in the pod spec); a wrong password fails readiness and leaves Query empty with a warning", async () => {
+        const kinds: ProbeKind[] = ["readinessProbe", "livenessProbe", "startupProbe"];
+        for (const pod of prometheusPods) {
+            for (const container of ["prometheus", "thanos-sidecar"]) {
+                for (const kind of kinds) assert.equal(await pod.probe(container, kind), true, `${pod.name}/${container} ${kind}`);
+            }
+            const spec = JSON.stringify(pod.spec);
+            assert.ok(!spec.includes(credentialsOf(pod).password), `${pod.name}: the password is in the pod spec`);
+        }
+        // The sidecar re-reads the password file on every request: a wrong one is a wrong password at once.
+        const [pod] = prometheusPods;
+        const passwordFile = path.join(pod.volumeDir("web"), "password");
+        const password = fs.readFileSync(passwordFile, "utf8");
+        fs.writeFileSync(passwordFile, `${password}-wrong`);
+        try {
+            assert.equal(await pod.probe("prometheus", "readinessProbe"), false, "readiness passed with a wrong password");
+            assert.equal(await pod.probe("prometheus", "livenessProbe"), true, "liveness only checks the port: a pod is not restarted (its tmpfs lost) over credentials");
+            const selector = `up{job="prometheus",${config.thanos.replicaLabel}="${pod.name}"}`;
+            const answer = await (await fetch(query.url(queryHttpPort, `/api/v1/query?${new URLSearchParams({ query: selector })}`), { signal: AbortSignal.timeout(15_000) })).json() as { status: string; data: { result: unknown[] }; warnings?: string[] };
+            assert.equal(answer.status, "success", "Query fails on a sidecar with wrong credentials instead of warning: the tests below rely on series, not status");
+            assert.deepEqual(answer.data.result, []);
+            assert.match(JSON.stringify(answer.warnings ?? []), /401/);
+        } finally {
+            fs.writeFileSync(passwordFile, password);
+        }
+        assert.equal(await pod.probe("prometheus", "readinessProbe"), true);
+    });
+
+    it("a changed config and rules file reach Prometheus through the sidecar's reloader (authenticated with the instance's credentials), with no restart; its envsubst output carries the pod's own name", async () => {
         const haInstance = config.instances.find((instance) => instance.replicas > 1)!.name;
         const statefulSets = () => prometheusPods.map((pod) => findManifest(cluster.manifests, "StatefulSet", `prometheus-${instanceOf(pod).name}`).spec);
         const specsBefore = statefulSets();
-        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime));
+        const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"), asTenant(pod))).startTime));
 
         // A tenant rule group for every instance and a new app for the HA one: a second `up`, as an operator runs it.
         sandbox.editStackFile("e2e", (stackConfig) => {
@@ -251,12 +324,12 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         for (const [index, pod] of prometheusPods.entries()) {
             const prometheus = pod.processes.get("prometheus")!;
             await waitFor(`${pod.name} to load the new rule group`, async () => {
-                const rules = await prometheusApi<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWebPort, "/api/v1/rules"));
+                const rules = await prometheusApi<{ groups: { name: string; rules: { name: string }[] }[] }>(pod.url(prometheusWebPort, "/api/v1/rules"), asTenant(pod));
                 return rules.groups.some((ruleGroup) => ruleGroup.name === "e2e-reload" && ruleGroup.rules.some((rule) => rule.name === recordedMetric)) || undefined;
             }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
             if (instanceOf(pod).name === haInstance) {
                 const loaded = await waitFor(`${pod.name} to load the new app job`, async () => {
-                    const text = (await prometheusApi<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"))).yaml;
+                    const text = (await prometheusApi<{ yaml: string }>(pod.url(prometheusWebPort, "/api/v1/status/config"), asTenant(pod))).yaml;
                     return text.includes("job_name: tsuru-app-e2e-new-app") ? text : undefined;
                 }, { timeoutMs: 60_000, intervalMs: 500, process: prometheus });
                 assert.deepEqual((yaml.load(loaded) as PrometheusYml).global.external_labels, expectedExternalLabels(pod), `${pod.name}: external labels after the reload`);
@@ -267,8 +340,8 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
                 assert.equal((yaml.load(reloaderOutput) as PrometheusYml).global.external_labels[config.thanos.replicaLabel], pod.name);
             }
             assert.equal(prometheus.hasExited, false, `${pod.name}'s Prometheus exited`);
-            assert.equal((await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
-            assert.equal(await metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_successful"), 1);
+            assert.equal((await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"), asTenant(pod))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
+            assert.equal(await metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_successful", asTenant(pod)), 1);
         }
     });
 

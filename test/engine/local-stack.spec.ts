@@ -99,11 +99,11 @@ describe("engine: the local stack through the real engine (inline program, file 
         assert.deepEqual(result.changeSummary, { same: created });
     });
 
-    it("a new password updates the instance's web Secret and Grafana datasource only: no pod restarts", async () => {
+    it("a new password replaces the instance's web Secret and Grafana datasource (same names) and nothing else: no pod restarts", async () => {
         const statefulSetBefore = find("StatefulSet", "prometheus-shop");
         await stack.setConfig("prometheus-paas:instancePasswords.shop", { value: "local-shop-password-rotated", secret: true }, true);
         const result = await stack.up();
-        assert.deepEqual(result.summary.resourceChanges, { same: created - 2, update: 2 });
+        assert.deepEqual(result.summary.resourceChanges, { same: created - 2, replace: 2 });
         assert.deepEqual(find("StatefulSet", "prometheus-shop"), statefulSetBefore);
         const web = mountedSecret(readManifests(manifestsDir), statefulSetBefore, "web");
         assert.equal(Buffer.from(web.data.password, "base64").toString("utf8"), "local-shop-password-rotated");

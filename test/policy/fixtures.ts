@@ -26,7 +26,7 @@ export function edit(resource: HarnessResource, change: (inputs: Record<string, 
 const nonRootPod = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
 const nonRootContainer = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
 
-export function prometheusArgs(overrides: { retentionSize?: string | null; blocks?: string | null; lifecycle?: boolean; tsdbPath?: string } = {}): string[] {
+export function prometheusArgs(overrides: { retentionSize?: string | null; blocks?: string | null; lifecycle?: boolean; tsdbPath?: string; webConfig?: string | null } = {}): string[] {
     const args = [
         "--config.file=/etc/prometheus/config_out/prometheus.yml",
         `--storage.tsdb.path=${overrides.tsdbPath ?? "/prometheus"}`,
@@ -35,6 +35,7 @@ export function prometheusArgs(overrides: { retentionSize?: string | null; block
     if (overrides.retentionSize !== null) args.push(`--storage.tsdb.retention.size=${overrides.retentionSize ?? "384MB"}`);
     if (overrides.blocks !== null) args.push(`--storage.tsdb.min-block-duration=${overrides.blocks ?? "2h"}`, `--storage.tsdb.max-block-duration=${overrides.blocks ?? "2h"}`);
     if (overrides.lifecycle !== false) args.push("--web.enable-lifecycle");
+    if (overrides.webConfig !== null) args.push(`--web.config.file=${overrides.webConfig ?? "/etc/prometheus/web/web.yml"}`);
     args.push("--web.listen-address=0.0.0.0:9090");
     return args;
 }
@@ -99,6 +100,7 @@ export function prometheusStatefulSet(instance = "payments", options: FixtureOpt
                                 { name: "tsdb", mountPath: "/prometheus" },
                                 { name: "config-out", mountPath: "/etc/prometheus/config_out", readOnly: true },
                                 { name: "rules", mountPath: "/etc/prometheus/rules", readOnly: true },
+                                { name: "web", mountPath: "/etc/prometheus/web", readOnly: true },
                             ],
                         },
                         {
@@ -123,6 +125,7 @@ export function prometheusStatefulSet(instance = "payments", options: FixtureOpt
                         { name: "config-out", emptyDir: { sizeLimit: "8Mi" } },
                         { name: "rules", configMap: { name: `prometheus-${instance}-rules` } },
                         { name: "objstore", secret: { secretName: `prometheus-${instance}-objstore` } },
+                        { name: "web", secret: { secretName: `prometheus-${instance}-web` } },
                     ],
                 },
             },
@@ -323,7 +326,7 @@ export function ecsPrometheusTask(family = "prometheus-payments"): HarnessResour
             memory: 1536,
             portMappings: [{ containerPort: 9090, protocol: "tcp" }],
             linuxParameters: { tmpfs: [{ containerPath: "/prometheus", size: 512 }] },
-            mountPoints: [{ sourceVolume: "config", containerPath: "/etc/prometheus", readOnly: true }],
+            mountPoints: [{ sourceVolume: "config", containerPath: "/etc/prometheus", readOnly: true }, { sourceVolume: "web", containerPath: "/etc/prometheus/web", readOnly: true }],
             logConfiguration: logConfiguration(`/ecs/${family}`),
         },
         {
@@ -348,8 +351,21 @@ export function ecsPrometheusTask(family = "prometheus-payments"): HarnessResour
         taskRoleArn: `arn:aws:iam::111122223333:role/${family}-task`,
         executionRoleArn: "arn:aws:iam::111122223333:role/ecs-execution",
         containerDefinitions: JSON.stringify(definitions),
-        volumes: [{ name: "config", efsVolumeConfiguration: { fileSystemId: "fs-0123456789abcdef0", rootDirectory: `/${family}`, transitEncryption: "ENABLED", authorizationConfig: { iam: "ENABLED" } } }],
+        volumes: [
+            { name: "config", efsVolumeConfiguration: { fileSystemId: "fs-0123456789abcdef0", rootDirectory: `/${family}`, transitEncryption: "ENABLED", authorizationConfig: { iam: "ENABLED" } } },
+            { name: "web" },
+        ],
     });
+}
+
+/** The web Secret of an instance: its web config with one bcrypt user (a hash of nothing in use). */
+export function webAuthSecret(instance = "payments", webYml = `basic_auth_users:\n  ${instance}: $2b$10$II5/pIpxJLHoD70ob0vd.Oi8siOgaQQtR3OMmAfXXFpXT6uPA2E4m\n`): HarnessResource {
+    return fixture("kubernetes:core/v1:Secret", `prometheus-${instance}-web`, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: `prometheus-${instance}-web`, namespace: "prometheus" },
+        stringData: { "web.yml": webYml, password: "fixture-password-0123", "http-client.yml": `basic_auth:\n  username: ${instance}\n  password_file: /etc/prometheus/web/password\n` },
+    }, { parent: instanceComponent(instance) });
 }
 
 /** Edits the container definitions (a JSON string) of an ECS task fixture. */

@@ -36,6 +36,7 @@ import {
     securityGroup,
     tsdbVolume,
     tsuruService,
+    webAuthSecret,
 } from "./fixtures";
 
 async function findingsOf(policy: string, resources: HarnessResource[], options: EvaluateOptions = {}): Promise<Finding[]> {
@@ -275,6 +276,29 @@ describe("policy pack: Prometheus on tmpfs with a Thanos sidecar", () => {
             });
             return passes("prometheus-thanos-sidecar-flags", [statefulSet]);
         });
+    });
+
+    describe("prometheus-web-auth", () => {
+        it("passes the component's web config: a Secret volume (Kubernetes), task storage (ECS), a Secret with one bcrypt user", () =>
+            passes("prometheus-web-auth", [prometheusStatefulSet(), webAuthSecret(), ecsPrometheusTask()]));
+        it("fails a Prometheus without --web.config.file, on either platform", () => {
+            const statefulSet = edit(prometheusStatefulSet(), (inputs) => (prometheusContainer(inputs).args = prometheusArgs({ webConfig: null })));
+            const task = editContainers(ecsPrometheusTask(), (definitions) => (definitions[0].command = prometheusArgs({ webConfig: null })));
+            return fails("prometheus-web-auth", [statefulSet, task], [
+                /StatefulSet 'prometheus-payments-statefulset' container 'prometheus' runs without --web\.config\.file: every endpoint .* answers anyone/,
+                /TaskDefinition 'prometheus-payments' container 'prometheus' runs without --web\.config\.file/,
+            ]);
+        });
+        it("fails a web config from a ConfigMap (Kubernetes) or from EFS (ECS)", () => {
+            const statefulSet = edit(prometheusStatefulSet(), (inputs) => (prometheusContainer(inputs).args = prometheusArgs({ webConfig: "/etc/prometheus/rules/web.yml" })));
+            const task = editContainers(ecsPrometheusTask(), (definitions) => (definitions[0].command = prometheusArgs({ webConfig: "/etc/prometheus/config/web.yml" })));
+            return fails("prometheus-web-auth", [statefulSet, task], [
+                /reads its web config \/etc\/prometheus\/rules\/web\.yml from the configMap volume 'rules', not a Secret/,
+                /reads its web config \/etc\/prometheus\/config\/web\.yml from the shared efs volume 'config'/,
+            ]);
+        });
+        it("fails a web Secret whose users map is empty (authentication off)", () =>
+            fails("prometheus-web-auth", [webAuthSecret("payments", "basic_auth_users: {}\n")], [/Secret 'prometheus-payments-web' key web\.yml has no basic_auth_users: an empty map turns authentication off/]));
     });
 
     describe("prometheus-external-labels", () => {

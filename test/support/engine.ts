@@ -22,7 +22,12 @@ export function repoFingerprint(): string {
     return JSON.stringify({ stackFiles, strays });
 }
 
-export const testPassphrase = "engine-test-passphrase";
+/**
+ * The sandbox's passphrase is the local stack's (scripts/run-local.sh): copies of Pulumi.local.yaml keep their salt,
+ * so its encrypted values (instancePasswords) decrypt in the sandbox as they do for the main job.
+ */
+export const testPassphrase = "local-only-not-a-secret";
+const stacksEncryptedWithTestPassphrase = new Set(["local"]);
 
 export class EngineSandbox {
     readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "paas-engine-"));
@@ -48,8 +53,9 @@ export class EngineSandbox {
     /** A copy of one of the repository's stack files, edited by `edit`. */
     copyStackFile(stack: string, edit: (config: Record<string, any>) => void = () => {}, as = stack): void {
         const document = yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, any>; encryptionsalt?: string };
-        // The salt binds a stack file to its passphrase: the sandbox makes its own with the test passphrase.
-        delete document.encryptionsalt;
+        // The salt binds a stack file to its passphrase: the sandbox keeps the local stack's (same passphrase) and
+        // makes its own for the others.
+        if (!stacksEncryptedWithTestPassphrase.has(stack)) delete document.encryptionsalt;
         edit(document.config);
         this.writeStackFile(as, document);
     }
