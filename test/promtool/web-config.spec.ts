@@ -1,9 +1,21 @@
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
 import * as path from "path";
 import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
 import { generatePassword, minimumPasswordLength, passwordProblem, renderClientConfig, renderInstanceWebConfig, renderWebConfig, stablePasswordHash } from "../../components/prometheus/web-auth";
+import { prometheusContainers } from "../../components/prometheus/ecs-spec";
+import { ecsConfig } from "../support/ecs-fixtures";
+import { ecsInstance } from "../support/fixtures";
+import { freePort, ProcessGroup, waitFor } from "../support/processes";
 import { runPromtool, writeTempFiles } from "../support/promtool";
+import { toolBinary } from "../support/tools";
+
+const location = () => ({ region: "us-east-1", logGroup: "/paas/test/prometheus/billing", configBucket: "cfg", configPrefix: "instances/billing/" });
+const ecsBilling = () => ecsInstance(ecsConfig(), "billing");
 
 function checkWebConfig(webYml: string) {
     const dir = writeTempFiles({ "web.yml": webYml });
@@ -60,5 +72,80 @@ describe("web auth: the web config and client file an instance's Prometheus runs
         }
         assert.match(passwordProblem("short")!, new RegExp(`give at least ${minimumPasswordLength}`));
         assert.match(passwordProblem("long-enough-password\nsecond-line")!, /line break/);
+    });
+});
+
+describe("web auth on ECS: config-render's files, the task's health check and the sidecar's client, on the real Prometheus", function () {
+    this.timeout(120_000);
+    const group = new ProcessGroup();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ecs-web-auth-"));
+    const credentials = { username: "billing", password: "billing-password-0123456789" };
+    const secret = { arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-billing-web-auth-AbCdEf", versionId: "v1" };
+    /** A container path as this test's directory holds it. */
+    const local = (containerPath: string) => path.join(root, containerPath);
+    const containers = prometheusContainers({ ...location(), instance: ecsBilling(), replicaName: "prometheus-billing-0", webAuthSecret: secret });
+    const container = (name: string) => containers.find((candidate) => candidate.name === name)!;
+    const remap = (text: string) => text.replace(/(?<=^|[\s'"=])\/(etc\/prometheus|prometheus)\b/g, `${root}/$1`);
+    let port = 0;
+
+    before(async () => {
+        fs.mkdirSync(local("/etc/prometheus/shared"), { recursive: true });
+        for (const dir of ["/etc/prometheus/config_out", "/etc/prometheus/file_sd", "/prometheus"]) fs.mkdirSync(local(dir), { recursive: true });
+        fs.writeFileSync(local("/etc/prometheus/shared/prometheus.yml.tmpl"), "global:\n  external_labels:\n    replica: $(PROMETHEUS_REPLICA)\n");
+        // config-render's command as the task runs it, with the values ECS takes from the pinned secret version.
+        const render = container("config-render");
+        const secretValues: Record<string, string> = { PROMETHEUS_WEB_CONFIG: renderInstanceWebConfig(credentials), PROMETHEUS_PASSWORD: credentials.password, SCRAPE_PASSWORD_BILLING_API: "scrape" };
+        assert.deepEqual(render.secrets!.map((entry) => entry.name).sort(), Object.keys(secretValues).sort());
+        const env = { PATH: process.env.PATH, PROMETHEUS_REPLICA: "prometheus-billing-0", ...secretValues };
+        const result = spawnSync(render.command![0], render.command!.slice(1).map(remap), { env, encoding: "utf8" });
+        assert.equal(result.status, 0, result.stderr);
+
+        port = await freePort();
+        const args = container("prometheus").command!.map(remap).map((arg) => arg.replace("--web.listen-address=0.0.0.0:9090", `--web.listen-address=127.0.0.1:${port}`));
+        group.start("prometheus", toolBinary("prometheus"), args);
+        await waitFor("Prometheus to listen", () => new Promise<true | undefined>((resolve) => {
+            const socket = net.connect({ host: "127.0.0.1", port }, () => { socket.destroy(); resolve(true); });
+            socket.on("error", () => resolve(undefined));
+        }), { timeoutMs: 30_000, intervalMs: 250 });
+    });
+
+    after(async () => {
+        await group.stopAll();
+        fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    /** The task's health check as rendered, its paths remapped. */
+    const healthCheck = () => {
+        const [cmd, binary, ...args] = container("prometheus").healthCheck!.command;
+        assert.deepEqual([cmd, binary], ["CMD", "promtool"]);
+        return runPromtool(args.map(remap).map((arg) => arg.replace("localhost:9090", `127.0.0.1:${port}`)));
+    };
+
+    it("config-render writes the web config and the password from the task's secrets (0400), and a client file that names the password file", () => {
+        assert.equal(fs.readFileSync(local("/etc/prometheus/config_out/password"), "utf8"), credentials.password);
+        assert.equal(fs.statSync(local("/etc/prometheus/config_out/password")).mode & 0o777, 0o400);
+        assert.ok(checkWebConfig(fs.readFileSync(local("/etc/prometheus/config_out/web.yml"), "utf8")).ok);
+        const client = yaml.load(fs.readFileSync(local("/etc/prometheus/config_out/http-client.yml"), "utf8")) as any;
+        // Every container path of the script is remapped here, the one inside the client file too.
+        assert.deepEqual(client.basic_auth, { username: "billing", password_file: local("/etc/prometheus/config_out/password") });
+    });
+
+    it("the Prometheus task answers 401 without credentials and passes its own health check (promtool with the client file)", async () => {
+        assert.equal((await fetch(`http://127.0.0.1:${port}/-/healthy`)).status, 401);
+        const result = healthCheck();
+        assert.ok(result.ok, result.output);
+        const sidecarArgs = container("thanos-sidecar").command!;
+        assert.ok(sidecarArgs.includes("--prometheus.http-client-file=/etc/prometheus/config_out/http-client.yml"), "the sidecar reads the same client file");
+    });
+
+    it("the health check fails when the password file holds another password", () => {
+        const file = local("/etc/prometheus/config_out/password");
+        fs.chmodSync(file, 0o600);
+        fs.writeFileSync(file, "another-password-0123456789");
+        try {
+            assert.equal(healthCheck().ok, false);
+        } finally {
+            fs.writeFileSync(file, credentials.password);
+        }
     });
 });
