@@ -87,7 +87,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         const { secretName } = await mountedObjstore(await liveStatefulSet());
         assert.match(secretName, new RegExp(`^${names.statefulSet}-objstore-[a-z0-9]+$`));
         assert.deepEqual(created.map(describeObject).sort(), [
-            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`,
+            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`, `Secret/${namespace}/${names.webAuth}`,
             `Service/${namespace}/${names.service}`, `Service/${namespace}/${names.headlessService}`,
             `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`,
         ].sort());
@@ -110,6 +110,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         const bound = await client.bindApp(instance, { name: app, namespace: appNamespace });
         assert.equal(bound.status, 201, bound.text);
         assert.equal((bound.json as Record<string, string>).PROMETHEUS_URL, `http://${names.service}.${namespace}.svc:9090`);
+        assert.equal((bound.json as Record<string, string>).PROMETHEUS_USERNAME, instance);
         await waitStatus(client, instance, 204);
         const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
         assert.equal(role.status, 200, JSON.stringify(role.body));

@@ -1,6 +1,8 @@
 import { strict as assert } from "assert";
+import bcrypt from "bcryptjs";
 import * as fs from "fs";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
@@ -64,7 +66,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
                 "Namespace//prometheus-local", "StatefulSet/prometheus-local/prometheus-shop", "StatefulSet/prometheus-local/prometheus-blog",
                 "StatefulSet/prometheus-local/thanos-store", "StatefulSet/prometheus-local/thanos-compactor", "Deployment/prometheus-local/thanos-query",
                 "PodDisruptionBudget/prometheus-local/prometheus-blog", "Role/tsuru-local/prometheus-shop-discovery",
-                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "ConfigMap/grafana/grafana-datasource-thanos",
+                "RoleBinding/tsuru-blog/prometheus-blog-discovery", "Secret/grafana/grafana-datasource-thanos", "Secret/prometheus-local/prometheus-shop-web",
             ]) {
                 assert.ok(kinds.has(expected), `missing ${expected}; the state has: ${[...kinds].sort().join(", ")}`);
             }
@@ -277,6 +279,25 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             }
             assert.equal(after.get("thanos-query")!.generation, before.get("thanos-query")!.generation, "thanos-query reads no objstore.yml, yet it changed");
             assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + 7 });
+        });
+    });
+
+    describe("a new instance password", () => {
+        it("`up` replaces the web Secret and the Grafana datasource under the same names on the API server; the StatefulSet is untouched, so no pod restarts", async () => {
+            const statefulSet = () => controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/statefulsets/prometheus-shop`);
+            const before = await statefulSet();
+            await stack.setConfig("prometheus-paas:instancePasswords.shop", { value: "control-plane-password-rotated", secret: true }, true);
+            const { summary } = await stack.up();
+            const { same, ...changed } = summary.resourceChanges ?? {};
+            assert.deepEqual(changed, { replace: 2 });
+            assert.equal((await statefulSet()).metadata.generation, before.metadata.generation, "the pod template changed: the pods would restart");
+            const web = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/prometheus-shop-web`);
+            assert.equal(Buffer.from(web.data.password, "base64").toString("utf8"), "control-plane-password-rotated");
+            const webYml = yaml.load(Buffer.from(web.data["web.yml"], "base64").toString("utf8")) as { basic_auth_users: Record<string, string> };
+            assert.ok(bcrypt.compareSync("control-plane-password-rotated", webYml.basic_auth_users.shop));
+            const datasource = await controlPlane.admin.expect("GET", "/api/v1/namespaces/grafana/secrets/grafana-datasource-prometheus-shop");
+            assert.match(Buffer.from(datasource.data["prometheus-shop.yaml"], "base64").toString("utf8"), /basicAuthPassword: control-plane-password-rotated/);
+            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + 2 });
         });
     });
 

@@ -17,7 +17,7 @@ import * as path from "path";
 import type { PipelineSummary, StackSummary } from "../../automation/summary";
 import { toolDirs } from "../../automation/tools";
 import versions from "../../components/versions.json";
-import { EngineSandbox } from "../support/engine";
+import { EngineSandbox, testPassphrase } from "../support/engine";
 import { projectRoot } from "../support/fixtures";
 
 const tsNode = path.join(projectRoot, "node_modules", ".bin", "ts-node");
@@ -68,7 +68,8 @@ class UserMachine {
             HOME: path.join(this.root, "homes"),
             PATH: [binDir, path.join(this.root, "node-bin"), "/usr/bin", "/bin"].join(path.delimiter),
             PAAS_TOOLS_DIR: path.join(this.root, "no-project-tools"),
-            PULUMI_CONFIG_PASSPHRASE: "user-passphrase",
+            // The local stack's passphrase: the copied Pulumi.local.yaml keeps its salt and encrypted passwords.
+            PULUMI_CONFIG_PASSPHRASE: testPassphrase,
             TMPDIR: os.tmpdir(),
             ...extra,
         };
