@@ -22,6 +22,16 @@ describe("golden files: what every stack renders", () => {
         assertGolden("two-platforms", await stackArtifacts(await runStackConfig(ecsRawConfig({ thanos: { compactor: { platform: "ecs" } } }), "two-platforms")));
     });
 
+    it("no golden file holds an instance's password: web Secrets, datasources and the credentials output are masked", async () => {
+        // Under mocks the local stack's passwords are placeholders, the generated ones `mock-password-...`.
+        for (const stack of ["local", "dev"]) {
+            const files = await stackArtifacts(await runStack(stack));
+            const leaks = Object.entries(files).filter(([, content]) => /placeholder-for-instancePasswords|mock-password-/.test(content)).map(([file]) => file);
+            assert.deepEqual(leaks, [], `${stack}: files holding a password`);
+            assert.ok(Object.keys(files).some((file) => file.endsWith("-web/web.yml")), `${stack}: no web Secret rendered, so the check proves nothing`);
+        }
+    });
+
     it("a difference is reported with the changed lines, so a failure says what moved", () => {
         const diff = lineDiff("a\nb\nc\n", "a\nB\nc\n");
         assert.match(diff, / - 2 {2}b/);
