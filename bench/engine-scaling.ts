@@ -6,6 +6,7 @@
 import "../test/support/offline-toolchain"; // like the tests: this project's own build unless PAAS_TOOLCHAIN says otherwise
 import * as path from "path";
 import { Command } from "commander";
+import { generatePassword } from "../components/prometheus/web-auth";
 import { EngineSandbox } from "../test/support/engine";
 
 interface Row {
@@ -30,8 +31,12 @@ async function timedUp(tenants: number, skipCheckpoints: boolean): Promise<{ sec
         sandbox.copyStackFile("local", (config) => {
             config["prometheus-paas:kubernetes"].renderYamlToDirectory = path.join(sandbox.root, "manifests");
             config["prometheus-paas:instances"] = tenantInstances(tenants);
+            delete config["prometheus-paas:instancePasswords"];
         });
         const stack = await sandbox.open("local", undefined, skipCheckpoints ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {});
+        // Explicit passwords, as in the local stack: the random provider is not built here.
+        await stack.setAllConfig(Object.fromEntries(tenantInstances(tenants).map((instance) =>
+            [`prometheus-paas:instancePasswords.${instance.name}`, { value: generatePassword(), secret: true }])), true);
         const started = process.hrtime.bigint();
         const result = await stack.up();
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
