@@ -85,9 +85,13 @@ export class InstanceEngine {
         return (await stack.getConfig(passwordConfigKey)).value;
     }
 
-    /** Keeps the instance's web password in the stack's config, encrypted with the backend's passphrase. */
+    /**
+     * Keeps the instance's web password in the stack's config, encrypted with the backend's passphrase. The value goes
+     * on stdin: Stack.setConfig puts it on the command line, where a failure's message (logged, and kept as the
+     * record's lastError) would carry it.
+     */
     async writePassword(stack: Stack, password: string): Promise<void> {
-        await stack.setConfig(passwordConfigKey, { value: password, secret: true });
+        await this.cli(["config", "set", passwordConfigKey, "--secret", "--non-interactive", "--stack", stack.name], password);
     }
 
     /** Deletes a lock left by a run that died with the broker (the broker owns its instance stacks). */
@@ -114,10 +118,14 @@ export class InstanceEngine {
     /** Removes the stack: its state, history and config file (the instance's record). */
     async removeStack(stack: Stack): Promise<void> {
         // `stack rm` keeps a .bak of the checkpoint in a DIY backend unless told otherwise.
-        await execFileAsync(this.command!.command, ["stack", "rm", "--yes", "--remove-backups", "--stack", stack.name], {
-            cwd: this.settings.workDir,
-            env: { ...process.env, ...this.envVars },
-        });
+        await this.cli(["stack", "rm", "--yes", "--remove-backups", "--stack", stack.name]);
+    }
+
+    /** A CLI command the Automation API does not offer (or offers with the value on the command line). */
+    private async cli(args: string[], input?: string): Promise<void> {
+        const run = execFileAsync(this.command!.command, args, { cwd: this.settings.workDir, env: { ...process.env, ...this.envVars } });
+        run.child.stdin?.end(input ?? "");
+        await run;
     }
 }
 

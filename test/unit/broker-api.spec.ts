@@ -5,7 +5,8 @@ import * as path from "path";
 import pino from "pino";
 import { instanceFromRecord } from "../../components/broker/record";
 import { parseBrokerSettings, poolNamespace } from "../../components/broker/settings";
-import type { InstanceEngine } from "../../broker/engine";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { InstanceEngine } from "../../broker/engine";
 import { brokerInputsChecksum, Provisioner } from "../../broker/provisioner";
 import { InstanceStore } from "../../broker/store";
 import { checkInstanceName, credentialsMatch } from "../../broker/server";
@@ -120,5 +121,25 @@ describe("broker start-up: the backend's stack list is a cross-check, never a re
         assert.equal(last.msg, "cannot list the backend's stacks: the check for stacks without a record is skipped");
         assert.equal(last.attempts, 3);
         broker.cleanup();
+    });
+});
+
+describe("broker: an instance's password never goes on a command line", () => {
+    it("writePassword hands the value to `pulumi config set --secret` on stdin; a failure's message does not carry it", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-fake-cli-"));
+        // A CLI that records its arguments and stdin, then fails the way a broken backend would.
+        const fake = path.join(dir, "pulumi");
+        fs.writeFileSync(fake, `#!/bin/sh\necho "$@" > "${dir}/args"\ncat > "${dir}/stdin"\necho "error: could not write the stack file" >&2\nexit 1\n`, { mode: 0o755 });
+        const engine = new InstanceEngine({ workDir: dir, backendUrl: `file://${dir}`, passphrase: "p" });
+        (engine as unknown as { command: { command: string } }).command = { command: fake };
+        const password = "the-password-0123456789abcdef";
+        await assert.rejects(engine.writePassword({ name: "instance-shop" } as Stack, password), (error: Error) => {
+            assert.match(error.message, /could not write the stack file/);
+            assert.ok(!error.message.includes(password), `the error carries the password: ${error.message}`);
+            return true;
+        });
+        assert.equal(fs.readFileSync(path.join(dir, "args"), "utf8").trim(), "config set prometheus-paas-instance:password --secret --non-interactive --stack instance-shop");
+        assert.equal(fs.readFileSync(path.join(dir, "stdin"), "utf8"), password);
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 });
