@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
-import { generatePassword, minimumPasswordLength, passwordProblem, renderClientConfig, renderInstanceWebConfig, renderWebConfig, stablePasswordHash } from "../../components/prometheus/web-auth";
+import { generatePassword, minimumPasswordLength, webRateLimit, passwordProblem, renderClientConfig, renderInstanceWebConfig, renderWebConfig, stablePasswordHash } from "../../components/prometheus/web-auth";
 import { prometheusContainers } from "../../components/prometheus/ecs-spec";
 import { ecsConfig } from "../support/ecs-fixtures";
 import { ecsInstance } from "../support/fixtures";
@@ -136,6 +136,20 @@ describe("web auth on ECS: config-render's files, the task's health check and th
         assert.ok(result.ok, result.output);
         const sidecarArgs = container("thanos-sidecar").command!;
         assert.ok(sidecarArgs.includes("--prometheus.http-client-file=/etc/prometheus/config_out/http-client.yml"), "the sidecar reads the same client file");
+    });
+
+    it("the web config's rate limit answers 429 past its burst, before any password check, and lets the instance in again once refilled", async () => {
+        const statuses = await Promise.all(Array.from({ length: webRateLimit.burst * 2 }, async () => {
+            const response = await fetch(`http://127.0.0.1:${port}/-/healthy`);
+            await response.arrayBuffer();
+            return response.status;
+        }));
+        const counts = statuses.reduce<Record<number, number>>((all, status) => ({ ...all, [status]: (all[status] ?? 0) + 1 }), {});
+        assert.deepEqual(Object.keys(counts).sort(), ["401", "429"], JSON.stringify(counts));
+        assert.ok(counts[401] >= webRateLimit.burst, `only ${counts[401]} requests got through: ${JSON.stringify(counts)}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+        assert.equal((await fetch(`http://127.0.0.1:${port}/-/healthy`, { headers: { authorization } })).status, 200);
     });
 
     it("the health check fails when the password file holds another password", () => {
