@@ -125,7 +125,8 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         this.username = ecsWebClientAuth(instance).username;
         const password = pulumi.secret(args.password);
         const webAuthSecret = new aws.secretsmanager.Secret(`${name}-web-auth`, {
-            name: `${family}-web-auth`,
+            // A prefix, not a name: a deleted secret's name stays taken for its recovery window.
+            namePrefix: `${family}-web-auth-`,
             description: `Web credentials of Prometheus ${instance.name} (${ecs.environment})`,
             recoveryWindowInDays: 7,
         }, child);

@@ -96,7 +96,7 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
     it("gives the scrape password and the instance's web credentials to the task only through the container secrets field", () => {
         const task = run.recorder.one(TASK, "ecs-prometheus-billing-0");
         assert.deepEqual(container(task, "thanos-sidecar").secrets, [{ name: "SCRAPE_PASSWORD_BILLING_API", valueFrom: `${billingSecretArn}:password::` }]);
-        const webAuthArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prometheus-test-billing-web-auth-AbCdEf";
+        const webAuthArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prometheus-test-billing-web-auth-mock-AbCdEf";
         assert.deepEqual(container(task, "config-render").secrets.map((secret: { valueFrom: string }) => secret.valueFrom.split("::")[0]), [`${billingSecretArn}:password`, `${webAuthArn}:webConfig`, `${webAuthArn}:password`]);
         assert.deepEqual(grants(policyOf(run, "ecs-prometheus-billing-execution-role"))["secretsmanager:GetSecretValue"], [billingSecretArn, webAuthArn]);
         assert.ok(!JSON.stringify(task.inputs).includes("mock-password-"), "no password in the task definition");

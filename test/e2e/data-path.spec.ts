@@ -305,6 +305,8 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         const statefulSets = () => prometheusPods.map((pod) => findManifest(cluster.manifests, "StatefulSet", `prometheus-${instanceOf(pod).name}`).spec);
         const specsBefore = statefulSets();
         const startTimes = await Promise.all(prometheusPods.map(async (pod) => (await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"), asTenant(pod))).startTime));
+        const lastReload = (pod: LocalPod) => metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_success_timestamp_seconds", asTenant(pod));
+        const reloadedBefore = await Promise.all(prometheusPods.map(lastReload));
 
         // A tenant rule group for every instance and a new app for the HA one: a second `up`, as an operator runs it.
         sandbox.editStackFile("e2e", (stackConfig) => {
@@ -342,6 +344,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             assert.equal(prometheus.hasExited, false, `${pod.name}'s Prometheus exited`);
             assert.equal((await prometheusApi<{ startTime: string }>(pod.url(prometheusWebPort, "/api/v1/status/runtimeinfo"), asTenant(pod))).startTime, startTimes[index], `${pod.name}'s Prometheus restarted`);
             assert.equal(await metricValue(pod.url(prometheusWebPort, "/metrics"), "prometheus_config_last_reload_successful", asTenant(pod)), 1);
+            assert.ok((await lastReload(pod))! > reloadedBefore[index]!, `${pod.name}: prometheus_config_last_reload_success_timestamp_seconds did not move`);
         }
     });
 

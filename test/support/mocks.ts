@@ -41,7 +41,7 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: `mock-password-${createHash("sha256").update(name).digest("hex").slice(0, 24)}` };
         case "aws:secretsmanager/secret:Secret":
-            return { ...inputs, arn: `arn:aws:secretsmanager:us-east-1:${mockAccountId}:secret:${inputs.name ?? name}-AbCdEf` };
+            return { ...inputs, arn: `arn:aws:secretsmanager:us-east-1:${mockAccountId}:secret:${inputs.name ?? `${inputs.namePrefix ?? `${name}-`}mock`}-AbCdEf` };
         case "aws:secretsmanager/secretVersion:SecretVersion":
             return { ...inputs, versionId: `mock-version-${createHash("sha256").update(name).digest("hex").slice(0, 12)}` };
         case "aws:lb/loadBalancer:LoadBalancer":
