@@ -12,7 +12,7 @@ import { InstanceRecord } from "../components/broker/record";
 import { BrokerSettings } from "../components/broker/settings";
 import { pinnedImages } from "../components/images";
 import { instanceProgram, instanceRenderDirectory, InstanceTarget } from "../components/instance-program";
-import { generatePassword, InstanceCredentials } from "../components/prometheus/web-auth";
+import { generatePassword, InstanceCredentials, webUsername } from "../components/prometheus/web-auth";
 import { InstanceEngine } from "./engine";
 import { InstanceStore } from "./store";
 
@@ -149,10 +149,10 @@ export class Provisioner {
      */
     async credentials(name: string): Promise<InstanceCredentials> {
         const known = this.passwords.get(name);
-        if (known !== undefined) return { username: name, password: known };
+        if (known !== undefined) return { username: webUsername(name), password: known };
         return this.withLock(name, async () => {
             const stack = await this.options.engine.openStack(name);
-            return { username: name, password: await this.ensurePassword(name, stack) };
+            return { username: webUsername(name), password: await this.ensurePassword(name, stack) };
         });
     }
 

@@ -15,6 +15,7 @@ import { BrokerSettings, poolNamespace } from "../components/broker/settings";
 import { ConfigError } from "../components/config/errors";
 import type { JobTarget, KubernetesApp } from "../components/config/types";
 import { prometheusWebPort } from "../components/prometheus/defaults";
+import { webUsername } from "../components/prometheus/web-auth";
 import type { InstanceState, Provisioner } from "./provisioner";
 import { Body, bindAppRequest, bindJobRequest, createRequest, namespaceFromInternalHosts, updateRequest } from "./tsuru";
 
@@ -231,7 +232,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
             return [
                 { label: "Prometheus URL", value: prometheusUrl(name) },
                 // The password only goes to bound apps (PROMETHEUS_PASSWORD), never into info.
-                { label: "Prometheus user", value: name },
+                { label: "Prometheus user", value: webUsername(name) },
                 { label: "Thanos Query URL", value: settings.thanosQueryUrl ?? "-" },
                 { label: "Plan", value: plan ? `${plan.name}: ${plan.description}` : record.plan },
                 { label: "Apps", value: list(record.apps) },

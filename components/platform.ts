@@ -13,6 +13,7 @@ import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
+import { webUsername } from "./prometheus/web-auth";
 import { kubernetesStoreApiEndpoint, prometheusPodLabels } from "./prometheus/kubernetes-spec";
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
@@ -63,7 +64,7 @@ export function buildPlatform(config: StackConfig): Platform {
         bucket,
         prometheusUrls: { ...kubernetes?.prometheusUrls },
         prometheusCredentials: pulumi.secret(pulumi.all(config.instances.map((instance) => passwords[instance.name])).apply((values) =>
-            Object.fromEntries(config.instances.map((instance, index) => [instance.name, { username: instance.name, password: values[index] }])))),
+            Object.fromEntries(config.instances.map((instance, index) => [instance.name, { username: webUsername(instance.name), password: values[index] }])))),
         thanosQueryUrl: kubernetes?.thanosQueryUrl,
         tsuruService: registerTsuruService(config, servicePassword, kubernetes?.brokerUrl),
         brokerUrl: kubernetes?.brokerUrl,
@@ -206,7 +207,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
                 ...Object.fromEntries(kubernetesInstances.map((instance) => [
                     `prometheus-${instance.name}`,
                     pulumi.all([prometheusUrls[instance.name], passwords[instance.name]]).apply(([url, password]) =>
-                        ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const, basicAuth: { username: instance.name, password } })),
+                        ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const, basicAuth: { username: webUsername(instance.name), password } })),
                 ])),
             },
         }, opts);

@@ -56,11 +56,11 @@ export const maxStopTimeoutSeconds = 120;
  * The liveness check of a process as an ECS health check (busybox wget, present in the Prometheus and Thanos
  * images), and its stop timeout.
  */
-export function ecsProcess(process: ProcessDefaults): Pick<ContainerDefinition, "healthCheck" | "stopTimeout"> {
+export function ecsProcess(process: ProcessDefaults, healthCommand?: string[]): Pick<ContainerDefinition, "healthCheck" | "stopTimeout"> {
     const { liveness } = process;
     return {
         healthCheck: {
-            command: ["CMD", "wget", "-q", "-O", "/dev/null", `http://localhost:${process.httpPort}${liveness.path}`],
+            command: ["CMD", ...(healthCommand ?? ["wget", "-q", "-O", "/dev/null", `http://localhost:${process.httpPort}${liveness.path}`])],
             interval: liveness.periodSeconds,
             timeout: liveness.timeoutSeconds,
             retries: liveness.failureThreshold,

@@ -19,7 +19,7 @@ import {
     renderInstanceFiles,
     scrapePasswordEnv,
 } from "./render";
-import { renderClientConfig, webAuthFiles, WebClientAuth } from "./web-auth";
+import { renderClientConfig, webAuthPaths, webClientAuth, WebClientAuth } from "./web-auth";
 
 /** Environment variable carrying the replica label value; one ECS service (and task definition) per replica sets it. */
 export const replicaEnv = "PROMETHEUS_REPLICA";
@@ -38,15 +38,14 @@ const files = {
     configOut: `${ecsPaths.configOut}/prometheus.yml`,
     rules: `${ecsPaths.shared}/rules`,
     objstore: `${ecsPaths.shared}/objstore.yml`,
-    // Written at task start from the task's secrets, on task storage: never on EFS or in the config bucket.
-    webConfig: `${ecsPaths.configOut}/${webAuthFiles.webConfig}`,
-    password: `${ecsPaths.configOut}/${webAuthFiles.password}`,
-    httpClient: `${ecsPaths.configOut}/${webAuthFiles.client}`,
 };
 
-/** The instance's credentials as its containers read them: the user is the instance. */
+/** Written at task start from the task's secrets, on task storage: never on EFS or in the config bucket. */
+const webFiles = webAuthPaths(ecsPaths.configOut);
+
+/** The instance's credentials as its containers read them. */
 export function ecsWebClientAuth(instance: Pick<EcsInstanceConfig, "name">): WebClientAuth {
-    return { username: instance.name, passwordFile: files.password };
+    return webClientAuth(instance.name, ecsPaths.configOut);
 }
 
 /** The JSON keys of an instance's web auth secret in Secrets Manager. */
@@ -71,10 +70,10 @@ export function webAuthSecrets(secret: WebAuthSecretVersion): { name: string; va
 /** config-render's step that writes the web auth files from its secrets (printf: a shell builtin, no echo escapes). */
 function writeWebAuthFiles(instance: EcsInstanceConfig): string {
     return [
-        `printf '%s' "$${webAuthEnv.webConfig}" > ${shellQuote(files.webConfig)}`,
-        `printf '%s' "$${webAuthEnv.password}" > ${shellQuote(files.password)}`,
-        `printf '%s' ${shellQuote(renderClientConfig(ecsWebClientAuth(instance)))} > ${shellQuote(files.httpClient)}`,
-        `chmod 0400 ${shellQuote(files.webConfig)} ${shellQuote(files.password)}`,
+        `printf '%s' "$${webAuthEnv.webConfig}" > ${shellQuote(webFiles.webConfig)}`,
+        `printf '%s' "$${webAuthEnv.password}" > ${shellQuote(webFiles.password)}`,
+        `printf '%s' ${shellQuote(renderClientConfig(ecsWebClientAuth(instance)))} > ${shellQuote(webFiles.client)}`,
+        `chmod 0400 ${shellQuote(webFiles.webConfig)} ${shellQuote(webFiles.password)}`,
     ].join("; ");
 }
 
@@ -224,12 +223,13 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         image: image("prometheus"),
         essential: true,
         user: nobody.user,
-        command: prometheusArgs({ configFile: files.configOut, tsdbPath: ecsPaths.tsdb, plan: instance.plan, webConfigFile: files.webConfig }),
+        command: prometheusArgs({ configFile: files.configOut, tsdbPath: ecsPaths.tsdb, plan: instance.plan, webConfigFile: webFiles.webConfig }),
         // The TSDB is on task storage (never EFS): the plan's tmpfs does not count against memory.
         ...ecsResources(prometheus),
         portMappings: [{ containerPort: prometheus.httpPort, protocol: "tcp", name: "web" }],
         dependsOn: [rendered],
-        ...withHealthCommand(ecsProcess(prometheus), promtoolCheckCommand("healthy", files.httpClient)),
+        // /-/healthy answers 401 without the instance's credentials: the check authenticates from the client file.
+        ...ecsProcess(prometheus, promtoolCheckCommand("healthy", webFiles.client)),
         mountPoints: [
             { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
             { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: true },
@@ -244,7 +244,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         image: image("thanos"),
         essential: true,
         user: nobody.user,
-        command: sidecarArgs({ tsdbPath: ecsPaths.tsdb, objstoreFile: files.objstore, configTemplate: files.template, configOut: files.configOut, ruleDir: files.rules, prometheusHttpClientFile: files.httpClient }),
+        command: sidecarArgs({ tsdbPath: ecsPaths.tsdb, objstoreFile: files.objstore, configTemplate: files.template, configOut: files.configOut, ruleDir: files.rules, prometheusHttpClientFile: webFiles.client }),
         environment: replica,
         ...(secrets.length > 0 ? { secrets } : {}),
         ...ecsResources(sidecar),
@@ -277,11 +277,6 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         logConfiguration: logs(discoveryContainerName(cluster)),
     }));
     return [sync, render, prometheusContainer, sidecarContainer, ...discovery];
-}
-
-/** Prometheus answers 401 on /-/healthy without credentials: its health check authenticates from the client file. */
-function withHealthCommand(process: ReturnType<typeof ecsProcess>, command: string[]): ReturnType<typeof ecsProcess> {
-    return { ...process, healthCheck: { ...process.healthCheck!, command: ["CMD", ...command] } };
 }
 
 /** The config update task's startedBy: `config-` and the start of the SHA-256 of the published files (name and content). */

@@ -72,8 +72,6 @@ export class EcsPrometheus extends pulumi.ComponentResource {
     /** StoreAPI endpoint of the sidecars for Thanos query (`dns+` resolves every replica). */
     readonly storeApiEndpoint: string;
     readonly url: string;
-    /** The basic auth user of the instance (its password is the one given, kept in Secrets Manager). */
-    readonly username: string;
     readonly securityGroupId: pulumi.Output<string>;
     /** Run after `pulumi up` changed the configuration: copies it onto EFS; the reloader then reloads Prometheus. */
     readonly configUpdateCommand: pulumi.Output<string>;
@@ -122,7 +120,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const updateRole = taskRole(`${name}-config-update`, ecs, pulumi.all([configStatements, efsWrite]).apply((parts) => parts.flat()), child);
 
         // The web config (bcrypt hash) and the password, read by config-render as task secrets, never plain environment.
-        this.username = ecsWebClientAuth(instance).username;
+        const { username } = ecsWebClientAuth(instance);
         const password = pulumi.secret(args.password);
         const webAuthSecret = new aws.secretsmanager.Secret(`${name}-web-auth`, {
             // A prefix, not a name: a deleted secret's name stays taken for its recovery window.
@@ -133,7 +131,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const webAuthVersion = new aws.secretsmanager.SecretVersion(`${name}-web-auth`, {
             secretId: webAuthSecret.id,
             secretString: password.apply((value) => JSON.stringify({
-                [webAuthSecretKeys.webConfig]: renderInstanceWebConfig({ username: this.username, password: value }),
+                [webAuthSecretKeys.webConfig]: renderInstanceWebConfig({ username, password: value }),
                 [webAuthSecretKeys.password]: value,
             })),
         }, child);

@@ -23,7 +23,7 @@ import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
 import { configRenderResources, prometheusDefaults, prometheusWebPort } from "./defaults";
 import { ExternalLabelContext, prometheusArgs, promtoolCheckCommand, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
-import { webAuthFiles, WebClientAuth } from "./web-auth";
+import { webAuthPaths, webClientAuth, WebClientAuth } from "./web-auth";
 
 /** Placeholder the sidecar's reloader (and the init container) replace with the pod name. */
 export const replicaPlaceholder = "$(POD_NAME)";
@@ -66,11 +66,11 @@ export function kubernetesScrapeJobs(instance: KubernetesInstanceConfig): Scrape
     ];
 }
 
-/** The instance's credentials as its containers read them from the mounted web Secret: the user is the instance. */
+/** The instance's credentials as its containers read them from the mounted web Secret. */
 export function kubernetesWebClientAuth(instance: Pick<KubernetesInstanceConfig, "name">): WebClientAuth {
-    return { username: instance.name, passwordFile: `${paths.web}/${webAuthFiles.password}` };
+    return webClientAuth(instance.name, paths.web);
 }
-const httpClientFile = `${paths.web}/${webAuthFiles.client}`;
+const webFiles = webAuthPaths(paths.web);
 
 /** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
 export function renderKubernetesInstanceFiles(input: { instance: KubernetesInstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
@@ -118,7 +118,7 @@ export const prometheusServicePorts = [
 function prometheusProbes(prometheus: ReturnType<typeof prometheusDefaults>) {
     const tcpSocket = { port: prometheus.httpPort };
     return {
-        readinessProbe: { exec: { command: promtoolCheckCommand("ready", httpClientFile) }, ...probeTiming(prometheus.readiness) },
+        readinessProbe: { exec: { command: promtoolCheckCommand("ready", webFiles.client) }, ...probeTiming(prometheus.readiness) },
         livenessProbe: { tcpSocket, ...probeTiming(prometheus.liveness) },
         startupProbe: { tcpSocket, ...probeTiming(prometheus.liveness), failureThreshold: Math.ceil(prometheus.startSeconds / prometheus.liveness.periodSeconds) },
     };
@@ -162,7 +162,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     {
                         name: "prometheus",
                         image: image("prometheus"),
-                        args: prometheusArgs({ configFile: configOut, tsdbPath: paths.tsdb, plan: instance.plan, webConfigFile: `${paths.web}/${webAuthFiles.webConfig}` }),
+                        args: prometheusArgs({ configFile: configOut, tsdbPath: paths.tsdb, plan: instance.plan, webConfigFile: webFiles.webConfig }),
                         ports: [{ name: "web", containerPort: prometheus.httpPort }],
                         resources: containerResources(prometheus),
                         ...prometheusProbes(prometheus),
@@ -177,7 +177,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     {
                         name: "thanos-sidecar",
                         image: image("thanos"),
-                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile: `${paths.objstore}/objstore.yml`, configTemplate, configOut, ruleDir: paths.rules, prometheusHttpClientFile: httpClientFile }),
+                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile: `${paths.objstore}/objstore.yml`, configTemplate, configOut, ruleDir: paths.rules, prometheusHttpClientFile: webFiles.client }),
                         env: [podNameEnv],
                         ports: [
                             { name: "grpc", containerPort: sidecar.grpcPort! },

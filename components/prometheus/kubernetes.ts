@@ -41,8 +41,6 @@ export interface KubernetesPrometheusArgs {
 export class KubernetesPrometheus extends pulumi.ComponentResource {
     /** In-cluster URL of the Prometheus web API (any replica). */
     readonly url: pulumi.Output<string>;
-    /** The basic auth user of the instance (its password is the one given). */
-    readonly username: string;
     /** Thanos query's endpoint for the sidecars' StoreAPI: the SRV records of the headless Service. */
     readonly storeApiEndpoint: pulumi.Output<string>;
 
@@ -115,7 +113,6 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
             }, child);
         }
 
-        this.username = clientAuth.username;
         this.url = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${prometheusWebPort}`;
         this.storeApiEndpoint = pulumi.all([headless.metadata.name, headless.metadata.namespace]).apply(([headlessName, namespace]) => kubernetesStoreApiEndpoint(headlessName, namespace));
         this.registerOutputs({ url: this.url, storeApiEndpoint: this.storeApiEndpoint });

@@ -22,6 +22,21 @@ export interface WebClientAuth {
 /** The files of an instance's web auth, in one directory of the Prometheus container (and the sidecar's). */
 export const webAuthFiles = { webConfig: "web.yml", password: "password", client: "http-client.yml" } as const;
 
+/** An instance's basic auth user: its name, on both platforms and for the broker's instances. */
+export function webUsername(instanceName: string): string {
+    return instanceName;
+}
+
+/** The paths of the web auth files in `dir`, as the containers see them. */
+export function webAuthPaths(dir: string): Record<keyof typeof webAuthFiles, string> {
+    return { webConfig: `${dir}/${webAuthFiles.webConfig}`, password: `${dir}/${webAuthFiles.password}`, client: `${dir}/${webAuthFiles.client}` };
+}
+
+/** How an instance's own clients authenticate when its web auth files are in `dir`. */
+export function webClientAuth(instanceName: string, dir: string): WebClientAuth {
+    return { username: webUsername(instanceName), passwordFile: webAuthPaths(dir).password };
+}
+
 /** The exporter-toolkit's default cost: ~70 ms per uncached check on the CI machine, results cached per process. */
 export const bcryptCost = 10;
 
