@@ -1,25 +1,18 @@
-/** The `$(VAR)` substitution of the Thanos reloader, as a shell command for the containers that render config before Prometheus starts. */
+/** The `$(VAR)` substitution of the Thanos reloader, for the containers that render config before Prometheus starts. */
+import * as fs from "fs";
+import * as path from "path";
 
 /**
- * Shell (busybox sh + awk) that writes `out` from `template`, replacing every `$(VAR)` with the environment
- * variable VAR exactly like the Thanos reloader does (same pattern, single pass, unset variable = error), then
- * renames atomically so Prometheus never reads half a file.
+ * The awk program (busybox awk) replacing every `$(VAR)` with the environment variable VAR exactly like the Thanos
+ * reloader does (same pattern, single pass, unset variable = error). One file: the config init inlines it, the
+ * shutdown flush (flush.sh) runs it from its ConfigMap.
  */
+export const envsubstAwkFile = path.join(__dirname, "envsubst.awk");
+export const envsubstAwk = fs.readFileSync(envsubstAwkFile, "utf8");
+
+/** Shell that writes `out` from `template` through the awk program, then renames atomically so Prometheus never reads half a file. */
 export function envsubstScript(template: string, out: string): string {
-    const awk = [
-        "{",
-        "  line = $0; result = \"\"",
-        "  while (match(line, /\\$\\([a-zA-Z_0-9]+\\)/)) {",
-        "    name = substr(line, RSTART + 2, RLENGTH - 3)",
-        "    if (!(name in ENVIRON)) { printf \"found reference to unset environment variable %s\\n\", name > \"/dev/stderr\"; failed = 1; exit 1 }",
-        "    result = result substr(line, 1, RSTART - 1) ENVIRON[name]",
-        "    line = substr(line, RSTART + RLENGTH)",
-        "  }",
-        "  print result line",
-        "}",
-        "END { if (failed) exit 1 }",
-    ].join("\n");
-    return `awk '${awk}' ${shellQuote(template)} > ${shellQuote(`${out}.tmp`)} && mv ${shellQuote(`${out}.tmp`)} ${shellQuote(out)}`;
+    return `awk ${shellQuote(envsubstAwk.trimEnd())} ${shellQuote(template)} > ${shellQuote(`${out}.tmp`)} && mv ${shellQuote(`${out}.tmp`)} ${shellQuote(out)}`;
 }
 
 export function shellQuote(text: string): string {

@@ -13,10 +13,12 @@ need npm "install npm (it ships with Node.js)"
 need go "install Go >= 1.24 (e.g. into /usr/local/go)"
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || fail "Node.js >= 20 is required, found $(node --version)"
 
-# etcd for the control-plane tests (Debian's 3.4 serves kube-apiserver fine); openssl makes their certificates.
+# etcd for the control-plane tests (Debian's 3.4 serves kube-apiserver fine); openssl makes their certificates;
+# busybox is the userland of the Prometheus and Thanos images, in which the local pods run commands and hooks.
 debian_packages=()
 command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || debian_packages+=(openssl)
+command -v busybox >/dev/null 2>&1 || debian_packages+=(busybox)
 if [ "${#debian_packages[@]}" -gt 0 ]; then
   need apt-get "install ${debian_packages[*]} from your distribution"
   echo "[setup] Debian packages: ${debian_packages[*]}"

@@ -17,9 +17,6 @@ import { WorkloadShape } from "../workload/model";
 
 export const workloadJob = "workload";
 
-/** The only flag added to the rendered ones: snapshots (block writes from the head) measure block bytes. */
-export const measurementFlags = ["--web.enable-admin-api"];
-
 /** The web config is left out of a sizing run: authentication sizes nothing, and the harness reads the API plainly. */
 const benchWebConfigFile = "/bench/no-web-config.yml";
 
@@ -31,7 +28,7 @@ export function benchPrometheusArgs(plan: Plan, configFile: string, tsdbPath: st
     const rendered = prometheusArgs({ configFile, tsdbPath, plan, webConfigFile: benchWebConfigFile }).filter((arg) => arg !== `--web.config.file=${benchWebConfigFile}`);
     const listen = rendered.findIndex((arg) => arg.startsWith("--web.listen-address="));
     if (listen < 0) throw new Error(`the rendered Prometheus flags have no --web.listen-address to point at loopback: ${rendered.join(" ")}`);
-    return [...rendered.slice(0, listen), `--web.listen-address=127.0.0.1:${port}`, ...rendered.slice(listen + 1), ...measurementFlags];
+    return [...rendered.slice(0, listen), `--web.listen-address=127.0.0.1:${port}`, ...rendered.slice(listen + 1)];
 }
 
 /**

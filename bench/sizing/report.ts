@@ -195,8 +195,8 @@ For each plan, \`bench/sizing/measure.ts\` starts, all on loopback:
   moving each scrape (busy counters climb, error counters mostly stand still, a few floats). The targets carry the
   labels the Tsuru job adds (app, process, app_version, namespace, pod, node, instance). ${exporterChoice}
 - **the real Prometheus** with the flags \`prometheusArgs()\` renders for the plan (retention time and size, 2h
-  blocks, lifecycle), only the paths and the listen address (loopback, a free port) replaced and
-  \`--web.enable-admin-api\` added for snapshots; the prometheus.yml and rule files \`renderInstanceFiles()\`
+  blocks, lifecycle, the admin API the snapshots use), only the paths and the listen address (loopback, a free
+  port) replaced and the web config left out; the prometheus.yml and rule files \`renderInstanceFiles()\`
   renders for an instance on the plan (the plan's scrape interval, sample/label/target limits, the instance
   alerts), with the workload as its scrape job, the self-scrape on the actual port and no sidecar job;
 - **its TSDB on a real tmpfs** of the plan's size (\`mount -t tmpfs -o size=<tmpfs>m\`), unmounted afterwards.

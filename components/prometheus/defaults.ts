@@ -15,8 +15,8 @@ export function prometheusDefaults(plan: Plan, tsdb: TsdbMedium): ProcessDefault
         readiness: { path: "/-/ready", periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 },
         liveness: { path: "/-/healthy", periodSeconds: 15, failureThreshold: 8, timeoutSeconds: 5 },
         startSeconds: 120,
-        // Time to write the head block on shutdown.
-        stopSeconds: 120,
+        // SIGTERM closes the TSDB and writes nothing (the head stays in the WAL): well under a second measured.
+        stopSeconds: 30,
     };
 }
 

@@ -22,6 +22,7 @@ import { thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
 import { configRenderResources, prometheusDefaults, prometheusWebPort } from "./defaults";
+import { flushCommand, flushDeadlineSeconds } from "./flush";
 import { ExternalLabelContext, prometheusArgs, promtoolCheckCommand, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
 import { webAuthPaths, webClientAuth, WebClientAuth } from "./web-auth";
 
@@ -35,6 +36,9 @@ const paths = {
     rules: "/etc/prometheus/rules",
     objstore: "/etc/thanos",
     web: "/etc/prometheus/web",
+    flush: "/etc/prometheus/flush",
+    /** The Thanos binary, copied from the pinned Thanos image for the flush's upload. */
+    thanosBinaryDir: "/opt/thanos",
 };
 const configTemplate = `${paths.configTemplateDir}/prometheus.yml.tmpl`;
 const configOut = `${paths.configOutDir}/prometheus.yml`;
@@ -51,6 +55,7 @@ export function kubernetesPrometheusNames(instance: Pick<KubernetesInstanceConfi
         config: `${base}-config`,
         rules: `${base}-rules`,
         webAuth: `${base}-web`,
+        flush: `${base}-flush`,
     };
 }
 
@@ -72,7 +77,7 @@ export function kubernetesWebClientAuth(instance: Pick<KubernetesInstanceConfig,
 }
 const webFiles = webAuthPaths(paths.web);
 
-/** Renders the files of one instance; the replica label is left as a placeholder for the reloader. */
+/** Renders the files of one instance; the replica label is left as a placeholder for the reloader and the flush. */
 export function renderKubernetesInstanceFiles(input: { instance: KubernetesInstanceConfig; labels: ExternalLabelContext; alertmanagers: readonly string[] }) {
     return renderInstanceFiles({
         ...input,
@@ -124,6 +129,33 @@ function prometheusProbes(prometheus: ReturnType<typeof prometheusDefaults>) {
     };
 }
 
+const objstoreFile = `${paths.objstore}/objstore.yml`;
+
+/**
+ * Deleting the pod (or the kubelet restarting the container) runs the flush before Prometheus gets SIGTERM, so it
+ * still serves the snapshot; the sidecar has no hook and stops at once (the flush uploads without it).
+ */
+function prometheusLifecycle(instance: KubernetesInstanceConfig): k8s.types.input.core.v1.Lifecycle {
+    const auth = kubernetesWebClientAuth(instance);
+    return {
+        preStop: {
+            exec: {
+                command: flushCommand({
+                    dir: paths.flush,
+                    user: auth.username,
+                    passwordFile: auth.passwordFile,
+                    tsdbPath: paths.tsdb,
+                    objstoreFile,
+                    thanosBinary: `${paths.thanosBinaryDir}/thanos`,
+                    deadlineSeconds: flushDeadlineSeconds(instance.plan),
+                    // Prometheus' stdout: the container's log (`kubectl logs`), where the flush's outcome is read.
+                    logFile: "/proc/1/fd/1",
+                }),
+            },
+        },
+    };
+}
+
 /**
  * The StatefulSet of one instance: TSDB on tmpfs sized by the plan, Thanos sidecar, config rendered before start.
  * `objstoreSecret` is the generated name of the Secret holding objstore.yml (a new one for each new content).
@@ -144,7 +176,8 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                 serviceAccountName: names.serviceAccount,
                 securityContext: podSecurityContext,
                 affinity: instance.replicas > 1 ? spreadOverNodes(labels) : undefined,
-                terminationGracePeriodSeconds: Math.max(prometheus.stopSeconds, sidecar.stopSeconds),
+                // The flush, then Prometheus' own stop; the sidecar stops during the flush.
+                terminationGracePeriodSeconds: flushDeadlineSeconds(instance.plan) + prometheus.stopSeconds,
                 initContainers: [{
                     // The sidecar writes the substituted config only once running; Prometheus needs it at start.
                     name: "config-init",
@@ -157,27 +190,41 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                         { name: "config", mountPath: paths.configTemplateDir, readOnly: true },
                         { name: "config-out", mountPath: paths.configOutDir },
                     ],
+                }, {
+                    // The Prometheus image has busybox but no Thanos: the flush runs this copy of the pinned binary.
+                    name: "thanos-binary",
+                    image: image("thanos"),
+                    command: ["cp", "/bin/thanos", `${paths.thanosBinaryDir}/thanos`],
+                    resources: containerResources(configRenderResources),
+                    securityContext: containerSecurityContext,
+                    volumeMounts: [{ name: "thanos-binary", mountPath: paths.thanosBinaryDir }],
                 }],
                 containers: [
                     {
                         name: "prometheus",
                         image: image("prometheus"),
                         args: prometheusArgs({ configFile: configOut, tsdbPath: paths.tsdb, plan: instance.plan, webConfigFile: webFiles.webConfig }),
+                        // The flush's upload labels name the replica by $(POD_NAME).
+                        env: [podNameEnv],
                         ports: [{ name: "web", containerPort: prometheus.httpPort }],
                         resources: containerResources(prometheus),
                         ...prometheusProbes(prometheus),
+                        lifecycle: prometheusLifecycle(instance),
                         securityContext: containerSecurityContext,
                         volumeMounts: [
                             { name: "tsdb", mountPath: paths.tsdb },
                             { name: "config-out", mountPath: paths.configOutDir, readOnly: true },
                             { name: "rules", mountPath: paths.rules, readOnly: true },
                             { name: "web", mountPath: paths.web, readOnly: true },
+                            { name: "objstore", mountPath: paths.objstore, readOnly: true },
+                            { name: "flush", mountPath: paths.flush, readOnly: true },
+                            { name: "thanos-binary", mountPath: paths.thanosBinaryDir, readOnly: true },
                         ],
                     },
                     {
                         name: "thanos-sidecar",
                         image: image("thanos"),
-                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile: `${paths.objstore}/objstore.yml`, configTemplate, configOut, ruleDir: paths.rules, prometheusHttpClientFile: webFiles.client }),
+                        args: sidecarArgs({ tsdbPath: paths.tsdb, objstoreFile, configTemplate, configOut, ruleDir: paths.rules, prometheusHttpClientFile: webFiles.client }),
                         env: [podNameEnv],
                         ports: [
                             { name: "grpc", containerPort: sidecar.grpcPort! },
@@ -205,6 +252,9 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     { name: "objstore", secret: { secretName: objstoreSecret } },
                     // Fixed name: the web config is re-read on every request, so a new password needs no new pod.
                     { name: "web", secret: { secretName: names.webAuth } },
+                    { name: "flush", configMap: { name: names.flush } },
+                    // The Thanos binary (about 100MB) on node disk.
+                    { name: "thanos-binary", emptyDir: { sizeLimit: "256Mi" } },
                 ],
             },
         },

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
 import type { KubernetesInstanceConfig } from "../config/types";
 import { prometheusWebPort } from "./defaults";
+import { flushFiles } from "./flush";
 import {
     kubernetesPrometheusNames,
     kubernetesStoreApiEndpoint,
@@ -71,6 +72,8 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
 
         const config = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: metadata(names.config), data: { "prometheus.yml.tmpl": files.prometheusYml } }, child);
         const rules = new k8s.core.v1.ConfigMap(`${name}-rules`, { metadata: metadata(names.rules), data: files.ruleFiles }, child);
+        // Read by the preStop hook when it runs: a changed script or label set needs no new pod.
+        const flush = new k8s.core.v1.ConfigMap(`${name}-flush`, { metadata: metadata(names.flush), data: flushFiles(files.uploadLabels) }, child);
         // Named by the provider (`<name>-objstore-<suffix>`): a new objstore.yml is a new Secret, which rolls the pods (kubernetes/provider.ts).
         // The web config with the password's bcrypt hash, and the password for the pod's own clients (self-scrape,
         // sidecar, readiness probe). A stable hash: an unchanged password leaves the Secret as it is.
@@ -104,7 +107,7 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
             metadata: metadata(names.statefulSet),
             spec: prometheusStatefulSetSpec(instance, objstore.metadata.name),
-        }, { ...child, dependsOn: [serviceAccount, config, rules, objstore, webAuth, headless] });
+        }, { ...child, dependsOn: [serviceAccount, config, rules, flush, objstore, webAuth, headless] });
 
         if (instance.replicas > 1) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {

@@ -8,6 +8,7 @@ import { Plan, scrapeTimeout } from "../plans";
 import { thanosPorts } from "../thanos/defaults";
 import { prometheusSize } from "../units";
 import { prometheusWebPort } from "./defaults";
+import { renderUploadLabels } from "./flush";
 import type { WebClientAuth } from "./web-auth";
 
 /** One `scrape_configs` entry; only the fields this program emits. */
@@ -337,12 +338,17 @@ export interface InstanceFilesInput {
     readonly webAuth: WebClientAuth;
 }
 
-/** prometheus.yml template and rule files of one instance, whatever the platform. */
-export function renderInstanceFiles(input: InstanceFilesInput): { prometheusYml: string; ruleFiles: Record<string, string> } {
+/**
+ * prometheus.yml template and rule files of one instance, whatever the platform, and the flush's upload labels:
+ * the same external labels, so flushed blocks join the sidecar's.
+ */
+export function renderInstanceFiles(input: InstanceFilesInput): { prometheusYml: string; ruleFiles: Record<string, string>; uploadLabels: string } {
     const { instance } = input;
+    const externalLabels = instanceExternalLabels(input.labels, instance, input.replicaValue);
     return {
+        uploadLabels: renderUploadLabels(externalLabels),
         prometheusYml: renderPrometheusConfig({
-            externalLabels: instanceExternalLabels(input.labels, instance, input.replicaValue),
+            externalLabels,
             scrapeInterval: instance.plan.scrapeInterval,
             scrapeTimeout: scrapeTimeout(instance.plan),
             scrapeJobs: input.scrapeJobs,
@@ -371,7 +377,7 @@ export const blockChunkSegmentMiB = 16;
 
 /**
  * Flags every Prometheus of this platform runs with; 2h/2h blocks and lifecycle are what the sidecar needs, and the
- * web config puts the lifecycle endpoints behind the instance's credentials with everything else.
+ * web config puts the lifecycle and admin endpoints behind the instance's credentials with everything else.
  */
 export function prometheusArgs(input: PrometheusArgsInput): string[] {
     return [
@@ -383,6 +389,8 @@ export function prometheusArgs(input: PrometheusArgsInput): string[] {
         "--storage.tsdb.max-block-duration=2h",
         `--storage.tsdb.max-block-chunk-segment-size=${prometheusSize(blockChunkSegmentMiB)}`,
         "--web.enable-lifecycle",
+        // The shutdown flush's snapshot (flush.sh); behind the web config like every other endpoint.
+        "--web.enable-admin-api",
         `--web.config.file=${input.webConfigFile}`,
         `--web.listen-address=0.0.0.0:${prometheusWebPort}`,
         "--web.route-prefix=/",

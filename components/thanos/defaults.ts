@@ -8,6 +8,12 @@ import { parseMiB } from "../units";
 /** Thanos' own default ports: gRPC (StoreAPI) and HTTP (metrics, probes). */
 export const thanosPorts = { grpc: 10901, http: 10902 } as const;
 
+/**
+ * How often the store gateway lists the bucket for new blocks: a flushed head is visible through Query within about
+ * one scrape interval of the restart. One LIST (and the new blocks' meta.json) per interval.
+ */
+export const storeSyncInterval = "30s";
+
 /** Query serves its HTTP API on Prometheus' port, so clients (Grafana) address both alike. */
 export const queryHttpPort = 9090;
 

@@ -5,7 +5,7 @@
 import * as yaml from "js-yaml";
 import type { ThanosConfig } from "../config/types";
 import { prometheusWebPort } from "../prometheus/defaults";
-import { queryHttpPort, thanosPorts } from "./defaults";
+import { queryHttpPort, storeSyncInterval, thanosPorts } from "./defaults";
 
 export interface ObjstoreInput {
     readonly bucket: string;
@@ -88,6 +88,8 @@ export function storeArgs(input: { dataDir: string } & ObjstoreSource): string[]
         "--log.format=logfmt",
         `--data-dir=${input.dataDir}`,
         objstoreFlag(input),
+        // Thanos' 15m default would hide a flushed head for up to 15 minutes after a restart.
+        `--sync-block-duration=${storeSyncInterval}`,
         `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
         `--http-address=0.0.0.0:${thanosPorts.http}`,
     ];
@@ -117,5 +119,9 @@ export function compactorArgs(input: { dataDir: string; compactor: ThanosConfig[
         `--retention.resolution-5m=${input.compactor.retention5m}`,
         `--retention.resolution-1h=${input.compactor.retention1h}`,
         `--delete-delay=${input.compactor.deleteDelay}`,
+        // A flushed head overlaps the block Prometheus cuts from the same head when only the container restarted
+        // (and its meta minTime can reach into the previous block): same labels, so without vertical compaction
+        // the compactor halts on the overlap instead of merging it.
+        "--compact.enable-vertical-compaction",
     ];
 }

@@ -1,17 +1,18 @@
 /**
  * Runs pods of the rendered manifests as local processes, the way a kubelet would but on loopback: every volume a
  * directory (emptyDir empty; ConfigMap and Secret projected as files), every declared container port a free local
- * port, every image the binary setup built at the image's version. Only paths and ports are rewritten, in the
- * arguments and the projected files alike: mount paths become the volume directories, `0.0.0.0:P` and
- * `localhost:P` the pod's local port for its container port P, and `dnssrv+` names of cluster Services the local
- * pods the Service selects (what cluster DNS answers).
+ * port, every image a /bin of busybox applets (the images' userland) plus the binaries the setup built at the
+ * image's version. Only paths and ports are rewritten, in the arguments, commands and projected files alike: mount
+ * paths become the volume directories, `/bin/X` the image's binary, `0.0.0.0:P` and `localhost:P` the pod's local
+ * port for its container port P, and `dnssrv+` names of cluster Services the local pods the Service selects (what
+ * cluster DNS answers). Deleting a pod runs the preStop hooks and the stop order of the kubelet.
  */
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import versions from "../../components/versions.json";
 import { findManifest, Manifest, readManifests } from "./manifests";
-import { freePort, ManagedProcess, ProcessGroup, runToCompletion } from "./processes";
+import { CommandResult, freePort, ManagedProcess, ProcessGroup, runCommand, runToCompletion } from "./processes";
 import { toolBinary } from "./tools";
 
 interface EnvVar {
@@ -32,6 +33,7 @@ export type ProbeKind = "readinessProbe" | "livenessProbe" | "startupProbe";
 interface Container {
     name: string;
     image: string;
+    lifecycle?: { preStop?: { exec?: { command: string[] } } };
     readinessProbe?: Probe;
     livenessProbe?: Probe;
     startupProbe?: Probe;
@@ -51,31 +53,33 @@ interface Volume {
 }
 
 interface PodSpec {
+    terminationGracePeriodSeconds?: number;
     initContainers?: Container[];
     containers: Container[];
     volumes?: Volume[];
 }
 
-/** The binaries the images' entrypoints run (/bin/prometheus, /bin/thanos), built at the images' versions. */
-const entrypoints: Record<string, "prometheus" | "thanos"> = {
-    [versions.images.prometheus.repository]: "prometheus",
-    [versions.images.thanos.repository]: "thanos",
-};
-/** Programs an exec probe may run, by image: the image's other binaries, built by the setup too. */
-const imageCommands: Record<string, readonly ("promtool" | "prometheus" | "thanos")[]> = {
+type ImageTool = "prometheus" | "promtool" | "thanos";
+
+/** What each image has in /bin besides busybox: its entrypoint first, built by the setup at the image's version. */
+const imageTools: Record<string, readonly ImageTool[]> = {
     [versions.images.prometheus.repository]: ["prometheus", "promtool"],
     [versions.images.thanos.repository]: ["thanos"],
+    [versions.images.busybox.repository]: [],
 };
 const checkedBinaries = new Map<string, Promise<string>>();
 
-/** The local binary standing in for an image; throws unless it reports the image's version. */
-function entrypointOf(image: string): Promise<string> {
+function splitImage(image: string): { repository: string; tag: string } {
     const at = image.lastIndexOf(":");
-    const [repository, tag] = [image.slice(0, at), image.slice(at + 1)];
-    const tool = entrypoints[repository];
-    if (tool === undefined) throw new Error(`no local binary for image ${image} (known: ${Object.keys(entrypoints).join(", ")}); give the container a command`);
-    if (!checkedBinaries.has(image)) {
-        checkedBinaries.set(image, (async () => {
+    return { repository: image.slice(0, at), tag: image.slice(at + 1) };
+}
+
+/** The local binary of one of an image's tools; throws unless it reports the image's version. */
+function imageToolBinary(image: string, tool: ImageTool): Promise<string> {
+    const { tag } = splitImage(image);
+    const key = `${image} ${tool}`;
+    if (!checkedBinaries.has(key)) {
+        checkedBinaries.set(key, (async () => {
             const binary = toolBinary(tool);
             const { stdout, stderr } = await runToCompletion(`${tool} --version`, binary, ["--version"], { timeoutMs: 30_000 });
             if (!`${stdout}${stderr}`.includes(`version ${tag.replace(/^v/, "")} `)) {
@@ -84,7 +88,14 @@ function entrypointOf(image: string): Promise<string> {
             return binary;
         })());
     }
-    return checkedBinaries.get(image)!;
+    return checkedBinaries.get(key)!;
+}
+
+/** The busybox the images' userland stands on here (the Debian package scripts/setup.sh installs). */
+function busyboxBinary(): string {
+    const found = ["/usr/bin/busybox", "/bin/busybox"].find((candidate) => fs.existsSync(candidate));
+    if (found === undefined) throw new Error("busybox is not installed; run `bash scripts/setup.sh` (it installs the Debian package)");
+    return found;
 }
 
 function escapeRegex(text: string): string {
@@ -97,8 +108,27 @@ function writeAtomically(file: string, content: string | Buffer): void {
     fs.renameSync(`${file}.tmp`, file);
 }
 
+/** What the kubelet's stop of one container did: its preStop hook (if any), then SIGTERM, SIGKILL at the deadline. */
+export interface ContainerStop {
+    readonly hook?: CommandResult;
+    /** Exit code of the container's process (null when killed by a signal). */
+    readonly exitCode: number | null;
+    /** From the start of the stop to the process's exit. */
+    readonly seconds: number;
+}
+
+/** An event the kubelet records on the pod (only the ones the harness produces). */
+export interface PodEvent {
+    readonly type: "Warning";
+    readonly reason: "FailedPreStopHook";
+    readonly message: string;
+    readonly container: string;
+}
+
 export class LocalPod {
     readonly dir: string;
+    /** Events the kubelet would have recorded on the pod. */
+    readonly events: PodEvent[] = [];
     /** Container port → local port. */
     private readonly ports: Map<number, number>;
     /** Mount path → volume directory, over every container of the pod. */
@@ -180,8 +210,9 @@ export class LocalPod {
         return (container.args ?? []).flatMap((arg) => this.cluster.resolveServiceNames(arg)).map((arg) => this.remap(arg));
     }
 
-    private env(container: Container): Record<string, string> {
-        const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+    private async env(container: Container): Promise<Record<string, string>> {
+        // The image's /bin only: a command the image lacks fails here as it would in the pod.
+        const env: Record<string, string> = { PATH: await this.cluster.imageBin(container.image) };
         // A read-only root filesystem: temporary files outside the volumes fail, as they would in the pod.
         if (container.securityContext?.readOnlyRootFilesystem) env.TMPDIR = path.join(this.dir, "read-only-root", "tmp");
         for (const variable of container.env ?? []) {
@@ -194,13 +225,40 @@ export class LocalPod {
         return env;
     }
 
-    /** Command line of a container: its command (a shell standing in for busybox's), or the image's entrypoint. */
+    /**
+     * A command as the container runs it: mount paths remapped, `/bin/X` and a bare program name the image's /bin
+     * here, `/proc/1/` (the container's main process) the local process of the container.
+     */
+    private async imageCommand(container: Container, command: readonly string[]): Promise<[string, string[]]> {
+        const bin = await this.cluster.imageBin(container.image);
+        const main = this.processes.get(container.name);
+        const parts = command.map((part) => {
+            const remapped = this.remap(part).replace(/(?<=^|[=\s])\/bin\/([a-z0-9-]+)\b/g, (_, program) => path.join(bin, program));
+            return main === undefined ? remapped : remapped.replace(/(?<=^|[=\s])\/proc\/1\//g, `/proc/${main.child.pid}/`);
+        });
+        const [program, ...args] = parts;
+        const executable = program.includes("/") ? program : path.join(bin, program);
+        if (!fs.existsSync(executable)) throw new Error(`${this.name}/${container.name}: runs ${command[0]}, which the image ${container.image} does not have here`);
+        return [executable, args];
+    }
+
+    /** Command line of a container: its command in the image's userland, or the image's entrypoint. */
     private async commandLine(container: Container): Promise<[string, string[]]> {
         if (container.command !== undefined) {
-            const [command, ...rest] = container.command.map((part) => this.remap(part));
-            return [command, [...rest, ...this.args(container)]];
+            const [command, args] = await this.imageCommand(container, container.command);
+            return [command, [...args, ...this.args(container)]];
         }
-        return [await entrypointOf(container.image), this.args(container)];
+        const { repository } = splitImage(container.image);
+        const entrypoint = imageTools[repository]?.[0];
+        if (entrypoint === undefined) throw new Error(`no local entrypoint for image ${container.image} (known: ${Object.keys(imageTools).join(", ")}); give the container a command`);
+        return [await imageToolBinary(container.image, entrypoint), this.args(container)];
+    }
+
+    /** Runs a command in a container as an exec probe or hook does: the container's env, paths and userland. */
+    async exec(containerName: string, command: readonly string[], timeoutMs: number): Promise<CommandResult> {
+        const container = this.container(containerName);
+        const [program, args] = await this.imageCommand(container, command);
+        return runCommand(program, args, { cwd: this.dir, env: await this.env(container), inheritEnv: false, timeoutMs });
     }
 
     /** A container port by number or name, as a probe or a Service names it. */
@@ -221,12 +279,8 @@ export class LocalPod {
         if (probe === undefined) throw new Error(`${this.name}/${containerName} has no ${kind}`);
         const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
         if (probe.exec !== undefined) {
-            const [command, ...args] = probe.exec.command.map((part) => this.remap(part));
-            const repository = container.image.slice(0, container.image.lastIndexOf(":"));
-            const allowed = imageCommands[repository] ?? [];
-            if (!allowed.includes(command as never)) throw new Error(`${this.name}/${containerName}: exec probe runs ${command}, which the image ${container.image} does not provide here (known: ${allowed.join(", ")})`);
-            return runToCompletion(`${this.name}/${containerName} ${kind}`, toolBinary(command as "promtool"), args, { cwd: this.dir, env: this.env(container), inheritEnv: false, timeoutMs })
-                .then(() => true, () => false);
+            const result = await this.exec(containerName, probe.exec.command, timeoutMs);
+            return result.code === 0;
         }
         if (probe.tcpSocket !== undefined) {
             const port = this.localPort(this.containerPort(container, probe.tcpSocket.port));
@@ -248,7 +302,7 @@ export class LocalPod {
         this.createVolumes();
         for (const container of this.spec.initContainers ?? []) {
             const [command, args] = await this.commandLine(container);
-            await runToCompletion(`${this.name}/${container.name}`, command, args, { cwd: this.dir, env: this.env(container), inheritEnv: false, timeoutMs });
+            await runToCompletion(`${this.name}/${container.name}`, command, args, { cwd: this.dir, env: await this.env(container), inheritEnv: false, timeoutMs });
         }
     }
 
@@ -257,17 +311,65 @@ export class LocalPod {
         const container = this.container(containerName);
         this.createVolumes();
         const [command, args] = await this.commandLine(container);
-        const started = this.cluster.group.start(`${this.name}_${container.name}`, command, [...args, ...extraArgs], { cwd: this.dir, env: this.env(container), inheritEnv: false });
+        const started = this.cluster.group.start(`${this.name}_${container.name}`, command, [...args, ...extraArgs], { cwd: this.dir, env: await this.env(container), inheritEnv: false });
         this.processes.set(containerName, started);
         return started;
     }
 
-    /** Stops the pod's containers; its emptyDir volumes go with it (a restarted pod gets new ones). */
-    async stop(): Promise<void> {
-        for (const started of [...this.processes.values()].reverse()) await started.stop();
+    /**
+     * The pod gone without its hooks (a lost node, `kill -9`): every process gets `signal`, its emptyDir volumes
+     * go with it (a new pod gets new ones).
+     */
+    async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+        for (const started of [...this.processes.values()].reverse()) await started.stop(signal);
+        this.removeEmptyDirs();
+    }
+
+    private removeEmptyDirs(): void {
         for (const volume of this.spec.volumes ?? []) {
             if (volume.emptyDir !== undefined) fs.rmSync(this.volumeDir(volume.name), { recursive: true, force: true });
         }
+    }
+
+    /**
+     * The kubelet's stop of one running container: its preStop hook (a failure is recorded as the kubelet records
+     * it: a FailedPreStopHook event without the hook's output), then SIGTERM; SIGKILL at `deadline`, or 2 s after
+     * the hook when the hook used the grace period up.
+     */
+    private async stopContainer(container: Container, deadline: number): Promise<ContainerStop> {
+        const started = Date.now();
+        const running = this.processes.get(container.name)!;
+        const preStop = container.lifecycle?.preStop?.exec?.command;
+        let hook: CommandResult | undefined;
+        if (preStop !== undefined) {
+            hook = await this.exec(container.name, preStop, Math.max(deadline - Date.now(), 0));
+            if (hook.code !== 0) this.events.push({ type: "Warning", reason: "FailedPreStopHook", message: "PreStopHook failed", container: container.name });
+        }
+        const exitCode = await running.stop("SIGTERM", Math.max(deadline - Date.now(), 2_000));
+        return { hook, exitCode, seconds: (Date.now() - started) / 1000 };
+    }
+
+    private gracePeriodMs(): number {
+        return (this.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    }
+
+    /**
+     * Deletes the pod as the kubelet does: the grace period starts, every running container is stopped at once
+     * (each its own hook, then its own SIGTERM), then the emptyDir volumes go.
+     */
+    async delete(): Promise<Record<string, ContainerStop>> {
+        const deadline = Date.now() + this.gracePeriodMs();
+        const running = this.spec.containers.filter((container) => this.processes.get(container.name)?.hasExited === false);
+        const stops = await Promise.all(running.map(async (container) => [container.name, await this.stopContainer(container, deadline)] as const));
+        this.removeEmptyDirs();
+        return Object.fromEntries(stops);
+    }
+
+    /** The kubelet restarting one container (a failed liveness probe): its hook and stop, then a new start; the volumes stay. */
+    async restartContainer(containerName: string, extraArgs: readonly string[] = []): Promise<ContainerStop> {
+        const stopped = await this.stopContainer(this.container(containerName), Date.now() + this.gracePeriodMs());
+        await this.start(containerName, extraArgs);
+        return stopped;
     }
 
     /** The files a ConfigMap or Secret volume holds, as the pod sees them. */
@@ -315,10 +417,39 @@ export class LocalPod {
 /** The pods the harness runs, and the cluster DNS of their Services. */
 export class LocalCluster {
     readonly pods: LocalPod[] = [];
+    private readonly imageBins = new Map<string, Promise<string>>();
     manifests: Manifest[];
 
     constructor(readonly manifestsDir: string, readonly root: string, readonly group: ProcessGroup) {
         this.manifests = readManifests(manifestsDir);
+    }
+
+    /**
+     * The /bin of an image here: every busybox applet (the images are busybox-based) and the image's own binaries
+     * at its version.
+     */
+    imageBin(image: string): Promise<string> {
+        if (!this.imageBins.has(image)) {
+            this.imageBins.set(image, (async () => {
+                const { repository, tag } = splitImage(image);
+                const tools = imageTools[repository];
+                if (tools === undefined) throw new Error(`no local userland for image ${image} (known: ${Object.keys(imageTools).join(", ")})`);
+                const bin = path.join(this.root, "images", `${path.basename(repository)}-${tag}`, "bin");
+                fs.mkdirSync(bin, { recursive: true });
+                const busybox = busyboxBinary();
+                const { stdout } = await runToCompletion("busybox --list", busybox, ["--list"], { timeoutMs: 10_000 });
+                for (const applet of stdout.split("\n").filter(Boolean)) {
+                    if (!fs.existsSync(path.join(bin, applet))) fs.symlinkSync(busybox, path.join(bin, applet));
+                }
+                for (const tool of tools) {
+                    const binary = await imageToolBinary(image, tool);
+                    fs.rmSync(path.join(bin, tool), { force: true });
+                    fs.symlinkSync(binary, path.join(bin, tool));
+                }
+                return bin;
+            })());
+        }
+        return this.imageBins.get(image)!;
     }
 
     /** Reads the manifests again (after another `up`). */

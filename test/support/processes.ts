@@ -203,12 +203,20 @@ export interface RunOptions extends Omit<StartOptions, "logDir"> {
     readonly timeoutMs: number;
 }
 
-/**
- * Runs a command to its end (a one-shot tool, an init container) and returns its output; throws naming it,
- * with its exit code and the end of its output, when it fails or outlives `timeoutMs` (then it is killed).
- */
-export function runToCompletion(name: string, command: string, args: readonly string[], options: RunOptions): Promise<{ stdout: string; stderr: string }> {
+/** How a command run to its end went: exit code (null when killed), signal, output, and whether it ran out of time. */
+export interface CommandResult {
+    readonly code: number | null;
+    readonly signal: NodeJS.Signals | null;
+    readonly stdout: string;
+    readonly stderr: string;
+    readonly timedOut: boolean;
+    readonly seconds: number;
+}
+
+/** Runs a command to its end, killed (with everything it started) when it outlives `timeoutMs`; never throws on its exit. */
+export function runCommand(command: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
+        const started = Date.now();
         const child = spawn(command, [...args], { cwd: options.cwd, env: childEnv(options), stdio: ["ignore", "pipe", "pipe"], detached: true });
         running.add(child);
         let stdout = "";
@@ -220,20 +228,31 @@ export function runToCompletion(name: string, command: string, args: readonly st
             timedOut = true;
             killGroup(child, "SIGKILL");
         }, options.timeoutMs);
-        const tail = () => `${stdout}${stderr}`.split("\n").slice(-40).join("\n");
         child.once("error", (error) => {
             clearTimeout(timer);
             running.delete(child);
-            reject(new Error(`${name}: cannot run ${command}: ${error.message}`));
+            reject(new Error(`cannot run ${command}: ${error.message}`));
         });
         child.once("close", (code, signal) => {
             clearTimeout(timer);
             running.delete(child);
-            if (timedOut) reject(new Error(`${name} did not finish within ${options.timeoutMs} ms; its output:\n${tail()}`));
-            else if (code !== 0) reject(new Error(`${name} failed (code ${code}, signal ${signal}): ${command} ${args.join(" ")}\n${tail()}`));
-            else resolve({ stdout, stderr });
+            resolve({ code, signal, stdout, stderr, timedOut, seconds: (Date.now() - started) / 1000 });
         });
     });
+}
+
+/**
+ * Runs a command to its end (a one-shot tool, an init container) and returns its output; throws naming it,
+ * with its exit code and the end of its output, when it fails or outlives `timeoutMs` (then it is killed).
+ */
+export async function runToCompletion(name: string, command: string, args: readonly string[], options: RunOptions): Promise<{ stdout: string; stderr: string }> {
+    const result = await runCommand(command, args, options).catch((error: Error) => {
+        throw new Error(`${name}: ${error.message}`);
+    });
+    const tail = () => `${result.stdout}${result.stderr}`.split("\n").slice(-40).join("\n");
+    if (result.timedOut) throw new Error(`${name} did not finish within ${options.timeoutMs} ms; its output:\n${tail()}`);
+    if (result.code !== 0) throw new Error(`${name} failed (code ${result.code}, signal ${result.signal}): ${command} ${args.join(" ")}\n${tail()}`);
+    return { stdout: result.stdout, stderr: result.stderr };
 }
 
 export interface WaitOptions {

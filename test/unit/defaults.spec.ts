@@ -5,6 +5,7 @@
 import { strict as assert } from "assert";
 import { ContainerDefinition, cpuUnits } from "../../components/aws/containers";
 import { prometheusContainers } from "../../components/prometheus/ecs-spec";
+import { flushDeadlineSeconds } from "../../components/prometheus/flush";
 import { prometheusStatefulSetSpec } from "../../components/prometheus/kubernetes-spec";
 import { thanosTaskContainers } from "../../components/thanos/ecs-spec";
 import { thanosCompactorSpec, thanosQuerySpec, thanosStoreSpec } from "../../components/thanos/kubernetes-spec";
@@ -89,8 +90,10 @@ describe("one defaults table: the same process on Kubernetes and ECS", () => {
         const onEcs = fromEcs(byName(replica, "prometheus"));
         assert.equal(onKubernetes.memoryLimitMiB, plan.memoryMiB + plan.tmpfsMiB);
         assert.equal(onEcs.memoryLimitMiB, ecsInstance.plan.memoryMiB);
-        const { memoryLimitMiB: _k, memoryRequestMiB: _kr, cpuUnits: kubernetesCpu, health: kubernetesHealth, ...kubernetesRest } = onKubernetes;
-        const { memoryLimitMiB: _e, memoryRequestMiB: _er, cpuUnits: ecsCpu, health: _ecsHealth, ...ecsRest } = onEcs;
+        // The pod's grace period is the shutdown flush, then Prometheus' own stop (ECS has no flush yet).
+        const { memoryLimitMiB: _k, memoryRequestMiB: _kr, cpuUnits: kubernetesCpu, health: kubernetesHealth, stopSeconds: gracePeriod, ...kubernetesRest } = onKubernetes;
+        const { memoryLimitMiB: _e, memoryRequestMiB: _er, cpuUnits: ecsCpu, health: _ecsHealth, stopSeconds: ecsStop, ...ecsRest } = onEcs;
+        assert.equal(gracePeriod, flushDeadlineSeconds(plan) + ecsStop!);
         assert.deepEqual(kubernetesRest, ecsRest);
         // Every path asks for credentials: Kubernetes' liveness only checks the port (a restart would lose the tmpfs
         // head), ECS' health check authenticates with promtool (its TSDB is on task storage either way).

@@ -24,9 +24,9 @@ function measurements(): MeasurementsFile {
 /** Plan fields that change what Prometheus does; the memory and tmpfs budgets are checked by the margin instead. */
 const measuredFields = ["retentionTime", "retentionSizeMiB", "scrapeInterval", "sampleLimit", "labelLimit", "targetLimit"] as const satisfies readonly (keyof Plan)[];
 
-/** The flags without this run's paths and port. */
+/** The flags without this run's paths and port, in a fixed order (Prometheus reads them as a set). */
 function sizingFlags(flags: readonly string[]): string[] {
-    return flags.filter((flag) => !/^--(config\.file|storage\.tsdb\.path|web\.listen-address)=/.test(flag));
+    return flags.filter((flag) => !/^--(config\.file|storage\.tsdb\.path|web\.listen-address)=/.test(flag)).sort();
 }
 
 describe("plan catalog against its measurements (bench/results/plans.json)", () => {

@@ -1,0 +1,150 @@
+/**
+ * The data path's stage (DESIGN.md test layer 5): a test copy of the local stack through the real engine, its
+ * manifests as local pods (local-pods.ts), the bucket on a real S3 server. Shared by the data-path specs; each
+ * schedules and starts the pods it needs.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { projectName } from "../../components/config/primitives";
+import type { KubernetesInstanceConfig } from "../../components/config/types";
+import { queryHttpPort } from "../../components/thanos/defaults";
+import { EngineSandbox } from "./engine";
+import { readStackConfig } from "./fixtures";
+import { LocalCluster, LocalPod } from "./local-pods";
+import { findManifest, mountedSecret } from "./manifests";
+import { freePort, ManagedProcess, ProcessGroup, runToCompletion, waitForHttp } from "./processes";
+import { metricSum, prometheusApi } from "./prometheus";
+import { toolBinary } from "./tools";
+
+export interface Credentials {
+    readonly username: string;
+    readonly password: string;
+}
+
+export function basicAuth(credentials: Credentials): RequestInit {
+    return { headers: { Authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}` } };
+}
+
+/** Sum of a metric's samples on a /metrics page; undefined when the page does not have it. */
+export async function metricValue(url: string, name: string, init: RequestInit = {}): Promise<number | undefined> {
+    return metricSum(await (await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })).text(), name);
+}
+
+/** One block of `thanos tools bucket ls -o json`. */
+export interface BlockListing {
+    ulid: string;
+    minTime: number;
+    maxTime: number;
+    compaction: { level: number; sources: string[] };
+    thanos: { labels: Record<string, string>; source: string };
+}
+
+export interface VectorSample {
+    metric: Record<string, string>;
+    value: [number, string];
+}
+
+export interface MatrixSeries {
+    metric: Record<string, string>;
+    values: [number, string][];
+}
+
+/**
+ * The one flag the tests add: the compactor ignores blocks uploaded less than its consistency delay ago (30 min
+ * by default, which the program keeps), so without it a pass over freshly uploaded blocks would check nothing.
+ */
+export const noConsistencyDelay = ["--consistency-delay=0s"];
+
+export const stackKey = (key: string) => `${projectName}:${key}`;
+
+export class DataPathStage {
+    readonly sandbox = new EngineSandbox();
+    readonly manifestsDir = path.join(this.sandbox.root, "manifests");
+    readonly group = new ProcessGroup(path.join(this.sandbox.root, "logs"));
+    readonly s3 = { accessKey: crypto.randomBytes(8).toString("hex"), secretKey: crypto.randomBytes(16).toString("hex"), dir: path.join(this.sandbox.root, "s3"), port: 0 };
+    readonly config = readStackConfig("local");
+    stack!: Stack;
+    cluster!: LocalCluster;
+    bucket!: string;
+    s3Server!: ManagedProcess;
+    /** Keeps the temp dir (with every process's log) for a look after a failure, of a test or of `before`. */
+    failed = true;
+
+    constructor(readonly stackName: string) {}
+
+    /** `up` of the local stack's copy (with `edit`), the manifests read back, the S3 server serving the bucket. */
+    async up(edit: (stackConfig: Record<string, any>) => void = () => {}): Promise<void> {
+        this.s3.port = await freePort();
+        this.sandbox.copyStackFile("local", (stackConfig) => {
+            stackConfig[stackKey("kubernetes")].renderYamlToDirectory = this.manifestsDir;
+            stackConfig[stackKey("bucket")].endpoint = `127.0.0.1:${this.s3.port}`;
+            edit(stackConfig);
+        }, this.stackName);
+        this.stack = await this.sandbox.open(this.stackName);
+        await this.stack.setConfig(stackKey("bucketAccessKey"), { value: this.s3.accessKey, secret: true });
+        await this.stack.setConfig(stackKey("bucketSecretKey"), { value: this.s3.secretKey, secret: true });
+        await this.stack.up();
+
+        this.cluster = new LocalCluster(this.manifestsDir, path.join(this.sandbox.root, "pods"), this.group);
+        const objstoreSecret = mountedSecret(this.cluster.manifests, findManifest(this.cluster.manifests, "StatefulSet", "thanos-store"), "objstore");
+        const objstore = Buffer.from(objstoreSecret.data["objstore.yml"], "base64").toString("utf8");
+        this.bucket = (yaml.load(objstore) as { config: { bucket: string } }).config.bucket;
+        fs.mkdirSync(path.join(this.s3.dir, this.bucket), { recursive: true });
+        await this.startS3();
+    }
+
+    /** (Re)starts the S3 server on its port and data directory. */
+    async startS3(): Promise<void> {
+        this.s3Server = this.group.start("s3", toolBinary("versitygw"), ["--access", this.s3.accessKey, "--secret", this.s3.secretKey, "--port", `127.0.0.1:${this.s3.port}`, "posix", this.s3.dir], { inheritEnv: false, env: {} });
+        await waitForHttp(`http://127.0.0.1:${this.s3.port}/`, { timeoutMs: 30_000, process: this.s3Server, status: 403 });
+    }
+
+    async stop(): Promise<void> {
+        await this.group.stopAll();
+        if (this.failed) console.log(`e2e: kept ${this.sandbox.root} (process logs in ${this.group.logDir})`);
+        else this.sandbox.cleanup();
+    }
+
+    /** The Prometheus StatefulSets the stack rendered. */
+    prometheusStatefulSets(): string[] {
+        return this.cluster.manifests.filter((manifest) => manifest.kind === "StatefulSet" && manifest.metadata.labels?.["app.kubernetes.io/name"] === "prometheus").map((manifest) => manifest.metadata.name);
+    }
+
+    instanceOf(pod: LocalPod): KubernetesInstanceConfig {
+        return this.config.instances.find((instance): instance is KubernetesInstanceConfig => instance.platform === "kubernetes" && pod.name.startsWith(`prometheus-${instance.name}-`))!;
+    }
+
+    /** What the sidecar (and the flush) label a pod's blocks with. */
+    expectedExternalLabels(pod: LocalPod): Record<string, string> {
+        const instance = this.instanceOf(pod);
+        const { config } = this;
+        return { environment: config.environment, region: config.region, product: config.product, tenant: instance.name, team: instance.team, [config.thanos.replicaLabel]: pod.name };
+    }
+
+    /** An instance's credentials as its pod holds them (the projected web Secret): what a bound app is given. */
+    credentialsOf(pod: LocalPod): Credentials {
+        return { username: this.instanceOf(pod).name, password: fs.readFileSync(path.join(pod.volumeDir("web"), "password"), "utf8") };
+    }
+
+    asTenant(pod: LocalPod): RequestInit {
+        return basicAuth(this.credentialsOf(pod));
+    }
+
+    objstoreFile(pod: LocalPod): string {
+        return path.join(pod.volumeDir("objstore"), "objstore.yml");
+    }
+
+    async listBucket(pod: LocalPod): Promise<BlockListing[]> {
+        const { stdout } = await runToCompletion("thanos tools bucket ls", toolBinary("thanos"), ["tools", "bucket", "ls", "-o", "json", `--objstore.config-file=${this.objstoreFile(pod)}`], { timeoutMs: 60_000 });
+        // One indented JSON document per block, one after the other.
+        return stdout.trim() === "" ? [] : JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`);
+    }
+
+    /** An API call to a Query pod. */
+    queryApi<T>(query: LocalPod, apiPath: string, parameters: Record<string, string>): Promise<T> {
+        return prometheusApi<T>(query.url(queryHttpPort, `${apiPath}?${new URLSearchParams(parameters)}`));
+    }
+}
