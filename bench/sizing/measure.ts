@@ -147,6 +147,18 @@ function quantile(sorted: readonly number[], q: number): number {
 
 const exporterScript = path.join(__dirname, "..", "workload", "exporter.ts");
 
+/** The workload exporter (its own process) serving the shape's targets on one port. */
+export async function startWorkloadExporter(group: ProcessGroup, shape: WorkloadShape): Promise<{ exporter: ManagedProcess; exporterPort: number; exporterUrl: string }> {
+    const exporterPort = await freePort();
+    const exporter = group.start("exporter", process.execPath, [
+        "-r", require.resolve("ts-node/register/transpile-only"), exporterScript,
+        "--port", String(exporterPort), "--targets", String(shape.targets), "--series-per-target", String(shape.seriesPerTarget), "--churn", String(shape.churnPerMinute),
+    ]);
+    const exporterUrl = `http://127.0.0.1:${exporterPort}`;
+    await waitForHttp(`${exporterUrl}/-/ready`, { timeoutMs: 60_000, process: exporter });
+    return { exporter, exporterPort, exporterUrl };
+}
+
 export async function measurePlan(options: MeasureOptions): Promise<PlanMeasurement> {
     const { plan, shape } = options;
     const log = options.log ?? (() => undefined);
@@ -156,13 +168,7 @@ export async function measurePlan(options: MeasureOptions): Promise<PlanMeasurem
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `paas-bench-${plan.name}-`));
     let tmpfs: Tmpfs | undefined;
     try {
-        const exporterPort = await freePort();
-        const exporter = group.start("exporter", process.execPath, [
-            "-r", require.resolve("ts-node/register/transpile-only"), exporterScript,
-            "--port", String(exporterPort), "--targets", String(shape.targets), "--series-per-target", String(shape.seriesPerTarget), "--churn", String(shape.churnPerMinute),
-        ]);
-        const exporterUrl = `http://127.0.0.1:${exporterPort}`;
-        await waitForHttp(`${exporterUrl}/-/ready`, { timeoutMs: 60_000, process: exporter });
+        const { exporter, exporterPort, exporterUrl } = await startWorkloadExporter(group, shape);
 
         tmpfs = options.tmpfs ? Tmpfs.mount(plan.tmpfsMiB, `paas-tsdb-${plan.name}-`) : undefined;
         const tsdbDir = tmpfs?.dir ?? fs.mkdtempSync(path.join(workDir, "tsdb-"));

@@ -141,6 +141,17 @@ export function projectTsdb(measurement: PlanMeasurement, retentionSeconds: numb
     return { blocks, blockBytes, walBytes, headChunkBytes, preallocatedBytes, totalBytes: blocks * blockBytes + walBytes + headChunkBytes + preallocatedBytes };
 }
 
+/**
+ * The block a snapshot writes from a full head: 3h of samples, the most a head spans before Prometheus cuts it,
+ * with the rates the plan's run measured (its series, bytes per sample and chunk, index bytes per series).
+ */
+export function fullHeadBlockBytes(figures: Pick<PlanFigures, "series" | "bytesPerSample" | "bytesPerChunk" | "indexBytesPerSeries">, scrapeIntervalSeconds: number): number {
+    const headSamples = headSpanSeconds / scrapeIntervalSeconds;
+    const headChunks = Math.ceil(headSamples / samplesPerChunk);
+    const indexPerSeries = figures.indexBytesPerSeries + (headChunks - 1) * chunkRefIndexBytes;
+    return figures.series * (headChunks * figures.bytesPerChunk + headSamples * figures.bytesPerSample + indexPerSeries);
+}
+
 /** The plan's figures from its readings, against `plan` (the catalog's current entry by default). */
 export function deriveFigures(measurement: PlanMeasurement, plan: Plan = builtinPlans[measurement.plan.name] ?? measurement.plan): PlanFigures {
     const { samples, steady } = measurement;

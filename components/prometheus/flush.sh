@@ -74,7 +74,7 @@ left=$(remaining)
 auth=$(printf '%s:%s' "$user" "$(cat "$password_file")" | base64 | tr -d '\n')
 phase=$(now)
 # wget's progress and errors go to the same capture: the answer is found by its field, an error is the last line.
-response=$(timeout "$left" wget -O - --post-data= --header "Authorization: Basic $auth" "$url/api/v1/admin/tsdb/snapshot?skip_head=false" 2>&1) ||
+response=$(timeout -s KILL "$left" wget -O - --post-data= --header "Authorization: Basic $auth" "$url/api/v1/admin/tsdb/snapshot?skip_head=false" 2>&1) ||
   fail "snapshot request to $url failed after $(since "$phase")s of ${left}s left: $(printf '%s' "$response" | tail -n 1 | tr -d '"')"
 name=$(printf '%s' "$response" | sed -n 's/.*"name":"\([^"]*\)".*/\1/p')
 [ -n "$name" ] && [ -d "$tsdb/snapshots/$name" ] || fail "the snapshot answer names no snapshot in $tsdb/snapshots: $response"
@@ -98,11 +98,17 @@ EOF
 left=$(remaining)
 [ "$left" -gt 0 ] || fail "deadline of ${deadline}s reached before the upload"
 phase=$(now)
-upload=$(timeout "$left" "$thanos" tools bucket upload-blocks --log.format=logfmt --log.level=warn --objstore.config-file="$objstore" --path="$snapshot" "$@" 2>&1)
+# KILL: on TERM upload-blocks shuts down gracefully and exits 0, and busybox timeout passes that status on.
+upload=$(timeout -s KILL "$left" "$thanos" tools bucket upload-blocks --log.format=logfmt --log.level=warn --objstore.config-file="$objstore" --path="$snapshot" "$@" 2>&1)
 status=$?
 if [ "$status" -ne 0 ]; then
   # Thanos' error without its stack trace (logfmt escapes the trace's line breaks as \n).
   error=$(printf '%s' "$upload" | sed -n 's/.* err=//p' | sed 's/\\n.*//' | tr -d '"\\' | tail -n 1)
   fail "upload-blocks exited $status after $(since "$phase")s of ${left}s left: ${error:-no error of its own, stopped at the deadline}"
 fi
+# The shipper records every block it uploaded or found in the bucket: each block of the snapshot must be there.
+for block in "$snapshot"/*/; do
+  [ -f "$block/meta.json" ] || continue
+  grep -q "\"$(basename "$block")\"" "$snapshot/thanos.shipper.json" 2>/dev/null || fail "upload-blocks exited 0 without recording block $(basename "$block") as in the bucket"
+done
 log info "flushed" "snapshot=$name upload_seconds=$(since "$phase") seconds=$(since "$started")"

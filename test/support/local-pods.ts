@@ -98,6 +98,21 @@ function busyboxBinary(): string {
     return found;
 }
 
+/** Fills `bin` like a busybox image's /bin: every applet, plus `binaries` (name → local file). Returns `bin`. */
+export async function busyboxBin(bin: string, binaries: Readonly<Record<string, string>> = {}): Promise<string> {
+    fs.mkdirSync(bin, { recursive: true });
+    const busybox = busyboxBinary();
+    const { stdout } = await runToCompletion("busybox --list", busybox, ["--list"], { timeoutMs: 10_000 });
+    for (const applet of stdout.split("\n").filter(Boolean)) {
+        if (!fs.existsSync(path.join(bin, applet))) fs.symlinkSync(busybox, path.join(bin, applet));
+    }
+    for (const [name, binary] of Object.entries(binaries)) {
+        fs.rmSync(path.join(bin, name), { force: true });
+        fs.symlinkSync(binary, path.join(bin, name));
+    }
+    return bin;
+}
+
 function escapeRegex(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -435,17 +450,9 @@ export class LocalCluster {
                 const tools = imageTools[repository];
                 if (tools === undefined) throw new Error(`no local userland for image ${image} (known: ${Object.keys(imageTools).join(", ")})`);
                 const bin = path.join(this.root, "images", `${path.basename(repository)}-${tag}`, "bin");
-                fs.mkdirSync(bin, { recursive: true });
-                const busybox = busyboxBinary();
-                const { stdout } = await runToCompletion("busybox --list", busybox, ["--list"], { timeoutMs: 10_000 });
-                for (const applet of stdout.split("\n").filter(Boolean)) {
-                    if (!fs.existsSync(path.join(bin, applet))) fs.symlinkSync(busybox, path.join(bin, applet));
-                }
-                for (const tool of tools) {
-                    const binary = await imageToolBinary(image, tool);
-                    fs.rmSync(path.join(bin, tool), { force: true });
-                    fs.symlinkSync(binary, path.join(bin, tool));
-                }
+                const binaries: Record<string, string> = {};
+                for (const tool of tools) binaries[tool] = await imageToolBinary(image, tool);
+                await busyboxBin(bin, binaries);
                 return bin;
             })());
         }
