@@ -30,6 +30,8 @@ export interface ContainerView {
     readonly mounts: readonly Mount[];
     readonly init: boolean;
     readonly securityContext?: Record<string, any>;
+    /** Kubernetes: the preStop exec hook's command; "unknown" when not yet known, undefined when there is none. */
+    readonly preStop?: readonly string[] | "unknown";
 }
 
 export type VolumeKind = "tmpfs" | "disk" | "efs" | "nfs" | "secret" | "configMap" | "other" | "unknown";
@@ -58,6 +60,8 @@ export interface WorkloadView {
     /** ECS: task-level memory (bytes), the hard limit when containers set none. */
     readonly taskMemory?: Amount;
     readonly serviceAccountName?: string;
+    /** Kubernetes: the pods' grace period in seconds (Kubernetes' 30 when unset); "unknown" when not yet known. */
+    readonly terminationGracePeriodSeconds?: number | "unknown";
 }
 
 export const kubernetesWorkloadTypes = {
@@ -136,7 +140,15 @@ function kubernetesContainer(container: Record<string, any>, init: boolean): Con
         mounts: arr(container.volumeMounts).filter(isObject).map((mount) => ({ path: str(mount.mountPath) ?? "", volume: str(mount.name) ?? "" })),
         init,
         securityContext: isObject(container.securityContext) ? container.securityContext : undefined,
+        preStop: preStopOf(container),
     };
+}
+
+function preStopOf(container: Record<string, any>): readonly string[] | "unknown" | undefined {
+    if (isUnknown(container.lifecycle) || isUnknown(container.lifecycle?.preStop) || isUnknown(container.lifecycle?.preStop?.exec)) return "unknown";
+    const exec = container.lifecycle?.preStop?.exec;
+    if (!isObject(exec)) return undefined;
+    return stringList(exec.command) ?? "unknown";
 }
 
 function kubernetesVolume(volume: Record<string, any>, claimTemplates: Record<string, any>[]): VolumeView {
@@ -194,6 +206,7 @@ function kubernetesWorkload(view: View): WorkloadView | undefined {
         podSecurityContext: isObject(spec.securityContext) ? spec.securityContext : undefined,
         replicas: kubernetesReplicas(view),
         serviceAccountName: str(spec.serviceAccountName) ?? str(spec.serviceAccount),
+        terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds === undefined || spec.terminationGracePeriodSeconds === null ? 30 : (num(spec.terminationGracePeriodSeconds) ?? "unknown"),
     };
 }
 

@@ -1,4 +1,4 @@
-/** Prometheus servers: in-memory TSDB sizing, the flags a Thanos sidecar needs, external labels. */
+/** Prometheus servers: in-memory TSDB sizing and its flush on shutdown, the flags a Thanos sidecar needs, external labels. */
 import { describe, resourcePolicy, stackPolicy, View, Violation } from "../lib/model";
 import { durationSeconds, formatBytes, isObject, obj, parseYaml, prometheusSizeBytes, str, textOf } from "../lib/values";
 import {
@@ -156,6 +156,37 @@ export const sidecarFlags = resourcePolicy(
                     `${where(workload, container)} runs next to a Thanos sidecar without ${missing.join(", ")}: the sidecar uploads only 2h blocks that Prometheus never compacts further, ` +
                         `and its reloader needs the lifecycle API. Add the flags (components/prometheus/render.ts prometheusArgs).`,
                 );
+            }
+        }
+        return messages;
+    },
+);
+
+export const flushOnShutdown = resourcePolicy(
+    {
+        name: "prometheus-flush-on-shutdown",
+        description: "A Kubernetes Prometheus with its TSDB on tmpfs next to a Thanos sidecar flushes its head to the bucket before it stops: a preStop hook, the admin API its snapshot uses, a grace period longer than the hook's deadline.",
+        enforcementLevel: "mandatory",
+        severity: "high",
+        remediationSteps: "Keep the Prometheus container's preStop hook (components/prometheus/flush.ts flushCommand), --web.enable-admin-api and terminationGracePeriodSeconds above the hook's --deadline (components/prometheus/kubernetes-spec.ts).",
+    },
+    (view) => {
+        const messages: string[] = [];
+        for (const { workload, container } of tmpfsTsdbs(view)) {
+            // ECS tasks do not flush yet: their stop has no preStop hook to hold the container.
+            if (workload.platform !== "kubernetes" || !workload.containers.some((other) => isThanos(other, "sidecar")) || container.preStop === "unknown" || container.tokens === undefined) continue;
+            const loses = "every pod deletion (plan change, new image, node drain) loses its head, up to 3h of samples nobody uploaded";
+            if (container.preStop === undefined) {
+                messages.push(`${where(workload, container)} keeps its TSDB on tmpfs and has no preStop hook: ${loses}. Keep the flush hook (components/prometheus/flush.ts flushCommand).`);
+                continue;
+            }
+            if (!hasFlag(container.tokens, "--web.enable-admin-api")) {
+                messages.push(`${where(workload, container)} runs without --web.enable-admin-api: its preStop flush cannot take the snapshot, so ${loses}.`);
+            }
+            const deadline = flagValue(container.preStop, "--deadline");
+            const grace = workload.terminationGracePeriodSeconds;
+            if (deadline !== undefined && typeof grace === "number" && grace <= Number(deadline)) {
+                messages.push(`${workload.label} gives its pods ${grace}s to stop, not more than the flush's ${deadline}s deadline: the kubelet kills Prometheus mid-flush. Set terminationGracePeriodSeconds above it (flushDeadlineSeconds + Prometheus' stop).`);
             }
         }
         return messages;

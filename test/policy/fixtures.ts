@@ -26,7 +26,7 @@ export function edit(resource: HarnessResource, change: (inputs: Record<string, 
 const nonRootPod = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
 const nonRootContainer = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
 
-export function prometheusArgs(overrides: { retentionSize?: string | null; blocks?: string | null; lifecycle?: boolean; tsdbPath?: string; webConfig?: string | null } = {}): string[] {
+export function prometheusArgs(overrides: { retentionSize?: string | null; blocks?: string | null; lifecycle?: boolean; tsdbPath?: string; webConfig?: string | null; adminApi?: boolean } = {}): string[] {
     const args = [
         "--config.file=/etc/prometheus/config_out/prometheus.yml",
         `--storage.tsdb.path=${overrides.tsdbPath ?? "/prometheus"}`,
@@ -35,6 +35,7 @@ export function prometheusArgs(overrides: { retentionSize?: string | null; block
     if (overrides.retentionSize !== null) args.push(`--storage.tsdb.retention.size=${overrides.retentionSize ?? "384MB"}`);
     if (overrides.blocks !== null) args.push(`--storage.tsdb.min-block-duration=${overrides.blocks ?? "2h"}`, `--storage.tsdb.max-block-duration=${overrides.blocks ?? "2h"}`);
     if (overrides.lifecycle !== false) args.push("--web.enable-lifecycle");
+    if (overrides.adminApi !== false) args.push("--web.enable-admin-api");
     if (overrides.webConfig !== null) args.push(`--web.config.file=${overrides.webConfig ?? "/etc/prometheus/web/web.yml"}`);
     args.push("--web.listen-address=0.0.0.0:9090");
     return args;
@@ -79,6 +80,7 @@ export function prometheusStatefulSet(instance = "payments", options: FixtureOpt
                 spec: {
                     serviceAccountName: `prometheus-${instance}`,
                     securityContext: nonRootPod,
+                    terminationGracePeriodSeconds: 50,
                     initContainers: [{
                         name: "config-init",
                         image: images.busybox,
@@ -93,6 +95,7 @@ export function prometheusStatefulSet(instance = "payments", options: FixtureOpt
                             name: "prometheus",
                             image: images.prometheus,
                             args: prometheusArgs(),
+                            lifecycle: { preStop: { exec: { command: ["sh", "/etc/prometheus/flush/flush.sh", "--url=http://localhost:9090", "--tsdb=/prometheus", "--deadline=20"] } } },
                             ports: [{ name: "web", containerPort: 9090 }],
                             resources: { requests: { cpu: "250m", memory: "1536Mi" }, limits: { memory: "1536Mi" } },
                             securityContext: nonRootContainer,

@@ -255,6 +255,22 @@ describe("policy pack: Prometheus on tmpfs with a Thanos sidecar", () => {
         });
     });
 
+    describe("prometheus-flush-on-shutdown", () => {
+        it("passes the component's hook, flags and grace period, and an ECS task (ECS does not flush yet)", () => passes("prometheus-flush-on-shutdown", [prometheusStatefulSet(), ecsPrometheusTask()]));
+        it("fails a tmpfs Prometheus without a preStop hook", () => {
+            const statefulSet = edit(prometheusStatefulSet(), (inputs) => delete prometheusContainer(inputs).lifecycle);
+            return fails("prometheus-flush-on-shutdown", [statefulSet], [/StatefulSet 'prometheus-payments-statefulset' container 'prometheus' keeps its TSDB on tmpfs and has no preStop hook: every pod deletion .* loses its head, up to 3h/]);
+        });
+        it("fails without the admin API the snapshot needs", () => {
+            const statefulSet = edit(prometheusStatefulSet(), (inputs) => (prometheusContainer(inputs).args = prometheusArgs({ adminApi: false })));
+            return fails("prometheus-flush-on-shutdown", [statefulSet], [/runs without --web\.enable-admin-api: its preStop flush cannot take the snapshot/]);
+        });
+        it("fails a grace period not longer than the flush's deadline", () => {
+            const statefulSet = edit(prometheusStatefulSet(), (inputs) => (inputs.spec.template.spec.terminationGracePeriodSeconds = 20));
+            return fails("prometheus-flush-on-shutdown", [statefulSet], [/StatefulSet 'prometheus-payments-statefulset' gives its pods 20s to stop, not more than the flush's 20s deadline: the kubelet kills Prometheus mid-flush/]);
+        });
+    });
+
     describe("prometheus-thanos-sidecar-flags", () => {
         it("passes the component's flags", () => passes("prometheus-thanos-sidecar-flags", [prometheusStatefulSet(), ecsPrometheusTask()]));
         it("fails other block durations", () => {
