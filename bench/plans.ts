@@ -16,6 +16,7 @@ import { toolBinary } from "../automation/tools";
 import { builtinPlans } from "../components/plans";
 import { advertisedLoad } from "./sizing/catalog";
 import { measurePlan, PlanMeasurement } from "./sizing/measure";
+import { flushTable, readFlushResults } from "./sizing/flush-report";
 import { deriveFigures } from "./sizing/projection";
 import { detailTable, docsPage, loadOf, MachineInfo, MeasurementsFile, renderChart, summaryTable } from "./sizing/report";
 import { shapeFor } from "./workload/model";
@@ -122,7 +123,7 @@ async function report(file: MeasurementsFile, docsDir: string): Promise<void> {
     const figures = file.measurements.map((measurement) => deriveFigures(measurement));
     fs.mkdirSync(docsDir, { recursive: true });
     await renderChart(figures, path.join(docsDir, "plans.png"));
-    fs.writeFileSync(path.join(docsDir, "plans.md"), docsPage(file, figures, "plans.png", exporterChoiceText(path.join(__dirname, "results", "exporter-choice.json"))));
+    fs.writeFileSync(path.join(docsDir, "plans.md"), docsPage(file, figures, "plans.png", exporterChoiceText(path.join(__dirname, "results", "exporter-choice.json")), flushTable(readFlushResults(), file)));
     console.log(summaryTable(figures));
     console.log();
     console.log(detailTable(figures));

@@ -148,7 +148,7 @@ function loadText(load: LoadReading, cpus: number): string {
     return `1-minute load average ${load.atStart.toFixed(1)} at the start, ${load.min.toFixed(1)}-${load.max.toFixed(1)} (mean ${load.mean.toFixed(1)}) during the run on ${cpus} cores`;
 }
 
-export function docsPage(file: MeasurementsFile, figures: readonly PlanFigures[], chartName: string, exporterChoice: string): string {
+export function docsPage(file: MeasurementsFile, figures: readonly PlanFigures[], chartName: string, exporterChoice: string, flushTable: string): string {
     const { machine, load } = file;
     const quiet = figures.every((f) => f.load.max <= machine.cpus);
     const steady = figures.map((f) => `${f.plan} ${(f.steadySeconds / 60).toFixed(1)} min`).join(", ");
@@ -184,6 +184,16 @@ the advertised retention short at the advertised load. The last detail row gives
 ## Details
 
 ${detailTable(figures)}
+
+## Shutdown flush
+
+Every Prometheus pod flushes its head to the bucket before it stops (\`components/prometheus/flush.sh\`, its preStop
+hook). \`npm run bench:flush\` (bench/flush.ts) measures it per plan into \`bench/results/flush.json\`;
+\`test/unit/flush-budget.spec.ts\` holds each plan's deadline to it.
+
+<!-- bench:flush -->
+${flushTable}
+<!-- /bench:flush -->
 
 ## How it is measured
 

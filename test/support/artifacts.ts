@@ -2,8 +2,13 @@
  * What a stack renders, as files: read from the resources the program registers under mocks, so the golden files
  * pin what the program really emits (not what a test rebuilds). Secrets are masked.
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
+import { envsubstAwkFile } from "../../components/envsubst";
+import { flushScriptFile } from "../../components/prometheus/flush";
+import { projectRoot } from "./fixtures";
 import { plainValue } from "./mock-runtime";
 import type { RegisteredResource } from "./mocks";
 import { mockAutoName, resolve } from "./mocks";
@@ -47,6 +52,14 @@ function kindOf(resource: RegisteredResource): string {
 /** Files embedded in a Kubernetes object (ConfigMap data, Secret stringData), listed by key in its manifest. */
 const embedded = (data: Record<string, string> | undefined) => Object.keys(data ?? {}).sort();
 
+/** Files of the project a ConfigMap ships verbatim: pinned by a reference instead of one copy per instance. */
+const shippedFiles = [flushScriptFile, envsubstAwkFile].map((file) => ({ file: path.relative(projectRoot, file), content: fs.readFileSync(file, "utf8") }));
+
+function shippedOrContent(content: string): string {
+    const shipped = shippedFiles.find((candidate) => candidate.content === content);
+    return shipped === undefined ? content : `(the content of ${shipped.file}, unchanged)\n`;
+}
+
 function kubernetesArtifacts(resource: RegisteredResource, inputs: Record<string, any>, files: Record<string, string>, replicaCounts: ReadonlyMap<string, number>): void {
     const kind = kindOf(resource);
     const namespace = inputs.metadata?.namespace;
@@ -56,7 +69,7 @@ function kubernetesArtifacts(resource: RegisteredResource, inputs: Record<string
     const manifest: Record<string, unknown> = { ...inputs };
     if (kind === "ConfigMap") {
         manifest.data = embedded(inputs.data);
-        for (const [key, content] of Object.entries<string>(inputs.data ?? {})) files[`${base}/${key}`] = content;
+        for (const [key, content] of Object.entries<string>(inputs.data ?? {})) files[`${base}/${key}`] = shippedOrContent(content);
     }
     if (kind === "Secret") {
         manifest.stringData = embedded(inputs.stringData);
