@@ -69,6 +69,9 @@ export function flushFigures(results: FlushResults, sizing: MeasurementsFile = r
         const headroomBytes = (plan.tmpfsMiB - plan.retentionSizeMiB) * mib;
         const deadlineSeconds = flushDeadlineSeconds(plan);
         const problems: string[] = [];
+        const measuredSnapshotRate = measurement.headBlockBytes / measurement.snapshotSeconds;
+        if (flushRates.snapshotMiBPerSecond * mib > measuredSnapshotRate) problems.push(`the deadline assumes snapshots at ${flushRates.snapshotMiBPerSecond} MiB/s, this plan's ran at ${(measuredSnapshotRate / mib).toFixed(1)} MiB/s`);
+        if (flushRates.uploadMiBPerSecond * mib > measuredUploadRate) problems.push(`the deadline assumes uploads at ${flushRates.uploadMiBPerSecond} MiB/s, this plan's ran at ${(measuredUploadRate / mib).toFixed(1)} MiB/s`);
         if (projectedSeconds > margin * deadlineSeconds) problems.push(`a full head's flush is projected at ${projectedSeconds.toFixed(1)} s, over ${100 * margin} % of the ${deadlineSeconds} s deadline`);
         if (full > margin * headroomBytes) problems.push(`a full head's block of ${(full / mib).toFixed(0)} MiB is over ${100 * margin} % of the ${(headroomBytes / mib).toFixed(0)} MiB the retention size leaves on the tmpfs`);
         return { ...measurement, fullHeadBlockBytes: full, projectedSeconds, headroomBytes, deadlineSeconds, gracePeriodSeconds: deadlineSeconds + prometheusDefaults(plan, "memory").stopSeconds, problems };

@@ -82,7 +82,7 @@ snapshot="$tsdb/snapshots/$name"
 # The head block is the one Prometheus wrote for the snapshot (link count 1); the others are hard links of persisted blocks.
 head_block=
 for block in "$snapshot"/*/; do
-  [ "$(stat -c %h "$block/index")" = 1 ] && head_block=$(basename "$block")
+  [ -f "$block/index" ] && [ "$(stat -c %h "$block/index")" = 1 ] && head_block=$(basename "$block")
 done
 log info "snapshot taken" "snapshot=$name blocks=$(ls -d "$snapshot"/*/ 2>/dev/null | wc -l) head_block=${head_block:-none} head_block_kib=$([ -n "$head_block" ] && du -sk "$snapshot/$head_block" | cut -f1 || echo 0) seconds=$(since "$phase")"
 
