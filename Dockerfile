@@ -10,7 +10,8 @@ COPY components ./components
 COPY automation ./automation
 COPY broker ./broker
 RUN npx tsc -p . --noEmit false --sourceMap false --outDir /out \
-    && cp components/versions.json /out/components/ \
+    && cp components/versions.json components/envsubst.awk /out/components/ \
+    && cp components/prometheus/flush.sh /out/components/prometheus/ \
     && npm prune --omit=dev
 
 FROM node:20.20.2-bookworm-slim

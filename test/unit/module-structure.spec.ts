@@ -117,4 +117,14 @@ describe("module structure", () => {
             assert.ok(lines <= 400, `${relative(file)} has ${lines} lines`);
         }
     });
+
+    it("the broker image copies every file of components/ that is not TypeScript (read at run time next to the compiled modules)", () => {
+        const dataFiles = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+            const full = path.join(dir, entry.name);
+            return entry.isDirectory() ? dataFiles(full) : entry.name.endsWith(".ts") ? [] : [path.relative(root, full)];
+        });
+        const copies = [...fs.readFileSync(path.join(root, "Dockerfile"), "utf8").matchAll(/cp ((?:components\/\S+ )+)\/out\/(\S+)/g)]
+            .flatMap(([, sources, target]) => sources.trim().split(" ").filter((source) => path.dirname(source) === target.replace(/\/$/, "")));
+        assert.deepEqual(copies.sort(), dataFiles(components).sort());
+    });
 });
