@@ -79,7 +79,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         fs.rmSync(root, { recursive: true, force: true });
     });
 
-    it("create → 201; the run applies the instance's objects to the API server (server-side, skipAwait from the broker's settings) → 204", async () => {
+    it("create → 201; the run applies the instance's objects to the API server (server-side, skipAwait from the broker's settings), its shutdown flush included → 204", async () => {
         const response = await client.create({ name: instance, team: "shop", plan: "small" });
         assert.equal(response.status, 201, response.text);
         await waitStatus(client, instance, 204);
@@ -87,7 +87,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         const { secretName } = await mountedObjstore(await liveStatefulSet());
         assert.match(secretName, new RegExp(`^${names.statefulSet}-objstore-[a-z0-9]+$`));
         assert.deepEqual(created.map(describeObject).sort(), [
-            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`, `Secret/${namespace}/${names.webAuth}`,
+            `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.flush}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`, `Secret/${namespace}/${names.webAuth}`,
             `Service/${namespace}/${names.service}`, `Service/${namespace}/${names.headlessService}`,
             `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`,
         ].sort());
@@ -97,6 +97,11 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
             assert.equal(live.body.metadata.annotations?.[skipAwaitAnnotation], "true", describeObject(object));
             assert.ok(live.body.metadata.managedFields.some((entry: { operation: string }) => entry.operation === "Apply"), `${describeObject(object)} was not server-side applied`);
         }
+        // The broker's instances flush like the stacks' (the hook runs the script of the flush ConfigMap).
+        const pod = (await liveStatefulSet()).spec.template.spec;
+        const prometheus = pod.containers.find((container: { name: string }) => container.name === "prometheus");
+        assert.deepEqual(prometheus.lifecycle.preStop.exec.command.slice(0, 2), ["sh", "/etc/prometheus/flush/flush.sh"]);
+        assert.deepEqual(pod.volumes.find((volume: { name: string }) => volume.name === "flush").configMap, { name: names.flush, defaultMode: 420 });
     });
 
     it("the instance's Prometheus, started with the config from the API server and its ServiceAccount's token, has no app targets and no discovery rights yet", async () => {
