@@ -20,5 +20,5 @@ export function prometheusDefaults(plan: Plan, tsdb: TsdbMedium): ProcessDefault
     };
 }
 
-/** The init step that substitutes `$(VAR)` into prometheus.yml before Prometheus starts (busybox awk). */
-export const configRenderResources: Resources = { cpu: "10m", memory: { requestMiB: 16, limitMiB: 64 } };
+/** One-shot steps before Prometheus starts: the config render (busybox awk), the copy of the Thanos binary. */
+export const initStepResources: Resources = { cpu: "10m", memory: { requestMiB: 16, limitMiB: 64 } };

@@ -9,7 +9,7 @@ import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
 import { thanosDefaults } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
-import { configRenderResources, prometheusDefaults } from "./defaults";
+import { initStepResources, prometheusDefaults } from "./defaults";
 import {
     dnsExporterScrapeJob,
     ecsAppScrapeJob,
@@ -142,7 +142,7 @@ const discoverySize = { cpu: 16, memory: 64 } as const;
 export function prometheusTaskDemand(instance: EcsInstanceConfig): TaskDemand {
     return taskDemand([
         { name: containerNames.sync, ...configSyncSize },
-        { name: containerNames.render, ...ecsResources(configRenderResources) },
+        { name: containerNames.render, ...ecsResources(initStepResources) },
         { name: containerNames.prometheus, ...ecsResources(prometheusDefaults(instance.plan, "disk")) },
         { name: containerNames.sidecar, ...ecsResources(thanosDefaults.sidecar) },
         ...discoveredClusters(instance).map((cluster) => ({ name: discoveryContainerName(cluster), ...discoverySize })),
@@ -206,7 +206,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         command: ["sh", "-c", `set -eu; ${envsubstScript(files.template, files.configOut)}; ${writeWebAuthFiles(instance)}; chown -R ${nobody.user} ${localDirs.map(shellQuote).join(" ")}`],
         environment: replica,
         secrets: [...secrets, ...webAuthSecrets(input.webAuthSecret)],
-        ...ecsResources(configRenderResources),
+        ...ecsResources(initStepResources),
         // COMPLETE, not SUCCESS: if S3 is unreachable the last synced copy on EFS still starts the task.
         dependsOn: [{ containerName: sync.name, condition: "COMPLETE" }],
         mountPoints: [

@@ -21,7 +21,7 @@ import {
 import { thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
-import { configRenderResources, prometheusDefaults, prometheusWebPort } from "./defaults";
+import { initStepResources, prometheusDefaults, prometheusWebPort } from "./defaults";
 import { flushCommand, flushDeadlineSeconds } from "./flush";
 import { ExternalLabelContext, prometheusArgs, promtoolCheckCommand, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
 import { webAuthPaths, webClientAuth, WebClientAuth } from "./web-auth";
@@ -184,7 +184,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     image: image("busybox"),
                     command: ["sh", "-c", envsubstScript(configTemplate, configOut)],
                     env: [podNameEnv],
-                    resources: containerResources(configRenderResources),
+                    resources: containerResources(initStepResources),
                     securityContext: containerSecurityContext,
                     volumeMounts: [
                         { name: "config", mountPath: paths.configTemplateDir, readOnly: true },
@@ -195,7 +195,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                     name: "thanos-binary",
                     image: image("thanos"),
                     command: ["cp", "/bin/thanos", `${paths.thanosBinaryDir}/thanos`],
-                    resources: containerResources(configRenderResources),
+                    resources: containerResources(initStepResources),
                     securityContext: containerSecurityContext,
                     volumeMounts: [{ name: "thanos-binary", mountPath: paths.thanosBinaryDir }],
                 }],
