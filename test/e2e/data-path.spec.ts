@@ -13,7 +13,7 @@ import { queryHttpPort, thanosPorts } from "../../components/thanos/defaults";
 import { basicAuth, DataPathStage, metricValue, noConsistencyDelay, stackKey, VectorSample } from "../support/data-path";
 import { LocalPod, ProbeKind } from "../support/local-pods";
 import { findManifest } from "../support/manifests";
-import { runToCompletion, waitFor, waitForHttp } from "../support/processes";
+import { runToCompletion, waitFor } from "../support/processes";
 import { prometheusApi } from "../support/prometheus";
 import { completedBlockRange, copyBlockAs, createBlocks, openMetricsGauge } from "../support/tsdb";
 import { toolBinary } from "../support/tools";
@@ -93,16 +93,8 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
             await waitFor(`${pod.name}'s sidecar to upload its block`, async () => ((await metricValue(pod.url(thanosPorts.http, "/metrics"), "thanos_shipper_uploads_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: sidecar });
         }
 
-        // The store gateway reads the bucket at start (then every 15 min): it starts once the blocks are there.
-        const [store] = await cluster.schedule("StatefulSet", "thanos-store");
-        await waitForHttp(store.url(thanosPorts.http, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
-        [query] = await cluster.schedule("Deployment", "thanos-query");
-        const queryProcess = await query.start("query");
-        await waitFor("Query to see every sidecar and the store", async () => {
-            const stores = await prometheusApi<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
-            const healthy = Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length;
-            return healthy === prometheusPods.length + 1 || undefined;
-        }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
+        // The store gateway lists the bucket at start (then every 30 s): it starts once the blocks are there.
+        query = await stage.startStoreAndQuery(prometheusPods.length);
         stage.failed = false;
     });
 

@@ -10,10 +10,10 @@ import * as fs from "fs";
 import { flushDeadlineSeconds } from "../../components/prometheus/flush";
 import { builtinPlans } from "../../components/plans";
 import { prometheusWebPort } from "../../components/prometheus/defaults";
-import { queryHttpPort, thanosPorts } from "../../components/thanos/defaults";
+import { thanosPorts } from "../../components/thanos/defaults";
 import { DataPathStage, MatrixSeries, metricValue, noConsistencyDelay, stackKey } from "../support/data-path";
 import { LocalPod } from "../support/local-pods";
-import { waitFor, waitForHttp } from "../support/processes";
+import { waitFor } from "../support/processes";
 import { prometheusApi } from "../support/prometheus";
 
 const scrapeSeconds = 5;
@@ -77,14 +77,7 @@ describe("e2e: zero-loss planned restarts: the shutdown flush as the pod runs it
         [shop] = await cluster.schedule("StatefulSet", "prometheus-shop");
         blog = await cluster.schedule("StatefulSet", "prometheus-blog");
         for (const pod of [shop, ...blog]) await startPod(pod);
-        const [store] = await cluster.schedule("StatefulSet", "thanos-store");
-        await waitForHttp(store.url(thanosPorts.http, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
-        [query] = await cluster.schedule("Deployment", "thanos-query");
-        const queryProcess = await query.start("query");
-        await waitFor("Query to see every sidecar and the store", async () => {
-            const stores = await prometheusApi<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
-            return Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length === 4 || undefined;
-        }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
+        query = await stage.startStoreAndQuery(3);
         stage.failed = false;
     });
 

@@ -10,12 +10,12 @@ import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { projectName } from "../../components/config/primitives";
 import type { KubernetesInstanceConfig } from "../../components/config/types";
-import { queryHttpPort } from "../../components/thanos/defaults";
+import { queryHttpPort, thanosPorts } from "../../components/thanos/defaults";
 import { EngineSandbox } from "./engine";
 import { readStackConfig } from "./fixtures";
 import { LocalCluster, LocalPod } from "./local-pods";
 import { findManifest, mountedSecret } from "./manifests";
-import { freePort, ManagedProcess, ProcessGroup, runToCompletion, waitForHttp } from "./processes";
+import { freePort, ManagedProcess, ProcessGroup, runToCompletion, waitFor, waitForHttp } from "./processes";
 import { metricSum, prometheusApi } from "./prometheus";
 import { toolBinary } from "./tools";
 
@@ -141,6 +141,19 @@ export class DataPathStage {
         const { stdout } = await runToCompletion("thanos tools bucket ls", toolBinary("thanos"), ["tools", "bucket", "ls", "-o", "json", `--objstore.config-file=${this.objstoreFile(pod)}`], { timeoutMs: 60_000 });
         // One indented JSON document per block, one after the other.
         return stdout.trim() === "" ? [] : JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`);
+    }
+
+    /** The store gateway, then Query, once Query sees the store and `sidecars` sidecars; returns Query's pod. */
+    async startStoreAndQuery(sidecars: number): Promise<LocalPod> {
+        const [store] = await this.cluster.schedule("StatefulSet", "thanos-store");
+        await waitForHttp(store.url(thanosPorts.http, "/-/ready"), { timeoutMs: 60_000, process: await store.start("store") });
+        const [query] = await this.cluster.schedule("Deployment", "thanos-query");
+        const queryProcess = await query.start("query");
+        await waitFor("Query to see every sidecar and the store", async () => {
+            const stores = await prometheusApi<Record<string, { lastError: string | null }[]>>(query.url(queryHttpPort, "/api/v1/stores"));
+            return Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length === sidecars + 1 || undefined;
+        }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
+        return query;
     }
 
     /** An API call to a Query pod. */
