@@ -19,7 +19,8 @@ import { builtinPlans, Plan } from "../components/plans";
 import { flushDeadlineSeconds, flushScriptFile, renderUploadLabels } from "../components/prometheus/flush";
 import { instanceExternalLabels } from "../components/prometheus/render";
 import { busyboxBin } from "../test/support/local-pods";
-import { freePort, ProcessGroup, runCommand, waitForHttp } from "../test/support/processes";
+import { freePort, ProcessGroup, runCommand } from "../test/support/processes";
+import { LocalS3 } from "../test/support/s3";
 import { advertisedLoad } from "./sizing/catalog";
 import { startWorkloadExporter } from "./sizing/measure";
 import { benchInstance, benchPrometheusArgs, queryScalar, startBenchPrometheus, waitForReady, waitForWorkloadIngested, writeBenchConfig } from "./sizing/prometheus";
@@ -42,12 +43,10 @@ async function measureFlush(plan: Plan, steadySeconds: number, log: (line: strin
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `paas-bench-flush-${plan.name}-`));
     let tmpfs: Tmpfs | undefined;
     try {
-        const s3 = { port: await freePort(), dir: path.join(workDir, "s3"), accessKey: "bench-access", secretKey: "bench-secret-key" };
-        fs.mkdirSync(path.join(s3.dir, "bench-flush"), { recursive: true });
-        const s3Server = group.start("s3", toolBinary("versitygw"), ["--access", s3.accessKey, "--secret", s3.secretKey, "--port", `127.0.0.1:${s3.port}`, "posix", s3.dir], { inheritEnv: false, env: {} });
-        await waitForHttp(`http://127.0.0.1:${s3.port}/`, { timeoutMs: 30_000, process: s3Server, status: 403 });
+        const s3 = new LocalS3(path.join(workDir, "s3"), group);
+        await s3.start("bench-flush");
         const objstoreFile = path.join(workDir, "objstore.yml");
-        fs.writeFileSync(objstoreFile, `type: S3\nconfig: {bucket: bench-flush, endpoint: "127.0.0.1:${s3.port}", insecure: true, bucket_lookup_type: path, access_key: ${s3.accessKey}, secret_key: ${s3.secretKey}}\n`);
+        fs.writeFileSync(objstoreFile, s3.objstoreYml("bench-flush"));
 
         const { exporterPort } = await startWorkloadExporter(group, shape);
         tmpfs = Tmpfs.mount(plan.tmpfsMiB, `paas-flush-${plan.name}-`);

@@ -10,8 +10,9 @@ import * as path from "path";
 import { envsubstAwkFile } from "../../components/envsubst";
 import { flushScriptFile, renderUploadLabels } from "../../components/prometheus/flush";
 import { busyboxBin } from "../support/local-pods";
-import { freePort, ProcessGroup, runCommand, runToCompletion, waitFor, waitForHttp } from "../support/processes";
+import { freePort, ProcessGroup, runCommand, waitFor, waitForHttp } from "../support/processes";
 import { prometheusApi } from "../support/prometheus";
+import { listBucket, LocalS3 } from "../support/s3";
 import { toolBinary } from "../support/tools";
 
 describe("flush.sh: the snapshot and upload a Prometheus pod runs before it stops", function () {
@@ -33,18 +34,13 @@ describe("flush.sh: the snapshot and upload a Prometheus pod runs before it stop
         ];
         return runCommand(path.join(bin, "sh"), [flushScriptFile, ...args], { env: { PATH: bin, ...options.env }, inheritEnv: false, timeoutMs: 60_000 });
     };
-    const bucketMetas = async () => {
-        const { stdout } = await runToCompletion("thanos tools bucket ls", toolBinary("thanos"), ["tools", "bucket", "ls", "-o", "json", `--objstore.config-file=${objstore}`], { timeoutMs: 30_000 });
-        return stdout.trim() === "" ? [] : (JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`) as { ulid: string; thanos: { labels: Record<string, string>; source: string } }[]);
-    };
+    const bucketMetas = () => listBucket(objstore);
 
     before(async () => {
         bin = await busyboxBin(path.join(root, "bin"));
-        const s3Port = await freePort();
-        fs.mkdirSync(path.join(root, "s3", "flush-script"), { recursive: true });
-        const s3 = group.start("s3", toolBinary("versitygw"), ["--access", "flush-access", "--secret", "flush-secret-key", "--port", `127.0.0.1:${s3Port}`, "posix", path.join(root, "s3")], { inheritEnv: false, env: {} });
-        await waitForHttp(`http://127.0.0.1:${s3Port}/`, { timeoutMs: 30_000, process: s3, status: 403 });
-        fs.writeFileSync(objstore, `type: S3\nconfig: {bucket: flush-script, endpoint: "127.0.0.1:${s3Port}", insecure: true, bucket_lookup_type: path, access_key: flush-access, secret_key: flush-secret-key}\n`);
+        const s3 = new LocalS3(path.join(root, "s3"), group);
+        await s3.start("flush-script");
+        fs.writeFileSync(objstore, s3.objstoreYml("flush-script"));
         fs.writeFileSync(passwordFile, "unused-without-a-web-config");
         const port = await freePort();
         prometheusUrl = `http://127.0.0.1:${port}`;

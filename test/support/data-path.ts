@@ -3,7 +3,6 @@
  * manifests as local pods (local-pods.ts), the bucket on a real S3 server. Shared by the data-path specs; each
  * schedules and starts the pods it needs.
  */
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -15,9 +14,9 @@ import { EngineSandbox } from "./engine";
 import { readStackConfig } from "./fixtures";
 import { LocalCluster, LocalPod } from "./local-pods";
 import { findManifest, mountedSecret } from "./manifests";
-import { freePort, ManagedProcess, ProcessGroup, runToCompletion, waitFor, waitForHttp } from "./processes";
+import { ProcessGroup, waitFor, waitForHttp } from "./processes";
 import { metricSum, prometheusApi } from "./prometheus";
-import { toolBinary } from "./tools";
+import { BlockListing, listBucket, LocalS3 } from "./s3";
 
 export interface Credentials {
     readonly username: string;
@@ -31,15 +30,6 @@ export function basicAuth(credentials: Credentials): RequestInit {
 /** Sum of a metric's samples on a /metrics page; undefined when the page does not have it. */
 export async function metricValue(url: string, name: string, init: RequestInit = {}): Promise<number | undefined> {
     return metricSum(await (await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })).text(), name);
-}
-
-/** One block of `thanos tools bucket ls -o json`. */
-export interface BlockListing {
-    ulid: string;
-    minTime: number;
-    maxTime: number;
-    compaction: { level: number; sources: string[] };
-    thanos: { labels: Record<string, string>; source: string };
 }
 
 export interface VectorSample {
@@ -64,12 +54,11 @@ export class DataPathStage {
     readonly sandbox = new EngineSandbox();
     readonly manifestsDir = path.join(this.sandbox.root, "manifests");
     readonly group = new ProcessGroup(path.join(this.sandbox.root, "logs"));
-    readonly s3 = { accessKey: crypto.randomBytes(8).toString("hex"), secretKey: crypto.randomBytes(16).toString("hex"), dir: path.join(this.sandbox.root, "s3"), port: 0 };
+    readonly s3 = new LocalS3(path.join(this.sandbox.root, "s3"), this.group);
     readonly config = readStackConfig("local");
     stack!: Stack;
     cluster!: LocalCluster;
     bucket!: string;
-    s3Server!: ManagedProcess;
     /** Keeps the temp dir (with every process's log) for a look after a failure, of a test or of `before`. */
     failed = true;
 
@@ -77,10 +66,10 @@ export class DataPathStage {
 
     /** `up` of the local stack's copy (with `edit`), the manifests read back, the S3 server serving the bucket. */
     async up(edit: (stackConfig: Record<string, any>) => void = () => {}): Promise<void> {
-        this.s3.port = await freePort();
+        await this.s3.reservePort();
         this.sandbox.copyStackFile("local", (stackConfig) => {
             stackConfig[stackKey("kubernetes")].renderYamlToDirectory = this.manifestsDir;
-            stackConfig[stackKey("bucket")].endpoint = `127.0.0.1:${this.s3.port}`;
+            stackConfig[stackKey("bucket")].endpoint = this.s3.endpoint;
             edit(stackConfig);
         }, this.stackName);
         this.stack = await this.sandbox.open(this.stackName);
@@ -92,14 +81,7 @@ export class DataPathStage {
         const objstoreSecret = mountedSecret(this.cluster.manifests, findManifest(this.cluster.manifests, "StatefulSet", "thanos-store"), "objstore");
         const objstore = Buffer.from(objstoreSecret.data["objstore.yml"], "base64").toString("utf8");
         this.bucket = (yaml.load(objstore) as { config: { bucket: string } }).config.bucket;
-        fs.mkdirSync(path.join(this.s3.dir, this.bucket), { recursive: true });
-        await this.startS3();
-    }
-
-    /** (Re)starts the S3 server on its port and data directory. */
-    async startS3(): Promise<void> {
-        this.s3Server = this.group.start("s3", toolBinary("versitygw"), ["--access", this.s3.accessKey, "--secret", this.s3.secretKey, "--port", `127.0.0.1:${this.s3.port}`, "posix", this.s3.dir], { inheritEnv: false, env: {} });
-        await waitForHttp(`http://127.0.0.1:${this.s3.port}/`, { timeoutMs: 30_000, process: this.s3Server, status: 403 });
+        await this.s3.start(this.bucket);
     }
 
     async stop(): Promise<void> {
@@ -137,10 +119,8 @@ export class DataPathStage {
         return path.join(pod.volumeDir("objstore"), "objstore.yml");
     }
 
-    async listBucket(pod: LocalPod): Promise<BlockListing[]> {
-        const { stdout } = await runToCompletion("thanos tools bucket ls", toolBinary("thanos"), ["tools", "bucket", "ls", "-o", "json", `--objstore.config-file=${this.objstoreFile(pod)}`], { timeoutMs: 60_000 });
-        // One indented JSON document per block, one after the other.
-        return stdout.trim() === "" ? [] : JSON.parse(`[${stdout.trim().replace(/\}\n\{/g, "},{")}]`);
+    listBucket(pod: LocalPod): Promise<BlockListing[]> {
+        return listBucket(this.objstoreFile(pod));
     }
 
     /** The store gateway, then Query, once Query sees the store and `sidecars` sidecars; returns Query's pod. */
