@@ -8,8 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { builtinPlans } from "../../components/plans";
 import { parseDurationSeconds } from "../../components/units";
-import { flushDeadlineSeconds, flushRates } from "../../components/prometheus/flush";
-import { prometheusDefaults } from "../../components/prometheus/defaults";
+import { flushDeadlineSeconds, flushGracePeriodSeconds, flushRates } from "../../components/prometheus/flush";
 import type { MeasurementsFile } from "./report";
 import { deriveFigures, fullHeadBlockBytes, margin } from "./projection";
 
@@ -74,7 +73,7 @@ export function flushFigures(results: FlushResults, sizing: MeasurementsFile = r
         if (flushRates.uploadMiBPerSecond * mib > measuredUploadRate) problems.push(`the deadline assumes uploads at ${flushRates.uploadMiBPerSecond} MiB/s, this plan's ran at ${(measuredUploadRate / mib).toFixed(1)} MiB/s`);
         if (projectedSeconds > margin * deadlineSeconds) problems.push(`a full head's flush is projected at ${projectedSeconds.toFixed(1)} s, over ${100 * margin} % of the ${deadlineSeconds} s deadline`);
         if (full > margin * headroomBytes) problems.push(`a full head's block of ${(full / mib).toFixed(0)} MiB is over ${100 * margin} % of the ${(headroomBytes / mib).toFixed(0)} MiB the retention size leaves on the tmpfs`);
-        return { ...measurement, fullHeadBlockBytes: full, projectedSeconds, headroomBytes, deadlineSeconds, gracePeriodSeconds: deadlineSeconds + prometheusDefaults(plan, "memory").stopSeconds, problems };
+        return { ...measurement, fullHeadBlockBytes: full, projectedSeconds, headroomBytes, deadlineSeconds, gracePeriodSeconds: flushGracePeriodSeconds(plan), problems };
     });
 }
 

@@ -47,15 +47,18 @@ log() {
 }
 snapshot=
 
-# Every block of the snapshot not in the shipper's record of this run: what the bucket may lack.
-report_unflushed() {
-  [ -n "$snapshot" ] && [ -d "$snapshot" ] || return 0
+# The blocks of the snapshot the shipper has not recorded as in the bucket (uploaded, or found there).
+unconfirmed_blocks() {
   for block in "$snapshot"/*/; do
     [ -f "$block/meta.json" ] || continue
-    ulid=$(basename "$block")
-    if [ -f "$snapshot/thanos.shipper.json" ] && grep -q "\"$ulid\"" "$snapshot/thanos.shipper.json"; then continue; fi
-    min=$(sed -n 's/^[[:space:]]*"minTime":[[:space:]]*\([0-9]*\).*/\1/p' "$block/meta.json" | head -n 1)
-    max=$(sed -n 's/^[[:space:]]*"maxTime":[[:space:]]*\([0-9]*\).*/\1/p' "$block/meta.json" | head -n 1)
+    grep -q "\"$(basename "$block")\"" "$snapshot/thanos.shipper.json" 2>/dev/null || basename "$block"
+  done
+}
+report_unflushed() {
+  [ -n "$snapshot" ] && [ -d "$snapshot" ] || return 0
+  for ulid in $(unconfirmed_blocks); do
+    min=$(sed -n 's/^[[:space:]]*"minTime":[[:space:]]*\([0-9]*\).*/\1/p' "$snapshot/$ulid/meta.json" | head -n 1)
+    max=$(sed -n 's/^[[:space:]]*"maxTime":[[:space:]]*\([0-9]*\).*/\1/p' "$snapshot/$ulid/meta.json" | head -n 1)
     log error "block not confirmed in the bucket" "block=$ulid from=$(date -u -d "@$((min / 1000))" +%Y-%m-%dT%H:%M:%SZ) to=$(date -u -d "@$((max / 1000))" +%Y-%m-%dT%H:%M:%SZ) minutes=$(((max - min) / 60000))"
   done
 }
@@ -106,9 +109,6 @@ if [ "$status" -ne 0 ]; then
   error=$(printf '%s' "$upload" | sed -n 's/.* err=//p' | sed 's/\\n.*//' | tr -d '"\\' | tail -n 1)
   fail "upload-blocks exited $status after $(since "$phase")s of ${left}s left: ${error:-no error of its own, stopped at the deadline}"
 fi
-# The shipper records every block it uploaded or found in the bucket: each block of the snapshot must be there.
-for block in "$snapshot"/*/; do
-  [ -f "$block/meta.json" ] || continue
-  grep -q "\"$(basename "$block")\"" "$snapshot/thanos.shipper.json" 2>/dev/null || fail "upload-blocks exited 0 without recording block $(basename "$block") as in the bucket"
-done
+unconfirmed=$(unconfirmed_blocks | tr '\n' ' ')
+[ -z "$unconfirmed" ] || fail "upload-blocks exited 0 without recording ${unconfirmed}as in the bucket"
 log info "flushed" "snapshot=$name upload_seconds=$(since "$phase") seconds=$(since "$started")"

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { envsubstAwk } from "../envsubst";
 import type { Plan } from "../plans";
-import { prometheusWebPort } from "./defaults";
+import { prometheusDefaults, prometheusWebPort } from "./defaults";
 
 /** The script the pod runs and the tests run: one file. */
 export const flushScriptFile = path.join(__dirname, "flush.sh");
@@ -81,4 +81,9 @@ export const flushRates = {
 export function flushDeadlineSeconds(plan: Pick<Plan, "tmpfsMiB" | "retentionSizeMiB">): number {
     const headroomMiB = plan.tmpfsMiB - plan.retentionSizeMiB;
     return Math.ceil(flushRates.fixedSeconds + headroomMiB / flushRates.snapshotMiBPerSecond + headroomMiB / flushRates.uploadMiBPerSecond);
+}
+
+/** The pod's grace period: the flush, then Prometheus' own stop (the sidecar stops during the flush). */
+export function flushGracePeriodSeconds(plan: Plan): number {
+    return flushDeadlineSeconds(plan) + prometheusDefaults(plan, "memory").stopSeconds;
 }

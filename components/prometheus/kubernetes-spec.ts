@@ -22,7 +22,7 @@ import { thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
 import { initStepResources, prometheusDefaults, prometheusWebPort } from "./defaults";
-import { flushCommand, flushDeadlineSeconds } from "./flush";
+import { flushCommand, flushDeadlineSeconds, flushGracePeriodSeconds } from "./flush";
 import { ExternalLabelContext, prometheusArgs, promtoolCheckCommand, renderInstanceFiles, ScrapeConfig, tsuruAppScrapeJob, tsuruJobScrapeJob } from "./render";
 import { webAuthPaths, webClientAuth, WebClientAuth } from "./web-auth";
 
@@ -176,8 +176,7 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                 serviceAccountName: names.serviceAccount,
                 securityContext: podSecurityContext,
                 affinity: instance.replicas > 1 ? spreadOverNodes(labels) : undefined,
-                // The flush, then Prometheus' own stop; the sidecar stops during the flush.
-                terminationGracePeriodSeconds: flushDeadlineSeconds(instance.plan) + prometheus.stopSeconds,
+                terminationGracePeriodSeconds: flushGracePeriodSeconds(instance.plan),
                 initContainers: [{
                     // The sidecar writes the substituted config only once running; Prometheus needs it at start.
                     name: "config-init",

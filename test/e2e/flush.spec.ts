@@ -142,10 +142,11 @@ describe("e2e: zero-loss planned restarts: the shutdown flush as the pod runs it
         for (const series of await rawSamples(selector, since(from), false)) {
             assert.equal(gapsOf(series.timestamps).length, 1, `${series.metric[stage.config.thanos.replicaLabel]} alone has one gap, its own restart: ${JSON.stringify(gapsOf(series.timestamps))}`);
         }
-        // Penalty deduplication (Query's default) only switches to the other replica after a gap longer than its
-        // penalty, about twice the interval (2.56 s measured at a 1 s interval with the pinned Thanos).
+        // Penalty deduplication (Query's default, pkg/dedup/iter.go) seeks the other replica twice the last interval
+        // past the last sample it took, and that replica's next sample comes within one more interval: three at most
+        // (reached when both replicas evaluate in phase; the slack is the float seconds of the timestamps).
         const largest = Math.max(...deduplicated.timestamps.slice(1).map((time, index) => time - deduplicated.timestamps[index]));
-        assert.ok(largest <= 3 * scrapeSeconds, `largest gap of the deduplicated series ${largest.toFixed(2)} s: ${JSON.stringify(gapsOf(deduplicated.timestamps, scrapeSeconds))}`);
+        assert.ok(largest <= 3 * scrapeSeconds + 0.01, `largest gap of the deduplicated series ${largest.toFixed(2)} s: ${JSON.stringify(gapsOf(deduplicated.timestamps, scrapeSeconds))}`);
         console.log(`      rolling restart: largest gap of the deduplicated series ${largest.toFixed(2)} s`);
     });
 
@@ -170,7 +171,7 @@ describe("e2e: zero-loss planned restarts: the shutdown flush as the pod runs it
         const deadline = flushDeadlineSeconds(plan);
         const grace = shop.spec.terminationGracePeriodSeconds!;
         const prometheus = shop.processes.get("prometheus")!;
-        stage.s3Server.kill("SIGSTOP");
+        stage.s3.process.kill("SIGSTOP");
         let stopSeconds: number;
         let stops: Awaited<ReturnType<LocalPod["delete"]>>;
         try {
@@ -178,7 +179,7 @@ describe("e2e: zero-loss planned restarts: the shutdown flush as the pod runs it
             stops = await shop.delete();
             stopSeconds = seconds(Date.now() - deletedAt);
         } finally {
-            stage.s3Server.kill("SIGCONT");
+            stage.s3.process.kill("SIGCONT");
         }
         const hook = stops.prometheus.hook!;
         assert.equal(hook.code, 1, `the flush did not report its failure:\n${hook.stdout}${hook.stderr}`);
