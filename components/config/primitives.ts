@@ -18,6 +18,14 @@ export function dnsLabel(what: string, maxLength = 63) {
         .regex(dns1123Label, `${what} must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit`);
 }
 
+/** A DNS-1123 subdomain (StorageClass and most other Kubernetes object names). */
+export function dnsSubdomain(what: string) {
+    return z
+        .string()
+        .max(253, `${what} must be at most 253 characters`)
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, `${what} must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'`);
+}
+
 export const quantity = (what: string) =>
     z.string().refine((value) => parseMiB(value) !== undefined, `${what} must be a Kubernetes binary quantity such as 512Mi or 2Gi`);
 

@@ -7,7 +7,8 @@ import { thanosDefaults } from "../thanos/defaults";
 import { mebibytes } from "../units";
 import { ecsAppSchema, ecsSchema, yaceSchema } from "./aws-schema";
 import { ConfigError } from "./errors";
-import { absentWhenEmpty, alertmanagerUrls, cpuQuantity, dnsLabel, duration, labelName, metricsPath, metricsScheme, projectName, quantity, strictObject } from "./primitives";
+import { checkRetentions } from "./retention";
+import { absentWhenEmpty, alertmanagerUrls, cpuQuantity, dnsLabel, dnsSubdomain, duration, labelName, metricsPath, metricsScheme, projectName, quantity, strictObject } from "./primitives";
 
 /** Labels this program sets itself; user-supplied external labels may not override them. */
 export const reservedExternalLabels = ["environment", "region", "product", "tenant", "team"] as const;
@@ -126,9 +127,16 @@ export const thanosSchema = strictObject({
         retention5m: duration("retention5m").default("90d"),
         retention1h: duration("retention1h").default("1y"),
         deleteDelay: duration("deleteDelay").default("48h"),
+        /** Age (from the block's ULID) before a fresh block is compacted: a block still being uploaded is never read half-way. */
+        consistencyDelay: duration("consistencyDelay").default("30m"),
+        /** Scratch disk on Kubernetes (ECS: ecs.capacity.compactorStorageGiB): an accounted emptyDir, or a volume claim with storageClass. */
+        scratch: strictObject({
+            size: quantity("size").default(`${thanosDefaults.compactor.diskGiB}Gi`),
+            storageClass: dnsSubdomain("storageClass").optional(),
+        }).default({}),
         /** Where the singleton runs when the stack has both platforms; default kubernetes if it has Kubernetes instances. */
         platform: z.enum(["kubernetes", "ecs"]).optional(),
-    }).default({}),
+    }).superRefine(checkRetentions).default({}),
 });
 
 function isCompactorSingleton(replicas: number): boolean {
