@@ -43,10 +43,12 @@ function httpGet(probe: HttpProbe, port: number): Probe {
 }
 
 /** Requests and limits of a container; no CPU limit (throttling a Prometheus or Thanos process only slows it down). */
-export function containerResources(resources: Resources): k8s.types.input.core.v1.ResourceRequirements {
+/** Requests and limits; `disk` (an emptyDir's size, a quantity) is requested and limited as ephemeral storage too. */
+export function containerResources(resources: Resources, disk?: string): k8s.types.input.core.v1.ResourceRequirements {
+    const ephemeral: Record<string, string> = disk !== undefined ? { "ephemeral-storage": disk } : {};
     return {
-        requests: { cpu: resources.cpu, memory: mebibytes(resources.memory.requestMiB) },
-        limits: { memory: mebibytes(resources.memory.limitMiB) },
+        requests: { cpu: resources.cpu, memory: mebibytes(resources.memory.requestMiB), ...ephemeral },
+        limits: { memory: mebibytes(resources.memory.limitMiB), ...ephemeral },
     };
 }
 

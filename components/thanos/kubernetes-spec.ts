@@ -15,6 +15,7 @@ import { compactorArgs, queryArgs, storeArgs } from "./render";
 const objstoreDir = "/etc/thanos";
 const objstoreFile = `${objstoreDir}/objstore.yml`;
 const dataDir = "/var/thanos";
+const dataVolume = "data";
 
 export const thanosKubernetesNames = {
     serviceAccount: "thanos",
@@ -29,7 +30,7 @@ export function thanosLabels(component: "thanos" | "objstore" | "store" | "query
 
 type Container = k8s.types.input.core.v1.Container;
 
-function thanosContainer(name: string, process: ProcessDefaults, args: string[]): Container {
+function thanosContainer(name: string, process: ProcessDefaults, args: string[], emptyDir?: string): Container {
     return {
         name,
         image: image("thanos"),
@@ -38,17 +39,27 @@ function thanosContainer(name: string, process: ProcessDefaults, args: string[])
             { name: "http", containerPort: process.httpPort },
             ...(process.grpcPort !== undefined ? [{ name: "grpc", containerPort: process.grpcPort }] : []),
         ],
-        resources: containerResources(process),
+        resources: containerResources(process, emptyDir),
         ...containerProbes(process),
         securityContext: containerSecurityContext,
     };
 }
 
+/** The data directory of store or compactor: an emptyDir, or a volume claim of the StatefulSet (compactor.scratch.storageClass). */
+interface DataVolume {
+    /** A Kubernetes quantity. */
+    readonly size: string;
+    readonly storageClass?: string;
+}
+
 /**
  * The pod of a component that reads the bucket: objstore.yml from the Secret `objstoreSecret` (its generated name,
- * new for each new content), a data directory sized by the table.
+ * new for each new content), and its data directory. An emptyDir's size is also the container's ephemeral-storage
+ * request and limit: the scheduler places the pod where the disk is free, and the kubelet evicts it (rather than
+ * the node's other pods) when it grows past that size.
  */
-function bucketPodTemplate(name: string, labels: Record<string, string>, process: ProcessDefaults, args: string[], replicas: number, objstoreSecret: pulumi.Input<string>): k8s.types.input.core.v1.PodTemplateSpec {
+function bucketPodTemplate(name: string, labels: Record<string, string>, process: ProcessDefaults, args: string[], replicas: number, objstoreSecret: pulumi.Input<string>, data: DataVolume): k8s.types.input.core.v1.PodTemplateSpec {
+    const emptyDir = data.storageClass === undefined;
     return {
         metadata: { labels },
         spec: {
@@ -57,25 +68,37 @@ function bucketPodTemplate(name: string, labels: Record<string, string>, process
             affinity: replicas > 1 ? spreadOverNodes(labels) : undefined,
             terminationGracePeriodSeconds: process.stopSeconds,
             containers: [{
-                ...thanosContainer(name, process, args),
-                volumeMounts: [{ name: "objstore", mountPath: objstoreDir, readOnly: true }, { name: "data", mountPath: dataDir }],
+                ...thanosContainer(name, process, args, emptyDir ? data.size : undefined),
+                volumeMounts: [{ name: "objstore", mountPath: objstoreDir, readOnly: true }, { name: dataVolume, mountPath: dataDir }],
             }],
             volumes: [
                 { name: "objstore", secret: { secretName: objstoreSecret } },
-                { name: "data", emptyDir: { sizeLimit: `${process.diskGiB}Gi` } },
+                ...(emptyDir ? [{ name: dataVolume, emptyDir: { sizeLimit: data.size } }] : []),
             ],
         },
+    };
+}
+
+/** A volume claim per pod for the data directory; deleted with the pod's StatefulSet or scale-down (scratch space, no state). */
+function dataVolumeClaim(data: Required<DataVolume>): Pick<k8s.types.input.apps.v1.StatefulSetSpec, "volumeClaimTemplates" | "persistentVolumeClaimRetentionPolicy"> {
+    return {
+        volumeClaimTemplates: [{
+            metadata: { name: dataVolume },
+            spec: { accessModes: ["ReadWriteOnce"], storageClassName: data.storageClass, resources: { requests: { storage: data.size } } },
+        }],
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
     };
 }
 
 /** Store gateway: reads blocks from the bucket and serves them over the StoreAPI. */
 export function thanosStoreSpec(thanos: ThanosConfig, instance: string, objstoreSecret: pulumi.Input<string>): k8s.types.input.apps.v1.StatefulSetSpec {
     const labels = thanosLabels("store", instance);
+    const process = thanosProcesses(thanos).store;
     return {
         serviceName: thanosKubernetesNames.store,
         replicas: thanos.store.replicas,
         selector: { matchLabels: labels },
-        template: bucketPodTemplate("store", labels, thanosProcesses(thanos).store, storeArgs({ dataDir, objstoreFile }), thanos.store.replicas, objstoreSecret),
+        template: bucketPodTemplate("store", labels, process, storeArgs({ dataDir, objstoreFile, thanos }), thanos.store.replicas, objstoreSecret, { size: `${process.diskGiB}Gi` }),
     };
 }
 
@@ -104,16 +127,22 @@ export function kubernetesQueryEndpoints(namespace: string, sidecarEndpoints: re
     return [kubernetesStoreApiEndpoint(thanosKubernetesNames.store, namespace), ...sidecarEndpoints];
 }
 
-/** Compactor: a StatefulSet never runs two pods of one ordinal, and replicas is 0 or 1 (singleton per bucket). */
+/**
+ * Compactor: a StatefulSet never runs two pods of one ordinal, and replicas is 0 or 1 (singleton per bucket). Its
+ * scratch space holds the blocks of one compaction at a time (docs/operating.md sizes it).
+ */
 export function thanosCompactorSpec(thanos: ThanosConfig, instance: string, objstoreSecret: pulumi.Input<string>): k8s.types.input.apps.v1.StatefulSetSpec {
     const labels = thanosLabels("compactor", instance);
-    const args = compactorArgs({ dataDir, objstoreFile, compactor: thanos.compactor });
+    const args = compactorArgs({ dataDir, objstoreFile, thanos });
+    const { storageClass } = thanos.compactor.scratch;
+    const data = { size: thanos.compactor.scratch.size, storageClass };
     return {
         serviceName: thanosKubernetesNames.compactor,
         replicas: thanos.compactor.replicas,
         podManagementPolicy: "OrderedReady",
         updateStrategy: { type: "RollingUpdate" },
         selector: { matchLabels: labels },
-        template: bucketPodTemplate("compactor", labels, thanosProcesses(thanos).compactor, args, thanos.compactor.replicas, objstoreSecret),
+        template: bucketPodTemplate("compactor", labels, thanosProcesses(thanos).compactor, args, thanos.compactor.replicas, objstoreSecret, data),
+        ...(storageClass !== undefined ? dataVolumeClaim({ ...data, storageClass }) : {}),
     };
 }

@@ -5,6 +5,7 @@
 import * as yaml from "js-yaml";
 import type { ThanosConfig } from "../config/types";
 import { prometheusWebPort } from "../prometheus/defaults";
+import { parseDurationSeconds } from "../units";
 import { queryHttpPort, storeSyncInterval, thanosPorts } from "./defaults";
 
 export interface ObjstoreInput {
@@ -82,7 +83,17 @@ function objstoreFlag(source: ObjstoreSource): string {
     return source.objstoreFile !== undefined ? `--objstore.config-file=${source.objstoreFile}` : `--objstore.config=${source.objstoreConfig}`;
 }
 
-export function storeArgs(input: { dataDir: string } & ObjstoreSource): string[] {
+/**
+ * The store stops reading a block marked for deletion after half the compactor's delete delay (Thanos' own
+ * guidance): the compacted or downsampled replacement is loaded by then, and the marked block is still in the
+ * bucket while any query may read it. At 0s (delete at once) both are immediate.
+ */
+export function ignoreDeletionMarksDelay(compactor: Pick<ThanosConfig["compactor"], "deleteDelay">): string {
+    const seconds = Math.floor(parseDurationSeconds(compactor.deleteDelay)! / 2);
+    return seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}
+
+export function storeArgs(input: { dataDir: string; thanos: ThanosConfig } & ObjstoreSource): string[] {
     return [
         "store",
         "--log.format=logfmt",
@@ -90,12 +101,17 @@ export function storeArgs(input: { dataDir: string } & ObjstoreSource): string[]
         objstoreFlag(input),
         // Thanos' 15m default would hide a flushed head for up to 15 minutes after a restart.
         `--sync-block-duration=${storeSyncInterval}`,
+        `--ignore-deletion-marks-delay=${ignoreDeletionMarksDelay(input.thanos.compactor)}`,
         `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
         `--http-address=0.0.0.0:${thanosPorts.http}`,
     ];
 }
 
-/** Query fans out to every StoreAPI endpoint and deduplicates HA replicas on the replica label. */
+/**
+ * Query fans out to every StoreAPI endpoint and deduplicates HA replicas on the replica label. A range query
+ * without max_source_resolution reads blocks up to step/5 (auto-downsampling): without it, Query reads raw blocks
+ * only, and history past the raw retention (5m and 1h blocks) would return nothing. Steps under 25m stay raw.
+ */
 export function queryArgs(input: { endpoints: readonly string[]; replicaLabel: string }): string[] {
     return [
         "query",
@@ -103,11 +119,22 @@ export function queryArgs(input: { endpoints: readonly string[]; replicaLabel: s
         `--http-address=0.0.0.0:${queryHttpPort}`,
         `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
         `--query.replica-label=${input.replicaLabel}`,
+        "--query.auto-downsampling",
         ...input.endpoints.map((endpoint) => `--endpoint=${endpoint}`),
     ];
 }
 
-export function compactorArgs(input: { dataDir: string; compactor: ThanosConfig["compactor"] } & ObjstoreSource): string[] {
+/**
+ * The bucket's one compactor. It deduplicates HA replicas: with the replica label ignored, a pair's blocks form
+ * one stream, and their overlapping blocks (2h blocks of both replicas, and the short blocks a shutdown flush
+ * uploads) are merged by vertical compaction into one copy. The merge is `penalty`, the algorithm Query uses at
+ * read time: replicas scrape at different times, so their samples never share timestamps, and Thanos' default
+ * one-to-one merge (for receivers that copy identical samples) would interleave both replicas' samples.
+ * Consistency delay: a fresh block is left alone until its ULID is that old, so a block still uploading (meta.json
+ * is written last, but an upload can stop half-way) is never compacted.
+ */
+export function compactorArgs(input: { dataDir: string; thanos: ThanosConfig } & ObjstoreSource): string[] {
+    const { compactor, replicaLabel } = input.thanos;
     return [
         "compact",
         "--log.format=logfmt",
@@ -115,13 +142,14 @@ export function compactorArgs(input: { dataDir: string; compactor: ThanosConfig[
         `--data-dir=${input.dataDir}`,
         objstoreFlag(input),
         `--http-address=0.0.0.0:${thanosPorts.http}`,
-        `--retention.resolution-raw=${input.compactor.retentionRaw}`,
-        `--retention.resolution-5m=${input.compactor.retention5m}`,
-        `--retention.resolution-1h=${input.compactor.retention1h}`,
-        `--delete-delay=${input.compactor.deleteDelay}`,
-        // A flushed head overlaps the block Prometheus cuts from the same head when only the container restarted
-        // (and its meta minTime can reach into the previous block): same labels, so without vertical compaction
-        // the compactor halts on the overlap instead of merging it.
-        "--compact.enable-vertical-compaction",
+        `--consistency-delay=${compactor.consistencyDelay}`,
+        `--retention.resolution-raw=${compactor.retentionRaw}`,
+        `--retention.resolution-5m=${compactor.retention5m}`,
+        `--retention.resolution-1h=${compactor.retention1h}`,
+        `--delete-delay=${compactor.deleteDelay}`,
+        // Also turns vertical compaction on, which a flush needs within one replica's own blocks too: a flushed
+        // head overlaps the block Prometheus cuts later from the same head when only the container restarted.
+        `--deduplication.replica-label=${replicaLabel}`,
+        "--deduplication.func=penalty",
     ];
 }

@@ -42,12 +42,6 @@ export interface MatrixSeries {
     values: [number, string][];
 }
 
-/**
- * The one flag the tests add: the compactor ignores blocks uploaded less than its consistency delay ago (30 min
- * by default, which the program keeps), so without it a pass over freshly uploaded blocks would check nothing.
- */
-export const noConsistencyDelay = ["--consistency-delay=0s"];
-
 export const stackKey = (key: string) => `${projectName}:${key}`;
 
 export class DataPathStage {
@@ -70,6 +64,9 @@ export class DataPathStage {
         this.sandbox.copyStackFile("local", (stackConfig) => {
             stackConfig[stackKey("kubernetes")].renderYamlToDirectory = this.manifestsDir;
             stackConfig[stackKey("bucket")].endpoint = this.s3.endpoint;
+            // The compactor leaves blocks younger than its consistency delay alone (30m by default): every block
+            // here was uploaded seconds ago, so with the default a pass would check nothing.
+            stackConfig[stackKey("thanos")] = { ...stackConfig[stackKey("thanos")], compactor: { ...stackConfig[stackKey("thanos")]?.compactor, consistencyDelay: "0s" } };
             edit(stackConfig);
         }, this.stackName);
         this.stack = await this.sandbox.open(this.stackName);

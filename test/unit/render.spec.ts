@@ -3,7 +3,7 @@ import * as yaml from "js-yaml";
 import { renderDatasources } from "../../components/grafana/datasources";
 import { discoveryRules, renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
-import { compactorArgs, queryArgs, renderObjstoreConfig, sidecarArgs } from "../../components/thanos/render";
+import { compactorArgs, ignoreDeletionMarksDelay, queryArgs, renderObjstoreConfig, sidecarArgs, storeArgs } from "../../components/thanos/render";
 import { kubernetesInstance, minimalConfig } from "../support/fixtures";
 
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
@@ -126,17 +126,26 @@ describe("thanos renderer", () => {
         }
     });
 
-    it("deduplicates on the replica label in query and passes each endpoint", () => {
+    it("deduplicates on the replica label in query, downsamples automatically (history past the raw retention) and passes each endpoint", () => {
         const args = queryArgs({ endpoints: ["dnssrv+_grpc._tcp.a", "dnssrv+_grpc._tcp.b"], replicaLabel: "prometheus_replica" });
         assert.ok(args.includes("--query.replica-label=prometheus_replica"));
+        assert.ok(args.includes("--query.auto-downsampling"));
         assert.deepEqual(args.filter((a) => a.startsWith("--endpoint=")), ["--endpoint=dnssrv+_grpc._tcp.a", "--endpoint=dnssrv+_grpc._tcp.b"]);
     });
 
-    it("passes retention per resolution to the compactor", () => {
-        const args = compactorArgs({ dataDir: "/d", objstoreFile: "/o", compactor: minimalConfig().thanos.compactor });
-        for (const flag of ["compact", "--wait", "--retention.resolution-raw=30d", "--retention.resolution-5m=90d", "--retention.resolution-1h=1y", "--delete-delay=48h"]) {
+    it("passes retention per resolution, the delays and replica deduplication (penalty) to the compactor", () => {
+        const args = compactorArgs({ dataDir: "/d", objstoreFile: "/o", thanos: minimalConfig().thanos });
+        for (const flag of ["compact", "--wait", "--retention.resolution-raw=30d", "--retention.resolution-5m=90d", "--retention.resolution-1h=1y", "--delete-delay=48h", "--consistency-delay=30m", "--deduplication.replica-label=prometheus_replica", "--deduplication.func=penalty"]) {
             assert.ok(args.includes(flag), flag);
         }
+    });
+
+    it("the store ignores blocks marked for deletion after half the compactor's delete delay", () => {
+        const thanos = minimalConfig().thanos;
+        assert.ok(storeArgs({ dataDir: "/d", objstoreFile: "/o", thanos }).includes("--ignore-deletion-marks-delay=24h"));
+        assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "0s" }), "0h");
+        assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "1h" }), "30m");
+        assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "5m" }), "150s");
     });
 });
 
