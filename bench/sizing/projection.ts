@@ -141,15 +141,34 @@ export function projectTsdb(measurement: PlanMeasurement, retentionSeconds: numb
     return { blocks, blockBytes, walBytes, headChunkBytes, preallocatedBytes, totalBytes: blocks * blockBytes + walBytes + headChunkBytes + preallocatedBytes };
 }
 
+type BlockRates = Pick<PlanFigures, "series" | "bytesPerSample" | "bytesPerChunk" | "indexBytesPerSeries">;
+
+/** One block spanning `spanSeconds` of every series, with the rates the plan's run measured. */
+export function blockBytesOver(figures: BlockRates, scrapeIntervalSeconds: number, spanSeconds: number): number {
+    const samples = spanSeconds / scrapeIntervalSeconds;
+    const chunks = Math.ceil(samples / samplesPerChunk);
+    const indexPerSeries = figures.indexBytesPerSeries + (chunks - 1) * chunkRefIndexBytes;
+    return figures.series * (chunks * figures.bytesPerChunk + samples * figures.bytesPerSample + indexPerSeries);
+}
+
 /**
  * The block a snapshot writes from a full head: 3h of samples, the most a head spans before Prometheus cuts it,
  * with the rates the plan's run measured (its series, bytes per sample and chunk, index bytes per series).
  */
-export function fullHeadBlockBytes(figures: Pick<PlanFigures, "series" | "bytesPerSample" | "bytesPerChunk" | "indexBytesPerSeries">, scrapeIntervalSeconds: number): number {
-    const headSamples = headSpanSeconds / scrapeIntervalSeconds;
-    const headChunks = Math.ceil(headSamples / samplesPerChunk);
-    const indexPerSeries = figures.indexBytesPerSeries + (headChunks - 1) * chunkRefIndexBytes;
-    return figures.series * (headChunks * figures.bytesPerChunk + headSamples * figures.bytesPerSample + indexPerSeries);
+export function fullHeadBlockBytes(figures: BlockRates, scrapeIntervalSeconds: number): number {
+    return blockBytesOver(figures, scrapeIntervalSeconds, headSpanSeconds);
+}
+
+/** Thanos' largest compaction level: the compactor builds 14-day blocks of each instance's (deduplicated) stream. */
+export const largestCompactionSeconds = 14 * 86400;
+
+/**
+ * The compactor's scratch for one instance: its sources (a 14-day range of smaller blocks) and the block built from
+ * them, both on disk at once (Thanos' compactor docs: twice two weeks of the largest stream). Groups are compacted
+ * one at a time (--compact.concurrency=1), so a bucket needs this for its largest instance, not for the sum.
+ */
+export function compactorScratchBytes(figures: BlockRates, scrapeIntervalSeconds: number): number {
+    return 2 * blockBytesOver(figures, scrapeIntervalSeconds, largestCompactionSeconds);
 }
 
 /** The plan's figures from its readings, against `plan` (the catalog's current entry by default). */

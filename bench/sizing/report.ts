@@ -6,9 +6,10 @@ import * as fs from "fs";
 import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
-import { prometheusSize } from "../../components/units";
+import { parseDurationSeconds, prometheusSize } from "../../components/units";
 import type { PlanMeasurement } from "./measure";
-import { deriveFigures, margin, PlanFigures } from "./projection";
+import { builtinPlans } from "../../components/plans";
+import { compactorScratchBytes, deriveFigures, largestCompactionSeconds, margin, PlanFigures } from "./projection";
 
 export interface MachineInfo {
     cpus: number;
@@ -69,6 +70,16 @@ export function summaryTable(figures: readonly PlanFigures[]): string {
         "|---|---|---|---|---|---|",
         ...rows.map((row) => `| ${row.join(" | ")} |`),
     ].join("\n");
+}
+
+/** The compactor's scratch per plan: what a bucket needs for its largest instance (docs/operating.md). */
+export function compactorScratchTable(figures: readonly PlanFigures[]): string {
+    const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+    const rows = figures.map((f) => {
+        const scratch = compactorScratchBytes(f, parseDurationSeconds(builtinPlans[f.plan].scrapeInterval)!);
+        return `| ${f.plan} | ${f.series.toLocaleString("en-US")} | ${f.bytesPerSample.toFixed(2)} B | ${gib(scratch / 2)} | ${gib(scratch)} |`;
+    });
+    return [`| plan | series | per sample | ${largestCompactionSeconds / 86400}-day block of one instance | compactor scratch (sources + result) |`, "|---|---|---|---|---|", ...rows].join("\n");
 }
 
 export function detailTable(figures: readonly PlanFigures[]): string {
@@ -194,6 +205,16 @@ hook). \`npm run bench:flush\` (bench/flush.ts) measures it per plan into \`benc
 <!-- bench:flush -->
 ${flushTable}
 <!-- /bench:flush -->
+
+## Compactor scratch
+
+The compactor builds ${largestCompactionSeconds / 86400}-day blocks of each instance's deduplicated stream, with the
+sources and the result on its disk at once; it compacts one instance at a time. So a bucket's compactor needs the
+figure of its largest instance below, whatever the number of instances (the default \`thanos.compactor.scratch.size\`,
+and on ECS \`ecs.capacity.compactorStorageGiB\`, hold an xlarge; \`test/unit/compactor-scratch.spec.ts\` checks it). Projected from the measured bytes per sample at each plan's advertised series, with no
+churn; churn adds index and chunk heads per replaced series.
+
+${compactorScratchTable(figures)}
 
 ## How it is measured
 

@@ -60,8 +60,8 @@ export const thanosDefaults: Readonly<Record<ThanosComponentName, ProcessDefault
         cpu: "250m",
         // The stack's thanos.compactor.memory replaces both figures.
         memory: { requestMiB: 1024, limitMiB: 1024 },
-        // Thanos' guidance: about 100 GB of scratch space for compaction and downsampling of a medium bucket.
-        diskGiB: 100,
+        // Twice the largest instance's 14-day block (sources and result): 128 GiB for an xlarge (docs/plans.md).
+        diskGiB: 150,
         httpPort: thanosPorts.http,
         readiness: ready,
         liveness: healthy,

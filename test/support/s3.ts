@@ -11,7 +11,8 @@ export interface BlockListing {
     minTime: number;
     maxTime: number;
     compaction: { level: number; sources: string[] };
-    thanos: { labels: Record<string, string>; source: string };
+    /** downsample.resolution: 0 (raw), 300000 (5m) or 3600000 (1h). */
+    thanos: { labels: Record<string, string>; source: string; downsample?: { resolution: number } };
 }
 
 export class LocalS3 {

@@ -131,6 +131,36 @@ describe("stack config", () => {
                 "prometheus-paas:thanos.compactor.replicas", "singleton per bucket; allowed: 0 or 1 (got 2)");
         });
 
+        it("a raw retention below the 40h 5m downsampling needs (history would never be downsampled; Thanos refuses it)", () => {
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { retentionRaw: "36h" } } },
+                "prometheus-paas:thanos.compactor.retentionRaw", "must be 0d (forever) or at least 40h");
+        });
+
+        it("a downsampled retention shorter than the raw one, or a 1h retention shorter than the 5m one", () => {
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { retentionRaw: "60d", retention5m: "30d" } } },
+                "prometheus-paas:thanos.compactor.retention5m", "must be at least retentionRaw (60d)");
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { retention1h: "60d" } } },
+                "prometheus-paas:thanos.compactor.retention1h", "must be at least retention5m (90d)");
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { retentionRaw: "0d" } } },
+                "prometheus-paas:thanos.compactor.retention5m", "must be at least retentionRaw (0d, forever)");
+        });
+
+        it("a 5m retention below the 10 days 1h downsampling needs", () => {
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { retentionRaw: "2d", retention5m: "7d" } } },
+                "prometheus-paas:thanos.compactor.retention5m", "must be 0d (forever) or at least 10d");
+        });
+
+        it("retentions that fit: raw at the 40h floor, equal retentions, all forever", () => {
+            for (const compactor of [{ retentionRaw: "40h", retention5m: "10d", retention1h: "10d" }, { retentionRaw: "1y", retention5m: "1y", retention1h: "1y" }, { retentionRaw: "0d", retention5m: "0d", retention1h: "0d" }]) {
+                assert.deepEqual(parseStackConfig({ ...minimalRawConfig(), thanos: { compactor } }).thanos.compactor, { ...parseStackConfig(minimalRawConfig()).thanos.compactor, ...compactor });
+            }
+        });
+
+        it("a compactor scratch that is not a quantity, or a storage class that is not an object name", () => {
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { scratch: { size: "100GB" } } } }, "prometheus-paas:thanos.compactor.scratch.size", "Kubernetes binary quantity");
+            assertProblem({ ...minimalRawConfig(), thanos: { compactor: { scratch: { storageClass: "Fast SSD" } } } }, "prometheus-paas:thanos.compactor.scratch.storageClass", "DNS-1123 subdomain");
+        });
+
         it("an unknown top-level key", () => {
             assertProblem({ ...minimalRawConfig(), retentionDays: 30 }, "prometheus-paas: unknown key(s) 'retentionDays'", "allowed keys: environment, region");
         });

@@ -3,6 +3,7 @@ import * as yaml from "js-yaml";
 import { renderDatasources } from "../../components/grafana/datasources";
 import { discoveryRules, renderKubernetesInstanceFiles, replicaPlaceholder } from "../../components/prometheus/kubernetes-spec";
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
+import { thanosCompactorSpec } from "../../components/thanos/kubernetes-spec";
 import { compactorArgs, ignoreDeletionMarksDelay, queryArgs, renderObjstoreConfig, sidecarArgs, storeArgs } from "../../components/thanos/render";
 import { kubernetesInstance, minimalConfig } from "../support/fixtures";
 
@@ -146,6 +147,28 @@ describe("thanos renderer", () => {
         assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "0s" }), "0h");
         assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "1h" }), "30m");
         assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "5m" }), "150s");
+    });
+});
+
+describe("compactor scratch on Kubernetes", () => {
+    const compactor = (scratch: Record<string, string>) => thanosCompactorSpec(minimalConfig({ thanos: { compactor: { scratch } } }).thanos, "thanos", "objstore") as any;
+
+    it("an emptyDir whose size is also the container's ephemeral-storage request and limit (the scheduler reserves it)", () => {
+        const spec = compactor({ size: "200Gi" });
+        const container = spec.template.spec.containers[0];
+        assert.equal(container.resources.requests["ephemeral-storage"], "200Gi");
+        assert.equal(container.resources.limits["ephemeral-storage"], "200Gi");
+        assert.deepEqual(spec.template.spec.volumes.find((volume: { name: string }) => volume.name === "data").emptyDir, { sizeLimit: "200Gi" });
+        assert.equal(spec.volumeClaimTemplates, undefined);
+    });
+
+    it("with a storage class, a volume claim per pod of that size, deleted with the StatefulSet, and no emptyDir", () => {
+        const spec = compactor({ size: "300Gi", storageClass: "fast-ssd" });
+        assert.deepEqual(spec.volumeClaimTemplates, [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], storageClassName: "fast-ssd", resources: { requests: { storage: "300Gi" } } } }]);
+        assert.deepEqual(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Delete" });
+        assert.equal(spec.template.spec.volumes.some((volume: { name: string }) => volume.name === "data"), false);
+        assert.ok(spec.template.spec.containers[0].volumeMounts.some((mount: { name: string }) => mount.name === "data"));
+        assert.equal(spec.template.spec.containers[0].resources.requests["ephemeral-storage"], undefined);
     });
 });
 
