@@ -9,7 +9,7 @@ import { loadBalancerInternal, noPublicIngress } from "./rules/network";
 import { externalLabelsSet, externalLabelsUnique, flushOnShutdown, memoryCoversTmpfs, retentionBelowTmpfs, sidecarFlags, tmpfsSizeLimit, webAuthRequired } from "./rules/prometheus";
 import { logRetention, noCredentialsInConfigMaps, noPlaintextCredentialsInContainers, tsuruPasswordSecret } from "./rules/secrets";
 import { ecsEfsTransitEncryption, efsEncrypted, s3BucketEncrypted, s3Lifecycle, s3PublicAccessBlocked, s3TlsOnly, tsdbNotOnNfs } from "./rules/storage";
-import { compactorSingleton } from "./rules/thanos";
+import { compactorSingleton, historyReadable } from "./rules/thanos";
 
 export const packName = "prometheus-paas";
 
@@ -33,6 +33,7 @@ export const policies: readonly PaasPolicy[] = [
     webAuthRequired,
     // Thanos
     compactorSingleton,
+    historyReadable,
     // Network
     noPublicIngress,
     loadBalancerInternal,

@@ -1,7 +1,7 @@
-/** Thanos: the compactor is a singleton per bucket. */
-import { describe, stackPolicy, StackGraph, View, Violation } from "../lib/model";
-import { arr, isObject, isUnknown, num, obj, parseYaml, str } from "../lib/values";
-import { ContainerView, ecsTaskDefinitionType, flagValue, isCompactor, kubernetesWorkloadTypes, volumeAt, WorkloadView, workloadOf } from "../lib/workloads";
+/** Thanos: the compactor is a singleton per bucket; the history in the bucket stays readable and one copy. */
+import { describe, resourcePolicy, stackPolicy, StackGraph, View, Violation } from "../lib/model";
+import { arr, durationSeconds, isObject, isUnknown, num, obj, parseYaml, str } from "../lib/values";
+import { ContainerView, ecsTaskDefinitionType, flagValue, flagValues, hasFlag, isCompactor, isThanos, kubernetesWorkloadTypes, volumeAt, where, WorkloadView, workloadOf } from "../lib/workloads";
 
 const ecsServiceType = "aws:ecs/service:Service";
 const scalableTargetType = "aws:appautoscaling/target:Target";
@@ -153,5 +153,57 @@ export const compactorSingleton = stackPolicy(
             });
         }
         return violations;
+    },
+);
+
+// ------------------------------------------------------------------------------------------ history
+
+const fortyHours = 40 * 3600;
+const tenDays = 10 * 86400;
+
+/** Seconds a retention flag keeps data: unset or 0 (Thanos: forever) compare as the longest. */
+function keptSeconds(tokens: readonly string[], flag: string): number | undefined {
+    const value = flagValue(tokens, flag);
+    const seconds = value === undefined ? 0 : durationSeconds(value);
+    return seconds === undefined ? undefined : seconds === 0 ? Infinity : seconds;
+}
+
+function compactorHistoryProblems(label: string, tokens: readonly string[]): string[] {
+    const problems: string[] = [];
+    if (flagValues(tokens, "--deduplication.replica-label").length === 0) {
+        problems.push(`${label} runs without --deduplication.replica-label: the bucket keeps every HA replica's copy of every block for the whole retention, and the store reads them all.`);
+    } else if (flagValue(tokens, "--deduplication.func") !== "penalty") {
+        problems.push(`${label} deduplicates replicas without --deduplication.func=penalty: the default one-to-one merge interleaves the samples of replicas that scrape at different times.`);
+    }
+    const raw = keptSeconds(tokens, "--retention.resolution-raw");
+    const fiveMinutes = keptSeconds(tokens, "--retention.resolution-5m");
+    const oneHour = keptSeconds(tokens, "--retention.resolution-1h");
+    if (raw !== undefined && raw < fortyHours) problems.push(`${label} keeps raw blocks under 40h: no block reaches the 40h that 5m downsampling needs (Thanos refuses to start).`);
+    if (fiveMinutes !== undefined && fiveMinutes < tenDays) problems.push(`${label} keeps 5m blocks under 10 days: no block reaches the 10 days 1h downsampling needs (Thanos refuses to start).`);
+    if (raw !== undefined && fiveMinutes !== undefined && fiveMinutes < raw) problems.push(`${label} keeps 5m blocks for less than raw ones: long-range queries lose their downsampled copy first.`);
+    if (fiveMinutes !== undefined && oneHour !== undefined && oneHour < fiveMinutes) problems.push(`${label} keeps 1h blocks for less than 5m ones: long-range queries lose their downsampled copy first.`);
+    return problems;
+}
+
+export const historyReadable = resourcePolicy(
+    {
+        name: "thanos-history-readable",
+        description: "The bucket's history stays readable and one copy: Query downsamples automatically (without it, history past the raw retention reads as empty), the compactor deduplicates HA replicas with the penalty algorithm, and its retentions let downsampling happen before raw blocks go.",
+        enforcementLevel: "mandatory",
+        severity: "medium",
+        remediationSteps: "Keep --query.auto-downsampling on Query and --deduplication.replica-label with --deduplication.func=penalty on the compactor (components/thanos/render.ts); set prometheus-paas:thanos.compactor.retention* as docs/operating.md#history-in-the-bucket says.",
+    },
+    (view) => {
+        const workload = workloadOf(view);
+        if (workload === undefined) return [];
+        const messages: string[] = [];
+        for (const container of workload.containers) {
+            if (container.tokens === undefined) continue;
+            if (isThanos(container, "query") && !hasFlag(container.tokens, "--query.auto-downsampling")) {
+                messages.push(`${where(workload, container)} runs Query without --query.auto-downsampling: a range query with no max_source_resolution (Grafana's) reads raw blocks only, so history past the raw retention reads as empty.`);
+            }
+            if (isCompactor(container)) messages.push(...compactorHistoryProblems(where(workload, container), container.tokens));
+        }
+        return messages;
     },
 );

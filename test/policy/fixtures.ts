@@ -191,10 +191,13 @@ export const compactorArgs = [
     "--data-dir=/var/thanos",
     "--objstore.config-file=/etc/thanos/objstore.yml",
     "--http-address=0.0.0.0:10902",
+    "--consistency-delay=30m",
     "--retention.resolution-raw=30d",
     "--retention.resolution-5m=90d",
     "--retention.resolution-1h=1y",
     "--delete-delay=48h",
+    "--deduplication.replica-label=prometheus_replica",
+    "--deduplication.func=penalty",
 ];
 
 /** Thanos compactor as KubernetesThanos registers it, reading objstore.yml from the Secret `secretName`. */
@@ -245,7 +248,7 @@ export function queryDeployment(replicaLabel = "prometheus_replica"): HarnessRes
                     containers: [{
                         name: "query",
                         image: images.thanos,
-                        args: ["query", "--http-address=0.0.0.0:9090", "--grpc-address=0.0.0.0:10901", `--query.replica-label=${replicaLabel}`, "--endpoint=dnssrv+_grpc._tcp.thanos-store.prometheus.svc.cluster.local"],
+                        args: ["query", "--http-address=0.0.0.0:9090", "--grpc-address=0.0.0.0:10901", `--query.replica-label=${replicaLabel}`, "--query.auto-downsampling", "--endpoint=dnssrv+_grpc._tcp.thanos-store.prometheus.svc.cluster.local"],
                         resources: { requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "512Mi" } },
                         securityContext: nonRootContainer,
                     }],
@@ -385,7 +388,7 @@ export function ecsCompactorTask(family = "thanos-compactor", taskRole?: Harness
         name: "compactor",
         image: images.thanos,
         essential: true,
-        command: ["compact", "--wait", "--data-dir=/var/thanos", `--objstore.config=${objstoreYml("thanos-dev")}`, "--http-address=0.0.0.0:10902"],
+        command: ["compact", "--wait", "--data-dir=/var/thanos", `--objstore.config=${objstoreYml("thanos-dev")}`, "--http-address=0.0.0.0:10902", "--deduplication.replica-label=prometheus_replica", "--deduplication.func=penalty"],
         memory: 2048,
         logConfiguration: logConfiguration(`/ecs/${family}`),
     }];

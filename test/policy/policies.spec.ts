@@ -356,6 +356,36 @@ describe("policy pack: Prometheus on tmpfs with a Thanos sidecar", () => {
     });
 });
 
+describe("policy pack: Thanos history (thanos-history-readable)", () => {
+    const policy = "thanos-history-readable";
+    const compactorWith = (change: (args: string[]) => string[]) => edit(compactorStatefulSet(), (inputs) => {
+        inputs.spec.template.spec.containers[0].args = change([...inputs.spec.template.spec.containers[0].args]);
+    });
+    const without = (prefix: string) => (args: string[]) => args.filter((arg) => !arg.startsWith(prefix));
+    const replaced = (prefix: string, value: string) => (args: string[]) => args.map((arg) => (arg.startsWith(prefix) ? `${prefix}=${value}` : arg));
+
+    it("passes Query, the compactor (Kubernetes and ECS) as the components render them", () => passes(policy, [queryDeployment(), objstoreSecret(), compactorStatefulSet(), ecsCompactorTask()]));
+    it("fails a Query without auto-downsampling (history past the raw retention reads as empty)", () =>
+        fails(policy, [edit(queryDeployment(), (inputs) => {
+            inputs.spec.template.spec.containers[0].args = inputs.spec.template.spec.containers[0].args.filter((arg: string) => arg !== "--query.auto-downsampling");
+        })], [/Deployment 'thanos-query' container 'query' runs Query without --query\.auto-downsampling: .*history past the raw retention reads as empty/]));
+    it("fails a compactor that keeps every replica's copy, or merges them one-to-one", () =>
+        fails(policy, [compactorWith(without("--deduplication.replica-label")), compactorWith(without("--deduplication.func"))], [
+            /container 'compactor' runs without --deduplication\.replica-label: the bucket keeps every HA replica's copy/,
+            /container 'compactor' deduplicates replicas without --deduplication\.func=penalty/,
+        ]));
+    it("fails retentions that never downsample or drop the downsampled copy first", () =>
+        fails(policy, [compactorWith(replaced("--retention.resolution-raw", "36h")), compactorWith(replaced("--retention.resolution-5m", "20d")), compactorWith(replaced("--retention.resolution-1h", "60d"))], [
+            /keeps raw blocks under 40h/,
+            /keeps 5m blocks for less than raw ones/,
+            /keeps 1h blocks for less than 5m ones/,
+        ]));
+    it("fails an ECS compactor without replica deduplication", () =>
+        fails(policy, [editContainers(ecsCompactorTask(), (definitions) => {
+            definitions[0].command = definitions[0].command.filter((token: string) => !token.startsWith("--deduplication"));
+        })], [/TaskDefinition 'thanos-compactor' container 'compactor' runs without --deduplication\.replica-label/]));
+});
+
 describe("policy pack: Thanos compactor", () => {
     const policy = "thanos-compactor-singleton";
     it("passes one compactor StatefulSet replica", () => passes(policy, [objstoreSecret(), compactorStatefulSet()]));

@@ -27,7 +27,7 @@ describe("stack config: ecs and yace", () => {
         assert.deepEqual(config.ecs!.cluster, { name: "prometheus-test", existing: false });
         assert.equal(config.ecs!.serviceDiscoveryNamespace, "prometheus-test.internal");
         assert.equal(config.ecs!.logRetentionDays, 30);
-        assert.deepEqual(config.ecs!.capacity, { statelessProvider: "FARGATE", prometheusStorageGiB: 30, storeStorageGiB: 30, compactorStorageGiB: 100 });
+        assert.deepEqual(config.ecs!.capacity, { statelessProvider: "FARGATE", prometheusStorageGiB: 30, storeStorageGiB: 30, compactorStorageGiB: 150 });
         assert.deepEqual(config.yace!.regions, ["us-east-1"]);
         assert.equal(config.instances[1].platform, "ecs");
     });
