@@ -42,8 +42,10 @@ function httpGet(probe: HttpProbe, port: number): Probe {
     return { httpGet: { path: probe.path, port }, ...probeTiming(probe) };
 }
 
-/** Requests and limits of a container; no CPU limit (throttling a Prometheus or Thanos process only slows it down). */
-/** Requests and limits; `disk` (an emptyDir's size, a quantity) is requested and limited as ephemeral storage too. */
+/**
+ * Requests and limits of a container; no CPU limit (throttling a Prometheus or Thanos process only slows it down).
+ * `disk` (an emptyDir's size, a quantity) is requested and limited as ephemeral storage too.
+ */
 export function containerResources(resources: Resources, disk?: string): k8s.types.input.core.v1.ResourceRequirements {
     const ephemeral: Record<string, string> = disk !== undefined ? { "ephemeral-storage": disk } : {};
     return {

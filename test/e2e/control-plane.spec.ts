@@ -4,9 +4,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
+import { parseStackConfig } from "../../components/config/stack";
 import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
+import { thanosCompactorSpec } from "../../components/thanos/kubernetes-spec";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
 import { EngineSandbox, kubernetesStateObjects, StateObject } from "../support/engine";
+import { minimalRawConfig } from "../support/fixtures";
 import { ProcessGroup, waitFor } from "../support/processes";
 import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
 import { LoopbackUnits, setUnitStatus, TsuruUnit } from "../support/tsuru-units";
@@ -90,6 +93,18 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             const answer = await controlPlane.admin.dryRunApplyStrict(bogus);
             assert.ok(answer.status >= 400, JSON.stringify(answer.body));
             assert.match(answer.body.message, /\.spec\.template\.spec\.tmpfsSize: field not declared in schema/);
+        });
+
+        it("the compactor's scratch as a volume claim (thanos.compactor.scratch.storageClass) instead of the emptyDir passes the same validation", async () => {
+            const compactor = managed.find((object) => object.kind === "StatefulSet" && object.name === "thanos-compactor")!.inputs;
+            const objstoreSecret = compactor.spec.template.spec.volumes.find((volume: { name: string }) => volume.name === "objstore").secret.secretName;
+            const { thanos } = parseStackConfig({ ...minimalRawConfig(), thanos: { compactor: { scratch: { size: "200Gi", storageClass: "standard" } } } });
+            const spec = thanosCompactorSpec(thanos, "thanos", objstoreSecret);
+            assert.equal((spec.volumeClaimTemplates as unknown[]).length, 1);
+            // Another name: a StatefulSet's claim templates cannot change in place (the provider replaces it).
+            const answer = await controlPlane.admin.dryRunApplyStrict({ ...compactor, metadata: { ...compactor.metadata, name: "thanos-compactor-with-claim" }, spec });
+            assert.equal(answer.status, 201, answer.body.message ?? JSON.stringify(answer.body));
+            assert.equal(answer.body.spec.volumeClaimTemplates[0].spec.storageClassName, "standard");
         });
 
         it("a preview right after shows no changes", async () => {
