@@ -30,3 +30,11 @@ export function parseDurationSeconds(duration: string): number | undefined {
     }
     return seconds;
 }
+
+/** A Prometheus duration for whole seconds, in the largest unit that divides it ("1d", "36h", "150s"). */
+export function prometheusDuration(seconds: number): string {
+    for (const unit of ["d", "h", "m"] as const) {
+        if (seconds > 0 && seconds % durationUnits[unit] === 0) return `${seconds / durationUnits[unit]}${unit}`;
+    }
+    return `${seconds}s`;
+}

@@ -6,10 +6,10 @@
  * or nothing past the finer retention. Thanos' compactor docs ask for downsampled retentions at least as long.
  */
 import { z } from "zod";
-import { parseDurationSeconds } from "../units";
+import { parseDurationSeconds, prometheusDuration } from "../units";
 
 /** Thanos' downsampling spans (pkg/compact/downsample: ResLevel1DownsampleRange, ResLevel2DownsampleRange). */
-export const downsampleSpanSeconds = { to5m: 40 * 3600, to1h: 10 * 86400 } as const;
+const downsampleSpanSeconds = { to5m: 40 * 3600, to1h: 10 * 86400 } as const;
 
 interface Retentions {
     readonly retentionRaw: string;
@@ -37,7 +37,7 @@ export function retentionProblems(retentions: Retentions): [keyof Retentions, st
         if (parseDurationSeconds(value) === undefined) return;
         const kept = keptSeconds(value);
         if ("downsampledAfter" in resolution && kept < resolution.downsampledAfter) {
-            const span = resolution.downsampledAfter % 86400 === 0 ? `${resolution.downsampledAfter / 86400}d` : `${resolution.downsampledAfter / 3600}h`;
+            const span = prometheusDuration(resolution.downsampledAfter);
             problems.push([resolution.key, `must be 0d (forever) or at least ${span}: Thanos downsamples ${resolution.name} blocks to ${resolution.into} only once a block spans ${span}, and its compactor refuses a shorter ${resolution.name} retention (got ${value})`]);
         }
         for (const finer of resolutions.slice(0, index)) {

@@ -5,7 +5,7 @@
 import * as yaml from "js-yaml";
 import type { ThanosConfig } from "../config/types";
 import { prometheusWebPort } from "../prometheus/defaults";
-import { parseDurationSeconds } from "../units";
+import { parseDurationSeconds, prometheusDuration } from "../units";
 import { queryHttpPort, storeSyncInterval, thanosPorts } from "./defaults";
 
 export interface ObjstoreInput {
@@ -89,8 +89,7 @@ function objstoreFlag(source: ObjstoreSource): string {
  * bucket while any query may read it. At 0s (delete at once) both are immediate.
  */
 export function ignoreDeletionMarksDelay(compactor: Pick<ThanosConfig["compactor"], "deleteDelay">): string {
-    const seconds = Math.floor(parseDurationSeconds(compactor.deleteDelay)! / 2);
-    return seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+    return prometheusDuration(Math.floor(parseDurationSeconds(compactor.deleteDelay)! / 2));
 }
 
 export function storeArgs(input: { dataDir: string; thanos: ThanosConfig } & ObjstoreSource): string[] {

@@ -309,11 +309,7 @@ describe("e2e: the data path on the files the program renders (S3 server, Promet
         const before = byTenant(await instantQuery(expr, time, true));
         const [compactorPod] = await stage.cluster.schedule("StatefulSet", "thanos-compactor");
         const uploaded = await listBucket(compactorPod);
-        const compactor = await compactorPod.start("compactor");
-        const metrics = compactorPod.url(thanosPorts.http, "/metrics");
-        await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
-        assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
-        assert.equal(await compactor.stop(), 0, `the compactor's exit code; its log:\n${compactor.logTail()}`);
+        const compactor = await stage.compactorPass(compactorPod);
         assert.doesNotMatch(fs.readFileSync(compactor.logFile, "utf8"), /halting/);
 
         const compacted = (await listBucket(compactorPod)).filter((block) => block.thanos.source === "compactor");

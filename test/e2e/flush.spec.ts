@@ -10,8 +10,7 @@ import * as fs from "fs";
 import { flushDeadlineSeconds } from "../../components/prometheus/flush";
 import { builtinPlans } from "../../components/plans";
 import { prometheusWebPort } from "../../components/prometheus/defaults";
-import { thanosPorts } from "../../components/thanos/defaults";
-import { DataPathStage, MatrixSeries, metricValue, stackKey } from "../support/data-path";
+import { DataPathStage, MatrixSeries, stackKey } from "../support/data-path";
 import { LocalPod } from "../support/local-pods";
 import { waitFor } from "../support/processes";
 import { prometheusApi } from "../support/prometheus";
@@ -214,11 +213,7 @@ describe("e2e: zero-loss planned restarts: the shutdown flush as the pod runs it
         assert.ok(first.minTime < second.maxTime && second.minTime < first.maxTime, `the two blocks do not overlap: ${JSON.stringify(overlapping)}`);
 
         const [compactorPod] = await stage.cluster.schedule("StatefulSet", "thanos-compactor");
-        const compactor = await compactorPod.start("compactor");
-        const metrics = compactorPod.url(thanosPorts.http, "/metrics");
-        await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs: 90_000, intervalMs: 500, process: compactor });
-        assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
-        assert.equal(await compactor.stop(), 0, `the compactor's exit code; its log:\n${compactor.logTail()}`);
+        await stage.compactorPass(compactorPod);
         // The compactor deduplicates on the replica label: the merged block is the tenant's, without it.
         const merged = (await stage.listBucket(shop)).filter((block) => block.thanos.source === "compactor" && block.thanos.labels.tenant === stage.instanceOf(shop).name
             && overlapping.every((source) => source.compaction.sources.every((ulid) => block.compaction.sources.includes(ulid))));

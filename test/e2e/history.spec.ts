@@ -13,6 +13,7 @@ import { DataPathStage, MatrixSeries, metricValue, stackKey } from "../support/d
 import type { LocalPod } from "../support/local-pods";
 import { findManifest } from "../support/manifests";
 import { freePort, ManagedProcess, runToCompletion, waitFor, waitForHttp } from "../support/processes";
+import { prometheusApi } from "../support/prometheus";
 import type { BlockListing } from "../support/s3";
 import { blockRangeMs, completedBlockRange, createBlocks, KnownSeries, openMetricsGauge, TimeRange } from "../support/tsdb";
 import { toolBinary } from "../support/tools";
@@ -46,20 +47,23 @@ describe("e2e: history in the bucket (promtool blocks, S3 server, Thanos store, 
     const labelFlags = (labels: Record<string, string>) => Object.entries(labels).map(([name, value]) => `--label=${name}="${value}"`);
     const upload = (dir: string, labels: Record<string, string>) =>
         runToCompletion("thanos tools bucket upload-blocks", toolBinary("thanos"), ["tools", "bucket", "upload-blocks", `--objstore.config-file=${stage.objstoreFile(compactorPod)}`, `--path=${dir}`, ...labelFlags(labels)], { timeoutMs: 60_000 });
-    /** One pass of the compactor from start to finish, as a (re)started pod runs it; its exit code when stopped. */
-    const compactorPass = async () => {
-        const compactor = await compactorPod.start("compactor");
-        const metrics = compactorPod.url(thanosPorts.http, "/metrics");
-        await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs: 120_000, intervalMs: 500, process: compactor });
-        assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
-        assert.equal(await compactor.stop(), 0, `the compactor's exit code; its log:\n${compactor.logTail()}`);
-    };
+    const compactorPass = () => stage.compactorPass(compactorPod, 120_000);
     const markedForDeletion = (block: BlockListing) => fs.existsSync(path.join(stage.s3.dir, stage.bucket, block.ulid, "deletion-mark.json"));
-    /** The store gateway serves what the bucket holds (it lists it every 30 s; it skips marked blocks at once here). */
-    const storeInSync = () => waitFor("the store gateway to load the bucket's blocks", async () => {
+    /**
+     * The store gateway serves what the bucket holds (it lists it every 30 s; it skips marked blocks at once here),
+     * and both Queries know its time range (they refresh it every few seconds and skip a store outside a query's).
+     */
+    const storeInSync = () => waitFor("the store gateway to load the bucket's blocks, and both Queries to see its time range", async () => {
         const blocks = (await bucket()).filter((block) => !markedForDeletion(block));
         const loaded = await metricValue(stage.cluster.pod("thanos-store-0").url(thanosPorts.http, "/metrics"), "thanos_bucket_store_blocks_loaded");
-        return loaded === blocks.length || undefined;
+        if (loaded !== blocks.length) return undefined;
+        const minTime = Math.min(...blocks.map((block) => block.minTime));
+        const maxTime = Math.max(...blocks.map((block) => block.maxTime));
+        for (const url of [renderedQueryUrl(), control.url]) {
+            const stores = await prometheusApi<{ store?: { minTime: number; maxTime: number }[] }>(`${url}/api/v1/stores`);
+            if (!(stores.store ?? []).some((store) => store.minTime <= minTime && store.maxTime >= maxTime)) return undefined;
+        }
+        return true;
     }, { timeoutMs: 90_000, intervalMs: 1_000 });
     /** A range query as Grafana's datasource sends it: POST, form-encoded, no max_source_resolution. */
     const grafanaRangeQuery = async (baseUrl: string, expr: string, range: TimeRange, stepSeconds: number, dedup = true): Promise<MatrixSeries[]> => {

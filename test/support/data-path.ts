@@ -3,6 +3,7 @@
  * manifests as local pods (local-pods.ts), the bucket on a real S3 server. Shared by the data-path specs; each
  * schedules and starts the pods it needs.
  */
+import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -14,7 +15,7 @@ import { EngineSandbox } from "./engine";
 import { readStackConfig } from "./fixtures";
 import { LocalCluster, LocalPod } from "./local-pods";
 import { findManifest, mountedSecret } from "./manifests";
-import { ProcessGroup, waitFor, waitForHttp } from "./processes";
+import { ManagedProcess, ProcessGroup, waitFor, waitForHttp } from "./processes";
 import { metricSum, prometheusApi } from "./prometheus";
 import { BlockListing, listBucket, LocalS3 } from "./s3";
 
@@ -131,6 +132,19 @@ export class DataPathStage {
             return Object.values(stores).flat().filter((endpoint) => endpoint.lastError === null).length === sidecars + 1 || undefined;
         }, { timeoutMs: 60_000, intervalMs: 500, process: queryProcess });
         return query;
+    }
+
+    /**
+     * One pass of the compactor as a (re)started pod runs it with the rendered flags: started, waited for until
+     * it completed an iteration without halting, stopped (exit 0 on SIGTERM). Returns its process, for its log.
+     */
+    async compactorPass(compactorPod: LocalPod, timeoutMs = 90_000): Promise<ManagedProcess> {
+        const compactor = await compactorPod.start("compactor");
+        const metrics = compactorPod.url(thanosPorts.http, "/metrics");
+        await waitFor("a complete compactor pass (thanos_compact_iterations_total >= 1)", async () => ((await metricValue(metrics, "thanos_compact_iterations_total")) ?? 0) >= 1 || undefined, { timeoutMs, intervalMs: 500, process: compactor });
+        assert.equal(await metricValue(metrics, "thanos_compact_halted"), 0, compactor.logTail());
+        assert.equal(await compactor.stop(), 0, `the compactor's exit code; its log:\n${compactor.logTail()}`);
+        return compactor;
     }
 
     /** An API call to a Query pod. */

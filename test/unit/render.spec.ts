@@ -143,8 +143,8 @@ describe("thanos renderer", () => {
 
     it("the store ignores blocks marked for deletion after half the compactor's delete delay", () => {
         const thanos = minimalConfig().thanos;
-        assert.ok(storeArgs({ dataDir: "/d", objstoreFile: "/o", thanos }).includes("--ignore-deletion-marks-delay=24h"));
-        assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "0s" }), "0h");
+        assert.ok(storeArgs({ dataDir: "/d", objstoreFile: "/o", thanos }).includes("--ignore-deletion-marks-delay=1d"));
+        assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "0s" }), "0s");
         assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "1h" }), "30m");
         assert.equal(ignoreDeletionMarksDelay({ deleteDelay: "5m" }), "150s");
     });
