@@ -23,13 +23,14 @@ export const toolDirs = {
     thanos: path.join(toolsDir, `thanos-${tools.thanos.version}`),
     versitygw: path.join(toolsDir, `versitygw-${tools.versitygw.version}`),
     kubeApiserver: path.join(toolsDir, `kube-apiserver-${tools.kubeApiserver.version}`),
+    caddy: path.join(toolsDir, `caddy-${tools.caddy.version}`),
     shims: path.join(projectRoot, "scripts", "shims"),
 };
 
 /** The project-owned PULUMI_HOME of the offline toolchain: the Kubernetes provider plugin is installed there. */
 export const pulumiHome = process.env.PAAS_PULUMI_HOME ?? path.join(toolsDir, "pulumi-home");
 
-export type ToolName = "promtool" | "prometheus" | "thanos" | "versitygw" | "kube-apiserver";
+export type ToolName = "promtool" | "prometheus" | "thanos" | "versitygw" | "kube-apiserver" | "caddy";
 
 const toolDirOf: Record<ToolName, string> = {
     promtool: toolDirs.prometheus,
@@ -37,6 +38,7 @@ const toolDirOf: Record<ToolName, string> = {
     thanos: toolDirs.thanos,
     versitygw: toolDirs.versitygw,
     "kube-apiserver": toolDirs.kubeApiserver,
+    caddy: toolDirs.caddy,
 };
 
 /** The path of a built tool; throws when it is missing. */

@@ -11,7 +11,10 @@ import { instanceFromRecord, loadInstancePassword, loadInstanceRecord } from "./
 import { BrokerSettings } from "./broker/settings";
 import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
+import { instanceDatasources } from "./grafana/datasources";
+import { GrafanaDatasources } from "./grafana/kubernetes";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
+import { webUsername } from "./prometheus/web-auth";
 
 /** Where an instance stack's Kubernetes objects go: rendered to a folder per instance, or a real cluster. */
 export type InstanceTarget =
@@ -38,14 +41,26 @@ export function instanceProgram(args: InstanceProgramArgs) {
     const provider = kubernetesProvider("kubernetes", target.kind === "render"
         ? { renderYamlToDirectory: instanceRenderDirectory(target, args.name) }
         : { kubeconfig: target.kubeconfig, context: target.context });
+    const options = { provider, transforms: settings.skipAwait ? [skipAwaitTransform] : undefined };
+    const password = pulumi.secret(loadInstancePassword());
     const prometheus = new KubernetesPrometheus(`prometheus-${instance.name}`, {
         instance,
         namespace: settings.namespace,
         labels: { environment: settings.environment, region: settings.region, product: settings.product, replicaLabel: settings.replicaLabel },
         alertmanagers: settings.alertmanagers,
         objstoreConfig: pulumi.secret(args.objstoreConfig),
-        password: loadInstancePassword(),
-    }, { provider, transforms: settings.skipAwait ? [skipAwaitTransform] : undefined });
+        password,
+        tenantQueryAddress: settings.tenantQueryAddress,
+    }, options);
+    if (settings.grafanaNamespace !== undefined) {
+        new GrafanaDatasources("grafana", {
+            namespace: settings.grafanaNamespace,
+            datasources: {
+                [`tsuru-${instance.name}`]: pulumi.all([prometheus.url, prometheus.historyUrl, password]).apply(([prometheusUrl, historyUrl, value]) =>
+                    instanceDatasources({ instanceName: instance.name, environment: settings.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password: value } })),
+            },
+        }, options);
+    }
     return {
         prometheusUrl: prometheus.url,
         storeApiEndpoint: prometheus.storeApiEndpoint,

@@ -8,6 +8,7 @@ import { BrokerDeployment } from "./broker/deployment";
 import { planOverrides } from "./config/plan-catalog";
 import type { InstanceConfig, StackConfig } from "./config/types";
 import { Yace } from "./exporters/ecs";
+import { instanceDatasources } from "./grafana/datasources";
 import { GrafanaDatasources } from "./grafana/kubernetes";
 import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
@@ -18,6 +19,7 @@ import { kubernetesStoreApiEndpoint, prometheusPodLabels } from "./prometheus/ku
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
 import { KubernetesThanos } from "./thanos/kubernetes";
+import { tenantQueryAddress } from "./thanos/kubernetes-spec";
 import { workloadLabels } from "./kubernetes/workload";
 import { thanosPorts } from "./thanos/defaults";
 import { renderServiceDoc } from "./tsuru/doc";
@@ -164,6 +166,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             alertmanagers: config.alertmanagers,
             objstoreConfig: bucket.objstoreConfig,
             password: passwords[instance.name],
+            tenantQueryAddress: namespace.apply(tenantQueryAddress),
         }, opts);
         prometheusUrls[instance.name] = prometheus.url;
         return prometheus;
@@ -179,7 +182,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
     const brokerUrl = config.broker && new BrokerDeployment("broker", {
         broker: config.broker,
         namespace: config.broker.namespace ?? namespace,
-        settings: thanos.queryUrl.apply((thanosQueryUrl) => ({
+        settings: pulumi.all([thanos.queryUrl, thanos.tenantQueryAddress]).apply(([thanosQueryUrl, tenantQueryAddress]) => ({
             environment: config.environment,
             region: config.region,
             product: config.product,
@@ -188,6 +191,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             alertmanagers: config.alertmanagers,
             plans: planOverrides(config.plans),
             thanosQueryUrl,
+            tenantQueryAddress,
+            grafanaNamespace: config.grafana.datasources ? config.grafana.namespace : undefined,
             poolNamespaces: config.broker!.poolNamespaces,
             poolPlans: config.broker!.poolPlans,
         })),
@@ -195,19 +200,20 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
         password: servicePassword!,
         backendPassphrase: config.brokerBackendPassphrase!,
         objstoreConfig: bucket.objstoreConfig,
+        grafanaNamespace: config.grafana.datasources ? config.grafana.namespace : undefined,
     }, opts).url;
 
     if (config.grafana.datasources) {
         new GrafanaDatasources("grafana", {
             namespace: config.grafana.namespace,
             datasources: {
-                thanos: thanos.queryUrl.apply((url) => ({ name: `Thanos (${config.environment})`, url, flavor: "Thanos" as const, isDefault: true })),
+                thanos: thanos.queryUrl.apply((url) => [{ name: `Thanos (${config.environment})`, url, flavor: "Thanos" as const, isDefault: true }]),
                 // Reached over VPC peering through the internal load balancer.
-                ...(ecsThanosQueryUrl ? { "thanos-ecs": ecsThanosQueryUrl.apply((url) => ({ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const })) } : {}),
-                ...Object.fromEntries(kubernetesInstances.map((instance) => [
+                ...(ecsThanosQueryUrl ? { "thanos-ecs": ecsThanosQueryUrl.apply((url) => [{ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const }]) } : {}),
+                ...Object.fromEntries(kubernetesInstances.map((instance, index) => [
                     `prometheus-${instance.name}`,
-                    pulumi.all([prometheusUrls[instance.name], passwords[instance.name]]).apply(([url, password]) =>
-                        ({ name: `Prometheus ${instance.name} (${config.environment})`, url, flavor: "Prometheus" as const, basicAuth: { username: webUsername(instance.name), password } })),
+                    pulumi.all([instances[index].url, instances[index].historyUrl, passwords[instance.name]]).apply(([prometheusUrl, historyUrl, password]) =>
+                        instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password } })),
                 ])),
             },
         }, opts);

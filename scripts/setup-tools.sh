@@ -9,6 +9,7 @@
 #   thanos             thanos (sidecar, store, query, compact, tools)
 #   versitygw          an S3 server over a folder, for the data-path tests
 #   kube-apiserver     the Kubernetes API server, for the control-plane tests (etcd comes from Debian)
+#   caddy              the tenants' history front (authenticates, sets the tenant, passes the tenant APIs)
 #
 # Versions: components/versions.json (tools). Cache: ${PAAS_TOOLS_DIR:-~/.cache/prometheus-paas/tools}, a dir
 # per tool and version; a tool that is present and reports its version is skipped. Module downloads run in
@@ -20,7 +21,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/tools-env.sh
 source "$SCRIPT_DIR/tools-env.sh"
 
-ALL_TOOLS=(prometheus pulumi pulumi-kubernetes thanos versitygw kube-apiserver)
+ALL_TOOLS=(prometheus pulumi pulumi-kubernetes thanos versitygw kube-apiserver caddy)
 LOG_DIR="$PAAS_TOOLS_DIR/logs"
 
 log() { printf '[tools] %s\n' "$*"; }
@@ -177,6 +178,17 @@ compile_kube_apiserver() {
   install_tool "$1/out" "$PAAS_KUBE_APISERVER_DIR"
 }
 
+# The official image's build (cmd/caddy: the standard modules); its version is set as the release's is.
+ready_caddy() { reports_version "$PAAS_CADDY_DIR/caddy" version "$PAAS_CADDY_VERSION"; }
+prepare_caddy() {
+  wrapper_module "$1" "$PAAS_CADDY_MODULE" "$PAAS_CADDY_VERSION"
+  resolve_packages "$1" "$PAAS_CADDY_MODULE/cmd/caddy@$PAAS_CADDY_VERSION"
+}
+compile_caddy() {
+  go -C "$1" build -o "$1/out/caddy" -ldflags "-s -w -X $PAAS_CADDY_MODULE.CustomVersion=$PAAS_CADDY_VERSION" "$PAAS_CADDY_MODULE/cmd/caddy"
+  install_tool "$1/out" "$PAAS_CADDY_DIR"
+}
+
 # Replaces tool dir $2 by the finished dir $1 (one rename: a tool is whole or absent).
 install_tool() {
   rm -rf "$2"
@@ -207,7 +219,7 @@ main() {
   for tool in "$@"; do
     case "$tool" in
       -h | --help) usage; exit 0 ;;
-      prometheus | pulumi | pulumi-kubernetes | thanos | versitygw | kube-apiserver) tools+=("$tool") ;;
+      prometheus | pulumi | pulumi-kubernetes | thanos | versitygw | kube-apiserver | caddy) tools+=("$tool") ;;
       *) usage >&2; die "unknown tool '$tool'; allowed: ${ALL_TOOLS[*]}" ;;
     esac
   done

@@ -36,8 +36,9 @@ _paas_tools_env() {
   PAAS_THANOS_DIR="$PAAS_TOOLS_DIR/thanos-$PAAS_THANOS_VERSION"
   PAAS_VERSITYGW_DIR="$PAAS_TOOLS_DIR/versitygw-$PAAS_VERSITYGW_VERSION"
   PAAS_KUBE_APISERVER_DIR="$PAAS_TOOLS_DIR/kube-apiserver-$PAAS_KUBE_APISERVER_VERSION"
+  PAAS_CADDY_DIR="$PAAS_TOOLS_DIR/caddy-$PAAS_CADDY_VERSION"
 
-  for dir in "$root/scripts/shims" "$PAAS_KUBE_APISERVER_DIR" "$PAAS_VERSITYGW_DIR" "$PAAS_THANOS_DIR" \
+  for dir in "$root/scripts/shims" "$PAAS_CADDY_DIR" "$PAAS_KUBE_APISERVER_DIR" "$PAAS_VERSITYGW_DIR" "$PAAS_THANOS_DIR" \
     "$PAAS_PULUMI_DIR/bin" "$PAAS_PROMETHEUS_DIR"; do
     case ":$PATH:" in *":$dir:"*) ;; *) PATH="$dir:$PATH" ;; esac
   done

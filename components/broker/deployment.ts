@@ -26,6 +26,8 @@ export interface BrokerDeploymentArgs {
     readonly backendPassphrase: pulumi.Input<string>;
     /** objstore.yml of the shared bucket, for the instances' sidecars. */
     readonly objstoreConfig: pulumi.Input<string>;
+    /** Where Grafana reads datasources, when the platform provisions them: the instances' go there too. */
+    readonly grafanaNamespace?: string;
 }
 
 const dataDir = "/var/lib/broker";
@@ -65,6 +67,11 @@ export const discoveryGrantRules: k8s.types.input.rbac.v1.PolicyRule[] = [
     { apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] },
 ];
 
+/** Each instance's Grafana datasources (a Secret per instance) in Grafana's namespace, and nothing else there. */
+export const grafanaNamespaceRules: k8s.types.input.rbac.v1.PolicyRule[] = [
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+];
+
 export class BrokerDeployment extends pulumi.ComponentResource {
     /** In-cluster URL Tsuru calls (the TsuruService endpoint of this cluster). */
     readonly url: pulumi.Output<string>;
@@ -88,6 +95,17 @@ export class BrokerDeployment extends pulumi.ComponentResource {
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: instanceRole.metadata.name },
             subjects: [subject],
         }, child);
+        if (args.grafanaNamespace !== undefined) {
+            const grafanaRole = new k8s.rbac.v1.Role(`${name}-grafana`, {
+                metadata: { name: "prometheus-broker-datasources", namespace: args.grafanaNamespace, labels },
+                rules: grafanaNamespaceRules,
+            }, child);
+            new k8s.rbac.v1.RoleBinding(`${name}-grafana`, {
+                metadata: { name: "prometheus-broker-datasources", namespace: args.grafanaNamespace, labels },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: grafanaRole.metadata.name },
+                subjects: [subject],
+            }, child);
+        }
         const grants = new k8s.rbac.v1.ClusterRole(`${name}-discovery-grants`, {
             metadata: { name: pulumi.interpolate`prometheus-broker-discovery-grants-${args.namespace}`, labels },
             rules: discoveryGrantRules,

@@ -23,6 +23,10 @@ export const brokerSettingsSchema = strictObject({
     plans: z.record(planOverrideSchema).default({}),
     /** Thanos Query of the platform stack, shown by `tsuru service-instance-info`. */
     thanosQueryUrl: z.string().url().optional(),
+    /** host:port of the platform's tenants' Query, which each instance's history front forwards to. */
+    tenantQueryAddress: z.string().regex(/^[a-z0-9.-]+:\d{1,5}$/, "must be host:port of the tenants' Thanos Query"),
+    /** Grafana's datasource namespace: each instance's datasources go there (absent: the platform provisions none). */
+    grafanaNamespace: dnsLabel("grafanaNamespace").optional(),
     /** Where the units of an app run when `app-internal-hosts` does not say (from `app-pool-name`). */
     poolNamespaces: poolNamespacesSchema.default({}),
     /** Plans offered in a pool (pool name → plan names); pools not listed get every plan. */

@@ -10,6 +10,29 @@ export interface DatasourceInput {
     readonly basicAuth?: { readonly username: string; readonly password: string };
 }
 
+/** The names of an instance's two datasources, as Grafana lists them (and `service-instance-info` shows them). */
+export function instanceDatasourceNames(instanceName: string, environment: string): { prometheus: string; history: string } {
+    return { prometheus: `Prometheus ${instanceName} (${environment})`, history: `Prometheus ${instanceName} history (${environment})` };
+}
+
+export interface InstanceDatasourcesInput {
+    readonly instanceName: string;
+    readonly environment: string;
+    readonly prometheusUrl: string;
+    /** The instance's history front: its tenant's data, recent and past, through the tenants' Query. */
+    readonly historyUrl: string;
+    readonly credentials: { readonly username: string; readonly password: string };
+}
+
+/** An instance's datasources: its own Prometheus, and its history; both with the instance's credentials. */
+export function instanceDatasources(input: InstanceDatasourcesInput): DatasourceInput[] {
+    const names = instanceDatasourceNames(input.instanceName, input.environment);
+    return [
+        { name: names.prometheus, url: input.prometheusUrl, flavor: "Prometheus", basicAuth: input.credentials },
+        { name: names.history, url: input.historyUrl, flavor: "Thanos", basicAuth: input.credentials },
+    ];
+}
+
 /** Label Grafana's k8s-sidecar watches for datasource ConfigMaps and Secrets. */
 export const grafanaDatasourceLabel = { grafana_datasource: "1" } as const;
 

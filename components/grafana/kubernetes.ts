@@ -7,8 +7,8 @@ import { DatasourceInput, grafanaDatasourceLabel, renderDatasources } from "./da
 export interface GrafanaDatasourcesArgs {
     /** Namespace Grafana's datasource sidecar watches. */
     readonly namespace: pulumi.Input<string>;
-    /** One Secret per entry, so a tenant's datasource (and its credentials) comes and goes with its instance. */
-    readonly datasources: Record<string, pulumi.Input<DatasourceInput>>;
+    /** One Secret per entry, so a tenant's datasources (and its credentials) come and go with its instance. */
+    readonly datasources: Record<string, pulumi.Input<DatasourceInput[]>>;
 }
 
 /** Grafana datasources as Secrets (some carry credentials) labelled for Grafana's datasource sidecar. */
@@ -22,7 +22,7 @@ export class GrafanaDatasources extends pulumi.ComponentResource {
                     namespace: args.namespace,
                     labels: { ...workloadLabels("grafana", "datasource", key), ...grafanaDatasourceLabel },
                 },
-                stringData: { [`${key}.yaml`]: pulumi.secret(pulumi.output(datasource).apply((source) => renderDatasources([source]))) },
+                stringData: { [`${key}.yaml`]: pulumi.secret(pulumi.output(datasource).apply((sources) => renderDatasources(sources))) },
             // Immutable to the provider: a changed datasource replaces its Secret under the same name.
             }, { parent: this, deleteBeforeReplace: true });
         }

@@ -18,7 +18,7 @@ import {
     spreadOverNodes,
     workloadLabels,
 } from "../kubernetes/workload";
-import { thanosDefaults, thanosPorts } from "../thanos/defaults";
+import { historyFrontDefaults, thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { mebibytes } from "../units";
 import { initStepResources, prometheusDefaults, prometheusWebPort } from "./defaults";
@@ -109,10 +109,11 @@ export function discoveryRules(jobs: readonly ScrapeConfig[]): k8s.types.input.r
     return [...byGroup].sort(([a], [b]) => a.localeCompare(b)).map(([apiGroup, resources]) => ({ apiGroups: [apiGroup], resources: [...resources].sort(), verbs: ["get", "list", "watch"] }));
 }
 
-/** Ports of the instance's Services: Prometheus' web API and the sidecar's StoreAPI. */
+/** Ports of the instance's Services: Prometheus' web API, the sidecar's StoreAPI and the tenant's history front. */
 export const prometheusServicePorts = [
     { name: "web", port: prometheusWebPort, targetPort: "web" },
     { name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" },
+    { name: "history", port: historyFrontDefaults.httpPort, targetPort: "history" },
 ];
 
 /**
@@ -240,6 +241,18 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                             { name: "objstore", mountPath: paths.objstore, readOnly: true },
                             { name: "web", mountPath: paths.web, readOnly: true },
                         ],
+                    },
+                    {
+                        // The tenant's history (components/thanos/tenancy.ts), with the instance's credentials. --watch
+                        // reloads a changed config (a new password) from the mounted Secret, as Prometheus re-reads web.yml.
+                        name: "history",
+                        image: image("caddy"),
+                        command: ["caddy", "run", "--config", webFiles.historyFront, "--watch"],
+                        ports: [{ name: "history", containerPort: historyFrontDefaults.httpPort }],
+                        resources: containerResources(historyFrontDefaults),
+                        ...containerProbes(historyFrontDefaults),
+                        securityContext: containerSecurityContext,
+                        volumeMounts: [{ name: "web", mountPath: paths.web, readOnly: true }],
                     },
                 ],
                 volumes: [

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
 import type { KubernetesInstanceConfig } from "../config/types";
+import { historyFrontDefaults } from "../thanos/defaults";
 import { prometheusWebPort } from "./defaults";
 import { flushFiles } from "./flush";
 import {
@@ -16,7 +17,8 @@ import {
     renderKubernetesInstanceFiles,
 } from "./kubernetes-spec";
 import type { ExternalLabelContext } from "./render";
-import { renderClientConfig, renderInstanceWebConfig, webAuthFiles } from "./web-auth";
+import { renderHistoryFront } from "../thanos/tenancy";
+import { renderClientConfig, renderInstanceWebConfig, stablePasswordHash, webAuthFiles } from "./web-auth";
 
 export { replicaPlaceholder } from "./kubernetes-spec";
 
@@ -33,6 +35,8 @@ export interface KubernetesPrometheusArgs {
     readonly objstoreConfig: pulumi.Input<string>;
     /** The instance's password (its user is the instance's name): every endpoint of its Prometheus asks for it. */
     readonly password: pulumi.Input<string>;
+    /** host:port of the platform's tenants' Query, which the instance's history front forwards to. */
+    readonly tenantQueryAddress: pulumi.Input<string>;
 }
 
 /**
@@ -42,6 +46,8 @@ export interface KubernetesPrometheusArgs {
 export class KubernetesPrometheus extends pulumi.ComponentResource {
     /** In-cluster URL of the Prometheus web API (any replica). */
     readonly url: pulumi.Output<string>;
+    /** In-cluster URL of the instance's history front: its tenant's data through the tenants' Query. */
+    readonly historyUrl: pulumi.Output<string>;
     /** Thanos query's endpoint for the sidecars' StoreAPI: the SRV records of the headless Service. */
     readonly storeApiEndpoint: pulumi.Output<string>;
 
@@ -83,6 +89,8 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
             metadata: metadata(names.webAuth),
             stringData: {
                 [webAuthFiles.webConfig]: password.apply((value) => renderInstanceWebConfig({ username: clientAuth.username, password: value })),
+                [webAuthFiles.historyFront]: pulumi.all([password, args.tenantQueryAddress]).apply(([value, upstream]) =>
+                    renderHistoryFront({ tenant: instance.name, username: clientAuth.username, passwordHash: stablePasswordHash({ username: clientAuth.username, password: value }), upstream })),
                 [webAuthFiles.password]: password,
                 [webAuthFiles.client]: renderClientConfig(clientAuth),
             },
@@ -117,7 +125,8 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         }
 
         this.url = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${prometheusWebPort}`;
+        this.historyUrl = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${historyFrontDefaults.httpPort}`;
         this.storeApiEndpoint = pulumi.all([headless.metadata.name, headless.metadata.namespace]).apply(([headlessName, namespace]) => kubernetesStoreApiEndpoint(headlessName, namespace));
-        this.registerOutputs({ url: this.url, storeApiEndpoint: this.storeApiEndpoint });
+        this.registerOutputs({ url: this.url, historyUrl: this.historyUrl, storeApiEndpoint: this.storeApiEndpoint });
     }
 }

@@ -20,7 +20,7 @@ export interface WebClientAuth {
 }
 
 /** The files of an instance's web auth, in one directory of the Prometheus container (and the sidecar's). */
-export const webAuthFiles = { webConfig: "web.yml", password: "password", client: "http-client.yml" } as const;
+export const webAuthFiles = { webConfig: "web.yml", password: "password", client: "http-client.yml", historyFront: "history-front.json" } as const;
 
 /** An instance's basic auth user: its name, on both platforms and for the broker's instances. */
 export function webUsername(instanceName: string): string {
@@ -29,7 +29,7 @@ export function webUsername(instanceName: string): string {
 
 /** The paths of the web auth files in `dir`, as the containers see them. */
 export function webAuthPaths(dir: string): Record<keyof typeof webAuthFiles, string> {
-    return { webConfig: `${dir}/${webAuthFiles.webConfig}`, password: `${dir}/${webAuthFiles.password}`, client: `${dir}/${webAuthFiles.client}` };
+    return Object.fromEntries(Object.entries(webAuthFiles).map(([key, file]) => [key, `${dir}/${file}`])) as Record<keyof typeof webAuthFiles, string>;
 }
 
 /** How an instance's own clients authenticate when its web auth files are in `dir`. */

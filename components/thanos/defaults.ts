@@ -17,6 +17,9 @@ export const storeSyncInterval = "30s";
 /** Query serves its HTTP API on Prometheus' port, so clients (Grafana) address both alike. */
 export const queryHttpPort = 9090;
 
+/** The tenants' history front (components/thanos/tenancy.ts) listens next to Prometheus (9090) in the instance's pod or task. */
+export const historyFrontPort = 9091;
+
 const ready = { path: "/-/ready", periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 };
 const healthy = { path: "/-/healthy", periodSeconds: 30, failureThreshold: 6, timeoutSeconds: 5 };
 
@@ -68,6 +71,18 @@ export const thanosDefaults: Readonly<Record<ThanosComponentName, ProcessDefault
         startSeconds: 60,
         stopSeconds: 120,
     },
+};
+
+/** Caddy in front of the tenants' Query: a reverse proxy with cached bcrypt checks, ~20 MB resident. */
+export const historyFrontDefaults: ProcessDefaults = {
+    cpu: "20m",
+    memory: { requestMiB: 48, limitMiB: 128 },
+    httpPort: historyFrontPort,
+    readiness: { ...ready, path: "/-/healthy" },
+    liveness: { ...healthy, periodSeconds: 15 },
+    startSeconds: 15,
+    // Finishes in-flight queries; the tenants' Query answers within its own 2m timeout.
+    stopSeconds: 30,
 };
 
 /** The memory the stack sets for store and compactor: thanos.store.memory, thanos.compactor.memory. */

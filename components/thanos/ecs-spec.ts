@@ -71,7 +71,7 @@ export function thanosTaskContainers(input: ThanosContainersInput): Record<"stor
     const { logGroups, region } = input;
     return {
         store: withDataDirOwnership(thanosContainer(containerNames.store, processes.store, storeArgs({ dataDir, thanos: input.thanos, ...objstore }), logGroups.store, region, true), region, logGroups.store),
-        query: [thanosContainer(containerNames.query, processes.query, queryArgs({ endpoints: input.queryEndpoints, replicaLabel: input.thanos.replicaLabel }), logGroups.query, region, false)],
+        query: [thanosContainer(containerNames.query, processes.query, queryArgs({ endpoints: input.queryEndpoints, replicaLabel: input.thanos.replicaLabel, audience: "platform" }), logGroups.query, region, false)],
         compactor: withDataDirOwnership(
             thanosContainer(containerNames.compactor, processes.compactor, compactorArgs({ dataDir, thanos: input.thanos, ...objstore }), logGroups.compactor, region, true),
             region,

@@ -9,8 +9,8 @@ import { image } from "../images";
 import { containerProbes, containerResources, containerSecurityContext, podSecurityContext, spreadOverNodes, workloadLabels } from "../kubernetes/workload";
 import { kubernetesStoreApiEndpoint } from "../prometheus/kubernetes-spec";
 import type { ProcessDefaults } from "../process";
-import { thanosProcesses } from "./defaults";
-import { compactorArgs, queryArgs, storeArgs } from "./render";
+import { queryHttpPort, thanosProcesses } from "./defaults";
+import { compactorArgs, queryArgs, QueryAudience, storeArgs } from "./render";
 
 const objstoreDir = "/etc/thanos";
 const objstoreFile = `${objstoreDir}/objstore.yml`;
@@ -21,11 +21,26 @@ export const thanosKubernetesNames = {
     serviceAccount: "thanos",
     store: "thanos-store",
     query: "thanos-query",
+    queryTenants: "thanos-query-tenants",
     compactor: "thanos-compactor",
 } as const;
 
-export function thanosLabels(component: "thanos" | "objstore" | "store" | "query" | "compactor", instance: string): Record<string, string> {
+export function thanosLabels(component: "thanos" | "objstore" | "store" | "query" | "query-tenants" | "compactor", instance: string): Record<string, string> {
     return workloadLabels("thanos", component, instance);
+}
+
+/** Marks who a Query serves on its objects (the platform's reads every tenant). */
+export const queryAudienceLabel = "prometheus-paas.io/audience";
+
+/** The two Queries: the platform's, and the tenants' (enforcing, reached through the instances' history fronts). */
+export function thanosQueryObjects(audience: QueryAudience, instance: string): { name: string; labels: Record<string, string>; selector: Record<string, string> } {
+    const selector = thanosLabels(audience === "platform" ? "query" : "query-tenants", instance);
+    return { name: audience === "platform" ? thanosKubernetesNames.query : thanosKubernetesNames.queryTenants, labels: { ...selector, [queryAudienceLabel]: audience }, selector };
+}
+
+/** host:port of the tenants' Query in `namespace`: the upstream of every instance's history front. */
+export function tenantQueryAddress(namespace: string): string {
+    return `${thanosKubernetesNames.queryTenants}.${namespace}.svc:${queryHttpPort}`;
 }
 
 type Container = k8s.types.input.core.v1.Container;
@@ -103,20 +118,20 @@ export function thanosStoreSpec(thanos: ThanosConfig, instance: string, objstore
 }
 
 /** Query: no bucket access and no service account token; fans out to the store and every sidecar. */
-export function thanosQuerySpec(thanos: ThanosConfig, instance: string, endpoints: readonly string[]): k8s.types.input.apps.v1.DeploymentSpec {
-    const labels = thanosLabels("query", instance);
+export function thanosQuerySpec(thanos: ThanosConfig, instance: string, endpoints: readonly string[], audience: QueryAudience): k8s.types.input.apps.v1.DeploymentSpec {
+    const { labels, selector } = thanosQueryObjects(audience, instance);
     const process = thanosProcesses(thanos).query;
     return {
         replicas: thanos.query.replicas,
-        selector: { matchLabels: labels },
+        selector: { matchLabels: selector },
         template: {
             metadata: { labels },
             spec: {
                 securityContext: podSecurityContext,
                 automountServiceAccountToken: false,
-                affinity: thanos.query.replicas > 1 ? spreadOverNodes(labels) : undefined,
+                affinity: thanos.query.replicas > 1 ? spreadOverNodes(selector) : undefined,
                 terminationGracePeriodSeconds: process.stopSeconds,
-                containers: [thanosContainer("query", process, queryArgs({ endpoints, replicaLabel: thanos.replicaLabel }))],
+                containers: [thanosContainer("query", process, queryArgs({ endpoints, replicaLabel: thanos.replicaLabel, audience }))],
             },
         },
     };

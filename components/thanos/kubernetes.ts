@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { assertCompactorSingleton } from "../config/schema";
 import type { ThanosConfig } from "../config/types";
 import { queryHttpPort, thanosPorts } from "./defaults";
-import { kubernetesQueryEndpoints, thanosCompactorSpec, thanosKubernetesNames as names, thanosLabels, thanosQuerySpec, thanosStoreSpec } from "./kubernetes-spec";
+import { kubernetesQueryEndpoints, tenantQueryAddress, thanosCompactorSpec, thanosKubernetesNames as names, thanosLabels, thanosQueryObjects, thanosQuerySpec, thanosStoreSpec } from "./kubernetes-spec";
+import type { QueryAudience } from "./render";
 
 export interface KubernetesThanosArgs {
     /** Namespace of the Thanos components (the Prometheus instances' namespace). */
@@ -18,8 +19,10 @@ export interface KubernetesThanosArgs {
 
 /** Thanos store gateway, query and the singleton compactor for one bucket; the specs come from kubernetes-spec.ts. */
 export class KubernetesThanos extends pulumi.ComponentResource {
-    /** In-cluster URL of Thanos Query: Grafana's datasource for recent and historical data. */
+    /** In-cluster URL of the platform's Thanos Query (every tenant): the platform Grafana's datasource and alerting. */
     readonly queryUrl: pulumi.Output<string>;
+    /** host:port of the tenants' Query, which the instances' history fronts forward to. */
+    readonly tenantQueryAddress: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesThanosArgs, opts?: pulumi.ComponentResourceOptions) {
         assertCompactorSingleton(args.thanos.compactor.replicas);
@@ -44,21 +47,25 @@ export class KubernetesThanos extends pulumi.ComponentResource {
         }, child);
         new k8s.apps.v1.StatefulSet(`${name}-store`, { metadata: metadata(names.store, storeLabels), spec: thanosStoreSpec(thanos, name, objstore.metadata.name) }, { ...child, dependsOn: [...specNeeds, storeService] });
 
-        const queryLabels = thanosLabels("query", name);
         const endpoints = pulumi.all([pulumi.output(args.namespace), ...args.sidecarStoreApiEndpoints])
             .apply(([namespace, ...sidecars]) => kubernetesQueryEndpoints(namespace, sidecars));
-        new k8s.apps.v1.Deployment(`${name}-query`, {
-            metadata: metadata(names.query, queryLabels),
-            spec: endpoints.apply((list) => thanosQuerySpec(thanos, name, list)),
-        }, child);
-        const queryService = new k8s.core.v1.Service(`${name}-query`, {
-            metadata: metadata(names.query, queryLabels),
-            spec: { type: "ClusterIP", selector: queryLabels, ports: [{ name: "http", port: queryHttpPort, targetPort: "http" }, { name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] },
-        }, child);
+        const queryServices = Object.fromEntries((["platform", "tenants"] as const).map((audience) => {
+            const objects = thanosQueryObjects(audience, name);
+            const suffix = audience === "platform" ? "query" : "query-tenants";
+            new k8s.apps.v1.Deployment(`${name}-${suffix}`, {
+                metadata: metadata(objects.name, objects.labels),
+                spec: endpoints.apply((list) => thanosQuerySpec(thanos, name, list, audience)),
+            }, child);
+            // The tenants' Query serves HTTP only: its gRPC listens on loopback (it would serve every tenant).
+            const ports = [{ name: "http", port: queryHttpPort, targetPort: "http" }, ...(audience === "platform" ? [{ name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] : [])];
+            return [audience, new k8s.core.v1.Service(`${name}-${suffix}`, { metadata: metadata(objects.name, objects.labels), spec: { type: "ClusterIP", selector: objects.selector, ports } }, child)];
+        })) as Record<QueryAudience, k8s.core.v1.Service>;
 
         new k8s.apps.v1.StatefulSet(`${name}-compactor`, { metadata: metadata(names.compactor, thanosLabels("compactor", name)), spec: thanosCompactorSpec(thanos, name, objstore.metadata.name) }, { ...child, dependsOn: specNeeds });
 
-        this.queryUrl = pulumi.interpolate`http://${queryService.metadata.name}.${queryService.metadata.namespace}.svc:${queryHttpPort}`;
-        this.registerOutputs({ queryUrl: this.queryUrl });
+        const platformQuery = queryServices.platform;
+        this.queryUrl = pulumi.interpolate`http://${platformQuery.metadata.name}.${platformQuery.metadata.namespace}.svc:${queryHttpPort}`;
+        this.tenantQueryAddress = pulumi.output(queryServices.tenants.metadata.namespace).apply(tenantQueryAddress);
+        this.registerOutputs({ queryUrl: this.queryUrl, tenantQueryAddress: this.tenantQueryAddress });
     }
 }

@@ -7,6 +7,13 @@ import type { ThanosConfig } from "../config/types";
 import { prometheusWebPort } from "../prometheus/defaults";
 import { parseDurationSeconds, prometheusDuration } from "../units";
 import { queryHttpPort, storeSyncInterval, thanosPorts } from "./defaults";
+import { tenancyQueryArgs, tenancyQueryGrpcAddress } from "./tenancy";
+
+/**
+ * Who a Query serves: the platform's own Grafana and alerting read every tenant; the tenants' Query enforces the
+ * `tenant` label and is reached only through each instance's history front (tenancy.ts).
+ */
+export type QueryAudience = "platform" | "tenants";
 
 export interface ObjstoreInput {
     readonly bucket: string;
@@ -110,15 +117,18 @@ export function storeArgs(input: { dataDir: string; thanos: ThanosConfig } & Obj
  * Query fans out to every StoreAPI endpoint and deduplicates HA replicas on the replica label. A range query
  * without max_source_resolution reads blocks up to step/5 (auto-downsampling): without it, Query reads raw blocks
  * only, and history past the raw retention (5m and 1h blocks) would return nothing. Steps under 25m stay raw.
+ * The tenants' Query also enforces the tenant, and keeps its gRPC (which enforces nothing) inside its pod.
  */
-export function queryArgs(input: { endpoints: readonly string[]; replicaLabel: string }): string[] {
+export function queryArgs(input: { endpoints: readonly string[]; replicaLabel: string; audience: QueryAudience }): string[] {
+    const tenants = input.audience === "tenants";
     return [
         "query",
         "--log.format=logfmt",
         `--http-address=0.0.0.0:${queryHttpPort}`,
-        `--grpc-address=0.0.0.0:${thanosPorts.grpc}`,
+        `--grpc-address=${tenants ? tenancyQueryGrpcAddress : `0.0.0.0:${thanosPorts.grpc}`}`,
         `--query.replica-label=${input.replicaLabel}`,
         "--query.auto-downsampling",
+        ...(tenants ? tenancyQueryArgs() : []),
         ...input.endpoints.map((endpoint) => `--endpoint=${endpoint}`),
     ];
 }

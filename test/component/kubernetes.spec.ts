@@ -3,6 +3,7 @@ import * as yaml from "js-yaml";
 import { ConfigError } from "../../components/config/errors";
 import type { KubernetesInstanceConfig } from "../../components/config/types";
 import { envsubstScript } from "../../components/envsubst";
+import { instanceDatasources } from "../../components/grafana/datasources";
 import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
 import { KubernetesThanos } from "../../components/thanos/kubernetes";
@@ -39,6 +40,7 @@ describe("KubernetesPrometheus", () => {
         recorder = await installMocks();
         component = new KubernetesPrometheus("prometheus-payments", {
             instance: haInstance(), namespace: "prometheus", labels, alertmanagers: [], objstoreConfig: "type: S3\nconfig: {bucket: b}\n", password: "component-test-password",
+            tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090",
         });
         await recorder.settle();
     });
@@ -211,11 +213,11 @@ describe("GrafanaDatasources", () => {
         new GrafanaDatasources("grafana", {
             namespace: "grafana",
             datasources: {
-                thanos: { name: "Thanos", url: "http://thanos-query.prometheus.svc:9090", flavor: "Thanos", isDefault: true },
-                "prometheus-payments": {
-                    name: "Prometheus payments", url: "http://prometheus-payments.prometheus.svc:9090", flavor: "Prometheus",
-                    basicAuth: { username: "payments", password: "payments-password-0123" },
-                },
+                thanos: [{ name: "Thanos", url: "http://thanos-query.prometheus.svc:9090", flavor: "Thanos", isDefault: true }],
+                "prometheus-payments": instanceDatasources({
+                    instanceName: "payments", environment: "dev", prometheusUrl: "http://prometheus-payments.prometheus.svc:9090",
+                    historyUrl: "http://prometheus-payments.prometheus.svc:9091", credentials: { username: "payments", password: "payments-password-0123" },
+                }),
             },
         });
         await recorder.settle();
@@ -231,8 +233,12 @@ describe("GrafanaDatasources", () => {
         assert.equal(thanos.datasources[0].basicAuth, undefined);
         const stringData = recorder.one("kubernetes:core/v1:Secret", "grafana-prometheus-payments").inputs.stringData;
         assert.ok(isSecret(stringData), "the datasource file is a secret input");
-        const payments = (yaml.load(unsecret(stringData)["prometheus-payments.yaml"]) as any).datasources[0];
-        assert.deepEqual([payments.basicAuth, payments.basicAuthUser, payments.secureJsonData], [true, "payments", { basicAuthPassword: "payments-password-0123" }]);
-        assert.equal(JSON.stringify(payments.jsonData).includes("payments-password"), false, "the password only in secureJsonData");
+        const [payments, history] = (yaml.load(unsecret(stringData)["prometheus-payments.yaml"]) as any).datasources;
+        for (const source of [payments, history]) {
+            assert.deepEqual([source.basicAuth, source.basicAuthUser, source.secureJsonData], [true, "payments", { basicAuthPassword: "payments-password-0123" }]);
+            assert.equal(JSON.stringify(source.jsonData).includes("payments-password"), false, "the password only in secureJsonData");
+        }
+        assert.deepEqual([payments.name, payments.url, payments.jsonData.prometheusType], ["Prometheus payments (dev)", "http://prometheus-payments.prometheus.svc:9090", "Prometheus"]);
+        assert.deepEqual([history.name, history.url, history.jsonData.prometheusType], ["Prometheus payments history (dev)", "http://prometheus-payments.prometheus.svc:9091", "Thanos"]);
     });
 });

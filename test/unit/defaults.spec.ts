@@ -72,7 +72,7 @@ describe("one defaults table: the same process on Kubernetes and ECS", () => {
     it("store, query and compactor, with the stack's memory for store and compactor", () => {
         const kubernetes = {
             store: thanosStoreSpec(config.thanos, "thanos", "thanos-objstore"),
-            query: thanosQuerySpec(config.thanos, "thanos", []),
+            query: thanosQuerySpec(config.thanos, "thanos", [], "platform"),
             compactor: thanosCompactorSpec(config.thanos, "thanos", "thanos-objstore"),
         } as Record<string, any>;
         for (const component of ["store", "query", "compactor"] as const) {

@@ -128,7 +128,7 @@ describe("thanos renderer", () => {
     });
 
     it("deduplicates on the replica label in query, downsamples automatically (history past the raw retention) and passes each endpoint", () => {
-        const args = queryArgs({ endpoints: ["dnssrv+_grpc._tcp.a", "dnssrv+_grpc._tcp.b"], replicaLabel: "prometheus_replica" });
+        const args = queryArgs({ endpoints: ["dnssrv+_grpc._tcp.a", "dnssrv+_grpc._tcp.b"], replicaLabel: "prometheus_replica", audience: "platform" });
         assert.ok(args.includes("--query.replica-label=prometheus_replica"));
         assert.ok(args.includes("--query.auto-downsampling"));
         assert.deepEqual(args.filter((a) => a.startsWith("--endpoint=")), ["--endpoint=dnssrv+_grpc._tcp.a", "--endpoint=dnssrv+_grpc._tcp.b"]);
