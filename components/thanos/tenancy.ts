@@ -39,7 +39,7 @@ export function tenancyQueryArgs(): string[] {
 }
 
 /** gRPC address of the tenants' Query: loopback only, since its StoreAPI serves every tenant to any client. */
-export const tenancyQueryGrpcAddress = `127.0.0.1:${thanosPorts.grpc}`;
+export const tenancyQueryGrpcAddress = `localhost:${thanosPorts.grpc}`;
 
 export interface HistoryFrontInput {
     /** The instance's name: its tenant label value and its basic auth user. */

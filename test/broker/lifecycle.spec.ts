@@ -16,6 +16,8 @@ const settings = {
     region: "us-east-1",
     namespace,
     thanosQueryUrl: "http://thanos-query.prometheus.svc:9090",
+    tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090",
+    grafanaNamespace: "grafana",
     poolNamespaces: { pattern: "tsuru-{pool}", pools: { legacy: "default" } },
     poolPlans: { restricted: ["small"] },
 };

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
 import { ConfigError } from "../../components/config/errors";
 import type { KubernetesInstanceConfig } from "../../components/config/types";
@@ -8,6 +9,7 @@ import { GrafanaDatasources } from "../../components/grafana/kubernetes";
 import { KubernetesPrometheus } from "../../components/prometheus/kubernetes";
 import { KubernetesThanos } from "../../components/thanos/kubernetes";
 import { minimalConfig } from "../support/fixtures";
+import { plainValue } from "../support/mock-runtime";
 import { installMocks, isSecret, mockAutoName, Recorder, resolve, unsecret } from "../support/mocks";
 
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
@@ -77,6 +79,26 @@ describe("KubernetesPrometheus", () => {
         assert.doesNotMatch(init.command[2], /\$\([A-Za-z_][A-Za-z0-9_]*\)/);
     });
 
+    it("tenancy: a history front in the pod reads the instance's web Secret: its user and bcrypt hash, its tenant in the header, the tenants' Query upstream", async () => {
+        const statefulSet = recorder.one(STATEFULSET, "prometheus-payments-statefulset");
+        const front = container(statefulSet, "history");
+        assert.equal(front.image, "docker.io/library/caddy:2.11.9");
+        assert.deepEqual(front.command, ["caddy", "run", "--config", "/etc/prometheus/web/history-front.json", "--watch"]);
+        assert.deepEqual(front.ports, [{ name: "history", containerPort: 9091 }]);
+        assert.deepEqual(front.volumeMounts, [{ name: "web", mountPath: "/etc/prometheus/web", readOnly: true }]);
+        const stringData = recorder.one("kubernetes:core/v1:Secret", "prometheus-payments-web").inputs.stringData;
+        const frontConfig = (plainValue(stringData) as Record<string, string>)["history-front.json"];
+        const config = JSON.parse(frontConfig);
+        const routes = config.apps.http.servers.history.routes;
+        const account = routes[1].handle[0].providers.http_basic.accounts[0];
+        assert.equal(account.username, "payments");
+        assert.ok(bcrypt.compareSync("component-test-password", account.password), "the instance's password");
+        const forward = routes[2].handle[0];
+        assert.deepEqual(forward.upstreams, [{ dial: "thanos-query-tenants.prometheus.svc:9090" }]);
+        assert.deepEqual(forward.headers.request.set, { "THANOS-TENANT": ["payments"] });
+        assert.ok(!frontConfig.includes("component-test-password"), "no password in the front's config");
+    });
+
     it("pins images, sets probes, memory limits and a non-root security context on every container", () => {
         const spec = recorder.one(STATEFULSET, "prometheus-payments-statefulset").inputs.spec.template.spec;
         assert.equal(spec.securityContext.runAsNonRoot, true);
@@ -136,11 +158,12 @@ describe("KubernetesPrometheus", () => {
         assert.deepEqual(volumes.find((volume: any) => volume.name === "objstore"), { name: "objstore", secret: { secretName: mockAutoName("prometheus-payments-objstore") } });
     });
 
-    it("exposes web and gRPC on a ClusterIP service and a headless service for StoreAPI discovery", async () => {
+    it("exposes web, gRPC and the history front on a ClusterIP service and a headless service for StoreAPI discovery", async () => {
         const headless = recorder.one("kubernetes:core/v1:Service", "prometheus-payments-headless");
         assert.equal(headless.inputs.spec.clusterIP, "None");
-        assert.deepEqual(headless.inputs.spec.ports.map((port: any) => port.name), ["web", "grpc"]);
+        assert.deepEqual(headless.inputs.spec.ports.map((port: any) => port.name), ["web", "grpc", "history"]);
         assert.equal(await resolve(component.url), "http://prometheus-payments.prometheus.svc:9090");
+        assert.equal(await resolve(component.historyUrl), "http://prometheus-payments.prometheus.svc:9091");
         assert.equal(await resolve(component.storeApiEndpoint), "dnssrv+_grpc._tcp.prometheus-payments-headless.prometheus.svc.cluster.local");
     });
 });
@@ -174,6 +197,21 @@ describe("KubernetesThanos", () => {
     it("keeps query internal", () => {
         const service = recorder.one("kubernetes:core/v1:Service", "thanos-query");
         assert.equal(service.inputs.spec.type, "ClusterIP");
+    });
+
+    it("tenancy: a second Query over the same endpoints enforces the tenant label, serves HTTP only (gRPC on loopback); each Query is marked with its audience", () => {
+        const platform = recorder.one("kubernetes:apps/v1:Deployment", "thanos-query");
+        const tenants = recorder.one("kubernetes:apps/v1:Deployment", "thanos-query-tenants");
+        const argsOf = (deployment: any): string[] => deployment.inputs.spec.template.spec.containers[0].args;
+        const endpoints = (args: string[]) => args.filter((arg) => arg.startsWith("--endpoint="));
+        assert.deepEqual(endpoints(argsOf(tenants)), endpoints(argsOf(platform)));
+        for (const flag of ["--query.enforce-tenancy", "--query.tenant-label-name=tenant", "--query.tenant-header=THANOS-TENANT", "--grpc-address=127.0.0.1:10901"]) {
+            assert.ok(argsOf(tenants).includes(flag), flag);
+            assert.ok(!argsOf(platform).includes(flag), `the platform's Query has no ${flag}`);
+        }
+        assert.deepEqual(recorder.one("kubernetes:core/v1:Service", "thanos-query-tenants").inputs.spec.ports.map((port: any) => port.name), ["http"]);
+        assert.deepEqual([platform.inputs.metadata.labels["prometheus-paas.io/audience"], tenants.inputs.metadata.labels["prometheus-paas.io/audience"]], ["platform", "tenants"]);
+        assert.notDeepEqual(platform.inputs.spec.selector.matchLabels, tenants.inputs.spec.selector.matchLabels);
     });
 
     it("runs the compactor as a single-replica StatefulSet with the configured retention", () => {

@@ -16,13 +16,13 @@ describe("stacks under mocks", () => {
     });
 
     for (const stack of stackNames()) {
-        it(`${stack}: registers one Prometheus per Kubernetes instance plus Thanos store, query and compactor`, async () => {
+        it(`${stack}: registers one Prometheus per Kubernetes instance plus Thanos store, compactor, and the platform's and the tenants' Queries`, async () => {
             const config = readStackConfig(stack);
             const run = await runStack(stack);
             const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
             const expected = [...kubernetesInstances.map((instance) => `prometheus-${instance.name}`), "thanos-compactor", "thanos-store"].sort();
             assert.deepEqual(statefulSetNames(run), expected);
-            assert.equal(run.recorder.ofType("kubernetes:apps/v1:Deployment").length, 1);
+            assert.deepEqual(run.recorder.ofType("kubernetes:apps/v1:Deployment").map((deployment) => deployment.inputs.metadata.name).sort(), ["thanos-query", "thanos-query-tenants"]);
             const urls = await resolve(run.outputs.prometheusUrls as Record<string, string>);
             assert.deepEqual(Object.keys(urls).sort(), kubernetesInstances.map((instance) => instance.name).sort());
             assert.match(await resolve(run.outputs.thanosQueryUrl as string), /^http:\/\/thanos-query\.[a-z0-9-]+\.svc:9090$/);

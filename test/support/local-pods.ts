@@ -4,8 +4,8 @@
  * port, every image a /bin of busybox applets (the images' userland) plus the binaries the setup built at the
  * image's version. Only paths and ports are rewritten, in the arguments, commands and projected files alike: mount
  * paths become the volume directories, `/bin/X` the image's binary, `0.0.0.0:P` and `localhost:P` the pod's local
- * port for its container port P, and `dnssrv+` names of cluster Services the local pods the Service selects (what
- * cluster DNS answers). Deleting a pod runs the preStop hooks and the stop order of the kubelet.
+ * port for its container port P, `dnssrv+` names of cluster Services the local pods the Service selects (what
+ * cluster DNS answers), and `<service>.<namespace>.svc:<port>` one of them (what the Service's cluster IP does). Deleting a pod runs the preStop hooks and the stop order of the kubelet.
  */
 import * as fs from "fs";
 import * as net from "net";
@@ -59,13 +59,14 @@ interface PodSpec {
     volumes?: Volume[];
 }
 
-type ImageTool = "prometheus" | "promtool" | "thanos";
+type ImageTool = "prometheus" | "promtool" | "thanos" | "caddy";
 
 /** What each image has in /bin besides busybox: its entrypoint first, built by the setup at the image's version. */
 const imageTools: Record<string, readonly ImageTool[]> = {
     [versions.images.prometheus.repository]: ["prometheus", "promtool"],
     [versions.images.thanos.repository]: ["thanos"],
     [versions.images.busybox.repository]: [],
+    [versions.images.caddy.repository]: ["caddy"],
 };
 const checkedBinaries = new Map<string, Promise<string>>();
 
@@ -82,7 +83,9 @@ function imageToolBinary(image: string, tool: ImageTool): Promise<string> {
         checkedBinaries.set(key, (async () => {
             const binary = toolBinary(tool);
             const { stdout, stderr } = await runToCompletion(`${tool} --version`, binary, ["--version"], { timeoutMs: 30_000 });
-            if (!`${stdout}${stderr}`.includes(`version ${tag.replace(/^v/, "")} `)) {
+            // Prometheus and Thanos print `version 3.16.0 (...)`; Caddy prints `v2.11.9`.
+            const expected = tool === "caddy" ? `v${tag}` : `version ${tag.replace(/^v/, "")} `;
+            if (!`${stdout}${stderr}`.includes(expected)) {
                 throw new Error(`${binary} is not the version of the image ${image}: ${stdout}${stderr}`);
             }
             return binary;
@@ -210,7 +213,7 @@ export class LocalPod {
 
     /** Rewrites the container view (mount paths, listen and localhost ports) of a text into the local one. */
     remap(text: string): string {
-        const withPorts = text.replace(/\b(?:0\.0\.0\.0|localhost):(\d+)\b/g, (_, port) => `127.0.0.1:${this.localPort(Number(port))}`);
+        const withPorts = this.cluster.resolveServiceAddresses(text).replace(/\b(?:0\.0\.0\.0|localhost):(\d+)\b/g, (_, port) => `127.0.0.1:${this.localPort(Number(port))}`);
         return this.mounts.size === 0 ? withPorts : withPorts.replace(this.mountPattern, (mountPath) => this.mounts.get(mountPath)!);
     }
 
@@ -484,19 +487,38 @@ export class LocalCluster {
         const match = /^(.*?)dnssrv\+_([a-z0-9-]+)\._tcp\.([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local$/.exec(arg);
         if (match === null) throw new Error(`cluster name in ${arg} is of a form the local DNS does not answer (only dnssrv+_<port>._tcp.<service>.<namespace>.svc.cluster.local)`);
         const [, prefix, portName, serviceName, namespace] = match;
+        const selected = this.serviceEndpoints(serviceName, namespace, (port) => port.name === portName);
+        if (selected.length === 0) throw new Error(`no local pod behind Service ${namespace}/${serviceName}: schedule its workload first`);
+        return selected.map((address) => `${prefix}${address}`);
+    }
+
+    /**
+     * `<service>.<namespace>.svc:<port>` of a rendered Service becomes the first selected local pod's port (what the
+     * Service's cluster IP forwards to). Names of Services the stack did not render, or without a scheduled pod yet,
+     * stay as they are.
+     */
+    resolveServiceAddresses(text: string): string {
+        return text.replace(/\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc:(\d+)\b/g, (address, serviceName: string, namespace: string, port: string) => {
+            const rendered = this.manifests.some((manifest) => manifest.kind === "Service" && manifest.metadata.name === serviceName && (manifest.metadata.namespace ?? "default") === namespace);
+            if (!rendered) return address;
+            return this.serviceEndpoints(serviceName, namespace, (servicePort) => servicePort.port === Number(port))[0] ?? address;
+        });
+    }
+
+    /** 127.0.0.1:<local port> of every scheduled pod a Service selects, on the Service port `matches` picks. */
+    private serviceEndpoints(serviceName: string, namespace: string, matches: (port: { name?: string; port: number }) => boolean): string[] {
         const service = findManifest(this.manifests, "Service", serviceName, namespace);
-        const servicePort = (service.spec.ports ?? []).find((port: { name?: string }) => port.name === portName);
-        if (servicePort === undefined) throw new Error(`Service ${serviceName} has no port named ${portName}`);
+        const servicePort = (service.spec.ports ?? []).find(matches);
+        if (servicePort === undefined) throw new Error(`Service ${namespace}/${serviceName} has no such port (ports: ${JSON.stringify(service.spec.ports)})`);
         const selector: Record<string, string> = service.spec.selector ?? {};
         const selected = this.pods.filter((pod) => pod.namespace === namespace && Object.entries(selector).every(([key, value]) => pod.labels[key] === value));
-        if (selected.length === 0) throw new Error(`no local pod behind Service ${namespace}/${serviceName} (selector ${JSON.stringify(selector)}): schedule its workload first`);
         return selected.map((pod) => {
             const target = servicePort.targetPort ?? servicePort.port;
             const containerPort = typeof target === "number"
                 ? target
                 : pod.spec.containers.flatMap((container) => container.ports ?? []).find((port) => port.name === target)?.containerPort;
             if (containerPort === undefined) throw new Error(`${pod.name} has no container port named ${target} (Service ${serviceName})`);
-            return `${prefix}127.0.0.1:${pod.localPort(containerPort)}`;
+            return `127.0.0.1:${pod.localPort(containerPort)}`;
         });
     }
 

@@ -4,6 +4,8 @@ import { parseStackConfig } from "../../components/config/stack";
 import { skipAwaitAnnotation, skipAwaitTransform } from "../../components/kubernetes/workload";
 import { minimalRawConfig, readStackConfig, stackNames } from "../support/fixtures";
 
+const tenantQueryAddress = "thanos-query-tenants.prometheus.svc:9090";
+
 describe("the provider's await: kubernetes.skipAwait", () => {
     it("is off by default and in every stack of the repository, so real clusters wait for rollouts", () => {
         assert.equal(parseStackConfig(minimalRawConfig()).kubernetes.skipAwait, false);
@@ -11,9 +13,9 @@ describe("the provider's await: kubernetes.skipAwait", () => {
     });
 
     it("is off by default in the broker's settings (its instance stacks), and only a boolean is accepted", () => {
-        assert.equal(parseBrokerSettings({ environment: "e", region: "r" }).skipAwait, false);
-        assert.equal(parseBrokerSettings({ environment: "e", region: "r", skipAwait: true }).skipAwait, true);
-        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", skipAwait: "yes" }), /broker settings: skipAwait/);
+        assert.equal(parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress }).skipAwait, false);
+        assert.equal(parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, skipAwait: true }).skipAwait, true);
+        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, skipAwait: "yes" }), /broker settings: skipAwait/);
     });
 
     it("annotates Kubernetes objects, keeping their other annotations, and leaves other resources alone", async () => {
