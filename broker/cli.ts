@@ -53,7 +53,7 @@ export function program(): Command {
         .requiredOption("--backend <url>", "Pulumi backend of the instance stacks: file://DIR, s3://bucket?region=..., or any backend URL")
         .requiredOption("--target <target>", "where instance manifests go: render:DIR (a folder per instance) or kubernetes (kubeconfig or in-cluster)", parseTarget)
         .option("--work-dir <dir>", "the instance project dir holding each stack's config (default: DIR/workspace for file://DIR)")
-        .option("--settings <file>", "platform settings (YAML/JSON): environment, region, product, namespace, replicaLabel, alertmanagers, plans, thanosQueryUrl, poolNamespaces, poolPlans, skipAwait")
+        .option("--settings <file>", "platform settings (YAML/JSON): environment, region, product, namespace, replicaLabel, alertmanagers, plans, tenantQueryAddress, grafanaNamespace, poolNamespaces, poolPlans, skipAwait")
         .option("--objstore <file>", "objstore.yml of the shared Thanos bucket, mounted into each instance's sidecar")
         .option("--kubeconfig <file>", "kubeconfig for --target kubernetes (default: in-cluster or KUBECONFIG)")
         .option("--context <name>", "kubeconfig context for --target kubernetes")

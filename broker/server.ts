@@ -14,7 +14,9 @@ import { InstanceRecord, instanceFromRecord } from "../components/broker/record"
 import { BrokerSettings, poolNamespace } from "../components/broker/settings";
 import { ConfigError } from "../components/config/errors";
 import type { JobTarget, KubernetesApp } from "../components/config/types";
+import { instanceDatasourceNames } from "../components/grafana/datasources";
 import { prometheusWebPort } from "../components/prometheus/defaults";
+import { historyFrontDefaults } from "../components/thanos/defaults";
 import { webUsername } from "../components/prometheus/web-auth";
 import type { InstanceState, Provisioner } from "./provisioner";
 import { Body, bindAppRequest, bindJobRequest, createRequest, namespaceFromInternalHosts, updateRequest } from "./tsuru";
@@ -109,6 +111,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     app.get("/healthz", async () => ({ status: "ok", instances: store.names().length, busy: provisioner.busy }));
 
     const prometheusUrl = (name: string) => `http://prometheus-${name}.${settings.namespace}.svc:${prometheusWebPort}`;
+    /** The instance's history front: its tenant's data only, recent and past, with the same credentials. */
+    const historyUrl = (name: string) => `http://prometheus-${name}.${settings.namespace}.svc:${historyFrontDefaults.httpPort}`;
     /** What a bound app gets: Tsuru keeps service variables private to the app, so the password travels here. */
     const envVars = async (name: string) => {
         const { username, password } = await provisioner.credentials(name);
@@ -117,7 +121,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
             PROMETHEUS_USERNAME: username,
             PROMETHEUS_PASSWORD: password,
             PROMETHEUS_INSTANCE: name,
-            THANOS_QUERY_URL: settings.thanosQueryUrl,
+            PROMETHEUS_HISTORY_URL: historyUrl(name),
         });
     };
 
@@ -233,7 +237,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
                 { label: "Prometheus URL", value: prometheusUrl(name) },
                 // The password only goes to bound apps (PROMETHEUS_PASSWORD), never into info.
                 { label: "Prometheus user", value: webUsername(name) },
-                { label: "Thanos Query URL", value: settings.thanosQueryUrl ?? "-" },
+                { label: "History URL", value: historyUrl(name) },
+                { label: "Grafana datasources", value: settings.grafanaNamespace === undefined ? "-" : Object.values(instanceDatasourceNames(name, settings.environment)).join(", ") },
                 { label: "Plan", value: plan ? `${plan.name}: ${plan.description}` : record.plan },
                 { label: "Apps", value: list(record.apps) },
                 { label: "Jobs", value: list(record.jobs) },

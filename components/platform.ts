@@ -182,7 +182,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
     const brokerUrl = config.broker && new BrokerDeployment("broker", {
         broker: config.broker,
         namespace: config.broker.namespace ?? namespace,
-        settings: pulumi.all([thanos.queryUrl, thanos.tenantQueryAddress]).apply(([thanosQueryUrl, tenantQueryAddress]) => ({
+        settings: thanos.tenantQueryAddress.apply((tenantQueryAddress) => ({
             environment: config.environment,
             region: config.region,
             product: config.product,
@@ -190,7 +190,6 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             replicaLabel: config.thanos.replicaLabel,
             alertmanagers: config.alertmanagers,
             plans: planOverrides(config.plans),
-            thanosQueryUrl,
             tenantQueryAddress,
             grafanaNamespace: config.grafana.datasources ? config.grafana.namespace : undefined,
             poolNamespaces: config.broker!.poolNamespaces,

@@ -21,8 +21,6 @@ export const brokerSettingsSchema = strictObject({
     alertmanagers: alertmanagerUrls("alertmanagers").default([]),
     /** Plan catalog overrides, exactly as the stack's `plans` key. */
     plans: z.record(planOverrideSchema).default({}),
-    /** Thanos Query of the platform stack, shown by `tsuru service-instance-info`. */
-    thanosQueryUrl: z.string().url().optional(),
     /** host:port of the platform's tenants' Query, which each instance's history front forwards to. */
     tenantQueryAddress: z.string().regex(/^[a-z0-9.-]+:\d{1,5}$/, "must be host:port of the tenants' Thanos Query"),
     /** Grafana's datasource namespace: each instance's datasources go there (absent: the platform provisions none). */

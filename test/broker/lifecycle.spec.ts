@@ -15,7 +15,6 @@ const settings = {
     environment: "test",
     region: "us-east-1",
     namespace,
-    thanosQueryUrl: "http://thanos-query.prometheus.svc:9090",
     tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090",
     grafanaNamespace: "grafana",
     poolNamespaces: { pattern: "tsuru-{pool}", pools: { legacy: "default" } },
@@ -138,7 +137,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
                 PROMETHEUS_URL: `http://prometheus-shop.${namespace}.svc:9090`,
                 PROMETHEUS_USERNAME: "shop",
                 PROMETHEUS_INSTANCE: "shop",
-                THANOS_QUERY_URL: settings.thanosQueryUrl,
+                PROMETHEUS_HISTORY_URL: `http://prometheus-shop.${namespace}.svc:9091`,
             });
             assert.match(password, /^[A-Za-z0-9_-]{32}$/);
             shopPassword = password;
@@ -172,7 +171,25 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             await waitStatus(client, "shop", 204);
         });
 
-        it("info lists label/value strings: URLs, plan, apps, jobs, state, last error", async () => {
+        it("each instance's stack provisions its Grafana datasources (its Prometheus and its history front, its credentials in secureJsonData) in Grafana's namespace; the front forwards to the tenants' Query as shop", async () => {
+            const manifests = renderedManifests(dirs, "shop");
+            const secret = manifests.find((manifest) => manifest.kind === "Secret" && manifest.metadata.name === "grafana-datasource-tsuru-shop");
+            assert.ok(secret, "no datasource Secret rendered for the broker's instance");
+            assert.equal(secret.metadata.namespace, "grafana");
+            assert.equal((secret.metadata as any).labels.grafana_datasource, "1");
+            const file = yaml.load(Buffer.from(secret.data["tsuru-shop.yaml"], "base64").toString("utf8")) as { datasources: any[] };
+            assert.deepEqual(file.datasources.map((source) => [source.name, source.url, source.jsonData.prometheusType]), [
+                ["Prometheus shop (test)", `http://prometheus-shop.${namespace}.svc:9090`, "Prometheus"],
+                ["Prometheus shop history (test)", `http://prometheus-shop.${namespace}.svc:9091`, "Thanos"],
+            ]);
+            for (const source of file.datasources) assert.deepEqual([source.basicAuthUser, source.secureJsonData], ["shop", { basicAuthPassword: shopPassword }]);
+            const web = manifests.find((manifest) => manifest.kind === "Secret" && manifest.metadata.name === "prometheus-shop-web")!;
+            const front = JSON.parse(Buffer.from(web.data["history-front.json"], "base64").toString("utf8"));
+            const forward = front.apps.http.servers.history.routes.find((route: any) => route.handle[0].handler === "reverse_proxy").handle[0];
+            assert.deepEqual([forward.upstreams, forward.headers.request.set], [[{ dial: settings.tenantQueryAddress }], { "THANOS-TENANT": ["shop"] }]);
+        });
+
+        it("info lists label/value strings: URLs (Prometheus and its history), the Grafana datasources' names, plan, apps, jobs, state, last error", async () => {
             const info = await client.info("shop");
             assert.equal(info.status, 200);
             const entries = info.json as Record<string, unknown>[];
@@ -184,7 +201,8 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             assert.equal(value("Prometheus URL"), `http://prometheus-shop.${namespace}.svc:9090`);
             assert.equal(value("Prometheus user"), "shop");
             assert.ok(!info.text.includes(shopPassword), "info shows the password");
-            assert.equal(value("Thanos Query URL"), settings.thanosQueryUrl);
+            assert.equal(value("History URL"), `http://prometheus-shop.${namespace}.svc:9091`);
+            assert.equal(value("Grafana datasources"), "Prometheus shop (test), Prometheus shop history (test)");
             assert.match(String(value("Plan")), /^small: /);
             assert.equal(value("Apps"), "shop-web (tsuru-shop)");
             assert.equal(value("Jobs"), "-");

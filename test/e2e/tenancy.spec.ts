@@ -141,7 +141,7 @@ describe("e2e: tenancy of history (two tenants' sidecars and bucket blocks, stor
     });
 
     it("tenancy: shop's credentials with a forged THANOS-TENANT: blog header (any case) or a tenant parameter return nothing of blog", async () => {
-        for (const headers of [{ "THANOS-TENANT": "blog" }, { "thanos-tenant": "blog" }, { "X-Scope-OrgID": "blog", "X-Tenant": "blog" }]) {
+        for (const headers of [{ "THANOS-TENANT": "blog" }, { "thanos-tenant": "blog" }, { "X-Scope-OrgID": "blog", "X-Tenant": "blog" }] as Record<string, string>[]) {
             const result = await data<{ result: MatrixSeries[] }>(frontUrl("shop", `/api/v1/query_range?${rangeParams(metric)}`), asTenant("shop", headers));
             assert.deepEqual(tenantsOf(result.result), ["shop"], JSON.stringify(headers));
         }
