@@ -61,6 +61,16 @@ describe("platform with the broker (BrokerDeployment under mocks)", () => {
         assert.ok(!grants.rules.some((rule: any) => rule.resources.includes("secrets")), "cluster-wide secrets access");
     });
 
+    it("lets the instance stacks put their Grafana datasources (Secrets, nothing else) in Grafana's namespace, and tells the broker where the tenants' Query is", () => {
+        const role = recorder.one("kubernetes:rbac.authorization.k8s.io/v1:Role", "broker-grafana").inputs;
+        const grafanaNamespace = minimalConfig().grafana.namespace;
+        assert.equal(role.metadata.namespace, grafanaNamespace);
+        assert.deepEqual(role.rules.flatMap((rule: any) => rule.resources), ["secrets"]);
+        assert.equal(recorder.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "broker-grafana").inputs.roleRef.name, role.metadata.name);
+        const settings = JSON.parse(recorder.one("kubernetes:core/v1:ConfigMap", "broker-settings").inputs.data["settings.json"]);
+        assert.deepEqual([settings.tenantQueryAddress, settings.grafanaNamespace], ["thanos-query-tenants.prometheus.svc:9090", grafanaNamespace]);
+    });
+
     it("registers its address as the endpoint of its cluster and exposes the instances' sidecars to Thanos query", async () => {
         assert.equal(brokerUrl, "http://prometheus-broker.prometheus.svc:8080");
         const service = recorder.resources.find((resource) => resource.type.endsWith("TsuruService"))!;

@@ -65,7 +65,8 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
 
     before(async () => {
         controlPlane = await startControlPlane();
-        for (const name of [namespace, appNamespace]) await controlPlane.createNamespace(name);
+        // Grafana's namespace exists where Grafana runs: the instances' datasources go there.
+        for (const name of [namespace, appNamespace, "grafana"]) await controlPlane.createNamespace(name);
         units = new LoopbackUnits(controlPlane.admin);
         for (const unit of appUnits) await units.run(unit, "text/plain; version=0.0.4");
         broker = await startKubernetesBroker("broker", "s3-a.example.internal:9000");
@@ -79,7 +80,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         fs.rmSync(root, { recursive: true, force: true });
     });
 
-    it("create → 201; the run applies the instance's objects to the API server (server-side, skipAwait from the broker's settings), its shutdown flush included → 204", async () => {
+    it("create → 201; the run applies the instance's objects to the API server (server-side, skipAwait from the broker's settings), its shutdown flush and its Grafana datasources included → 204", async () => {
         const response = await client.create({ name: instance, team: "shop", plan: "small" });
         assert.equal(response.status, 201, response.text);
         await waitStatus(client, instance, 204);
@@ -89,7 +90,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         assert.deepEqual(created.map(describeObject).sort(), [
             `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.flush}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`, `Secret/${namespace}/${names.webAuth}`,
             `Service/${namespace}/${names.service}`, `Service/${namespace}/${names.headlessService}`,
-            `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`,
+            `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`, `Secret/grafana/grafana-datasource-tsuru-${instance}`,
         ].sort());
         for (const object of created) {
             const live = await liveObject(object);
