@@ -18,6 +18,7 @@ import { webUsername } from "./prometheus/web-auth";
 import { kubernetesStoreApiEndpoint, prometheusPodLabels } from "./prometheus/kubernetes-spec";
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
+import { ecsTenantQueryAddress } from "./thanos/ecs-spec";
 import { KubernetesThanos } from "./thanos/kubernetes";
 import { tenantQueryAddress } from "./thanos/kubernetes-spec";
 import { workloadLabels } from "./kubernetes/workload";
@@ -44,6 +45,8 @@ export interface EcsPlatform {
     readonly queryLoadBalancerDnsName?: pulumi.Output<string>;
     /** Cloud Map URL of each ECS instance's Prometheus (inside the VPC). */
     readonly prometheusUrls: Record<string, string>;
+    /** Cloud Map URL of each ECS instance's history front. */
+    readonly historyUrls: Record<string, string>;
     /** `aws ecs run-task` per instance that copies changed configuration onto EFS (run after `pulumi up`). */
     readonly configUpdateCommands: Record<string, pulumi.Output<string>>;
 }
@@ -61,7 +64,7 @@ export function buildPlatform(config: StackConfig): Platform {
     const passwords = Object.fromEntries(config.instances.map((instance) => [instance.name, instancePassword(config, instance)]));
     const ecs = buildEcs(config, bucket, passwords, awsProvider);
     const servicePassword = config.tsuru !== undefined || config.broker !== undefined ? brokerPassword(config) : undefined;
-    const kubernetes = buildKubernetes(config, bucket, passwords, ecs?.thanosQueryUrl, servicePassword);
+    const kubernetes = buildKubernetes(config, bucket, passwords, ecs, servicePassword);
     return {
         bucket,
         prometheusUrls: { ...kubernetes?.prometheusUrls },
@@ -127,6 +130,8 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, passwords: Record<s
             ? [{ jobName: yace.jobName, host: yace.host, port: yace.port, securityGroupId: yace.securityGroupId }]
             : [],
         password: passwords[instance.name],
+        tenantQueryAddress: ecsTenantQueryAddress(context.namespaceName),
+        grafanaCidrs: config.ecs!.queryAllowedCidrs,
     }, opts));
     const thanos = instances.length === 0 ? undefined : new EcsThanos("ecs-thanos", {
         ecs: context,
@@ -140,11 +145,12 @@ function buildEcs(config: StackConfig, bucket: ThanosBucket, passwords: Record<s
         thanosQueryUrl: thanos?.queryUrl,
         queryLoadBalancerDnsName: thanos?.queryLoadBalancerDnsName,
         prometheusUrls: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].url])),
+        historyUrls: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].historyUrl])),
         configUpdateCommands: Object.fromEntries(ecsInstances.map((instance, index) => [instance.name, instances[index].configUpdateCommand])),
     };
 }
 
-function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: Record<string, pulumi.Output<string>>, ecsThanosQueryUrl?: pulumi.Output<string>, servicePassword?: pulumi.Output<string>) {
+function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: Record<string, pulumi.Output<string>>, ecs?: EcsPlatform, servicePassword?: pulumi.Output<string>) {
     const kubernetesInstances = config.instances.filter((instance) => instance.platform === "kubernetes");
     if (kubernetesInstances.length === 0 && config.broker === undefined) {
         return undefined;
@@ -207,13 +213,15 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             namespace: config.grafana.namespace,
             datasources: {
                 thanos: thanos.queryUrl.apply((url) => [{ name: `Thanos (${config.environment})`, url, flavor: "Thanos" as const, isDefault: true }]),
-                // Reached over VPC peering through the internal load balancer.
-                ...(ecsThanosQueryUrl ? { "thanos-ecs": ecsThanosQueryUrl.apply((url) => [{ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const }]) } : {}),
-                ...Object.fromEntries(kubernetesInstances.map((instance, index) => [
-                    `prometheus-${instance.name}`,
-                    pulumi.all([instances[index].url, instances[index].historyUrl, passwords[instance.name]]).apply(([prometheusUrl, historyUrl, password]) =>
-                        instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password } })),
-                ])),
+                // Reached over VPC peering: Query through the internal load balancer, the instances by Cloud Map names.
+                ...(ecs?.thanosQueryUrl ? { "thanos-ecs": ecs.thanosQueryUrl.apply((url) => [{ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const }]) } : {}),
+                ...Object.fromEntries(config.instances.map((instance) => {
+                    const urls = instance.platform === "kubernetes"
+                        ? { prometheusUrl: prometheusUrls[instance.name], historyUrl: instances[kubernetesInstances.indexOf(instance)].historyUrl }
+                        : { prometheusUrl: ecs!.prometheusUrls[instance.name], historyUrl: ecs!.historyUrls[instance.name] };
+                    return [`prometheus-${instance.name}`, pulumi.all([urls.prometheusUrl, urls.historyUrl, passwords[instance.name]]).apply(([prometheusUrl, historyUrl, password]) =>
+                        instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password } }))];
+                })),
             },
         }, opts);
     }

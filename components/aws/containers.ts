@@ -26,6 +26,8 @@ export interface ContainerDefinition {
     logConfiguration: { logDriver: "awslogs"; options: Record<string, string> };
     readonlyRootFilesystem?: boolean;
     stopTimeout?: number;
+    /** ECS restarts the container in place when it exits (the task keeps running). */
+    restartPolicy?: { enabled: boolean };
 }
 
 /** Fully qualified Cloud Map name of a service. */

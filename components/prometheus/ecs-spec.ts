@@ -7,7 +7,7 @@ import { awsLogs, configSyncContainer, configSyncSize, ContainerDefinition, ecsP
 import type { EcsInstanceConfig } from "../config/types";
 import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
-import { thanosDefaults } from "../thanos/defaults";
+import { historyFrontDefaults, thanosDefaults } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { initStepResources, prometheusDefaults } from "./defaults";
 import {
@@ -49,9 +49,9 @@ export function ecsWebClientAuth(instance: Pick<EcsInstanceConfig, "name">): Web
 }
 
 /** The JSON keys of an instance's web auth secret in Secrets Manager. */
-export const webAuthSecretKeys = { webConfig: "webConfig", password: "password" } as const;
+export const webAuthSecretKeys = { webConfig: "webConfig", password: "password", historyFront: "historyFront" } as const;
 /** The task secrets config-render writes into the web auth files. */
-const webAuthEnv = { webConfig: "PROMETHEUS_WEB_CONFIG", password: "PROMETHEUS_PASSWORD" } as const;
+const webAuthEnv = { webConfig: "PROMETHEUS_WEB_CONFIG", password: "PROMETHEUS_PASSWORD", historyFront: "PROMETHEUS_HISTORY_FRONT" } as const;
 
 /** The instance's web auth secret, as it reaches a replica task: one version of it, so both keys always match. */
 export interface WebAuthSecretVersion {
@@ -72,8 +72,9 @@ function writeWebAuthFiles(instance: EcsInstanceConfig): string {
     return [
         `printf '%s' "$${webAuthEnv.webConfig}" > ${shellQuote(webFiles.webConfig)}`,
         `printf '%s' "$${webAuthEnv.password}" > ${shellQuote(webFiles.password)}`,
+        `printf '%s' "$${webAuthEnv.historyFront}" > ${shellQuote(webFiles.historyFront)}`,
         `printf '%s' ${shellQuote(renderClientConfig(ecsWebClientAuth(instance)))} > ${shellQuote(webFiles.client)}`,
-        `chmod 0400 ${shellQuote(webFiles.webConfig)} ${shellQuote(webFiles.password)}`,
+        `chmod 0400 ${shellQuote(webFiles.webConfig)} ${shellQuote(webFiles.password)} ${shellQuote(webFiles.historyFront)}`,
     ].join("; ");
 }
 
@@ -116,8 +117,8 @@ export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
     });
 }
 
-/** A replica task holds config-sync, config-render, Prometheus and the sidecar, then one discovery per cluster. */
-export const maxDiscoveredClusters = maxContainersPerTask - 4;
+/** A replica task holds config-sync, config-render, Prometheus, the sidecar and the history front, then one discovery per cluster. */
+export const maxDiscoveredClusters = maxContainersPerTask - 5;
 
 /** ECS clusters the instance discovers tasks in: its apps' clusters. */
 export function discoveredClusters(instance: EcsInstanceConfig): string[] {
@@ -130,7 +131,7 @@ export function scrapeSecrets(instance: EcsInstanceConfig): { name: string; valu
 }
 
 /** The containers of a replica task, by name. */
-const containerNames = { sync: "config-sync", render: "config-render", prometheus: "prometheus", sidecar: "thanos-sidecar" } as const;
+const containerNames = { sync: "config-sync", render: "config-render", prometheus: "prometheus", sidecar: "thanos-sidecar", history: "history" } as const;
 const discoveryContainerName = (cluster: string) => `ecs-discovery-${cluster}`;
 /** One prometheus-ecs-discovery: a small Go process polling the ECS API once a minute. */
 const discoverySize = { cpu: 16, memory: 64 } as const;
@@ -145,6 +146,7 @@ export function prometheusTaskDemand(instance: EcsInstanceConfig): TaskDemand {
         { name: containerNames.render, ...ecsResources(initStepResources) },
         { name: containerNames.prometheus, ...ecsResources(prometheusDefaults(instance.plan, "disk")) },
         { name: containerNames.sidecar, ...ecsResources(thanosDefaults.sidecar) },
+        { name: containerNames.history, ...ecsResources(historyFrontDefaults) },
         ...discoveredClusters(instance).map((cluster) => ({ name: discoveryContainerName(cluster), ...discoverySize })),
     ]);
 }
@@ -184,7 +186,7 @@ export interface PrometheusContainersInput extends InstanceConfigLocation {
 /**
  * The containers of one Prometheus replica task, in start order:
  * config-sync (S3 -> EFS) -> config-render ($(VAR) substitution onto task storage, ownership) -> prometheus,
- * thanos-sidecar and one ECS discovery per cluster.
+ * thanos-sidecar, the tenant's history front and one ECS discovery per cluster.
  */
 export function prometheusContainers(input: PrometheusContainersInput): ContainerDefinition[] {
     const { instance } = input;
@@ -262,6 +264,23 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         readonlyRootFilesystem: true,
         logConfiguration: logs(containerNames.sidecar),
     };
+    // The tenant's history (components/thanos/tenancy.ts): not essential, so a crash never stops the task (and its
+    // head); ECS restarts it in place. A new password is a new task definition, so its config never changes underneath.
+    const history: ContainerDefinition = {
+        name: containerNames.history,
+        image: image("caddy"),
+        essential: false,
+        restartPolicy: { enabled: true },
+        user: nobody.user,
+        command: ["caddy", "run", "--config", webFiles.historyFront],
+        ...ecsResources(historyFrontDefaults),
+        portMappings: [{ containerPort: historyFrontDefaults.httpPort, protocol: "tcp", name: "history" }],
+        dependsOn: [rendered],
+        ...ecsProcess(historyFrontDefaults),
+        mountPoints: [{ sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: true }],
+        readonlyRootFilesystem: true,
+        logConfiguration: logs(containerNames.history),
+    };
     const discovery = clusters.map((cluster): ContainerDefinition => ({
         name: discoveryContainerName(cluster),
         image: image("ecsDiscovery"),
@@ -276,7 +295,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         readonlyRootFilesystem: true,
         logConfiguration: logs(discoveryContainerName(cluster)),
     }));
-    return [sync, render, prometheusContainer, sidecarContainer, ...discovery];
+    return [sync, render, prometheusContainer, sidecarContainer, history, ...discovery];
 }
 
 /** The config update task's startedBy: `config-` and the start of the SHA-256 of the published files (name and content). */

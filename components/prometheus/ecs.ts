@@ -19,7 +19,8 @@ import { efsVolume } from "../aws/efs";
 import { configReadStatements, ecsDiscoveryStatements, efsClientStatements } from "../aws/iam";
 import type { EcsInstanceConfig } from "../config/types";
 import { thanosBucketStatements } from "../thanos/iam";
-import { thanosPorts } from "../thanos/defaults";
+import { historyFrontDefaults, thanosPorts } from "../thanos/defaults";
+import { renderHistoryFront } from "../thanos/tenancy";
 import {
     configUpdateContainers,
     configUpdateStartedBy,
@@ -34,7 +35,7 @@ import {
 } from "./ecs-spec";
 import { prometheusWebPort } from "./defaults";
 import type { ExternalLabelContext } from "./render";
-import { renderInstanceWebConfig } from "./web-auth";
+import { renderInstanceWebConfig, stablePasswordHash } from "./web-auth";
 
 /** An exporter the instance scrapes; the instance admits itself to the exporter's security group. */
 export interface EcsExporterTarget extends EcsExporter {
@@ -60,6 +61,10 @@ export interface EcsPrometheusArgs {
     readonly exporters: readonly EcsExporterTarget[];
     /** The instance's password (its user is the instance's name): every endpoint of its Prometheus asks for it. */
     readonly password: pulumi.Input<string>;
+    /** host:port of the tenants' Query (Cloud Map), which the instance's history front forwards to. */
+    readonly tenantQueryAddress: string;
+    /** Where Grafana runs (VPC peering): admitted to the instance's Prometheus and history front, for its datasources. */
+    readonly grafanaCidrs: readonly string[];
 }
 
 /**
@@ -72,6 +77,8 @@ export class EcsPrometheus extends pulumi.ComponentResource {
     /** StoreAPI endpoint of the sidecars for Thanos query (`dns+` resolves every replica). */
     readonly storeApiEndpoint: string;
     readonly url: string;
+    /** The instance's history front: its tenant's data through the tenants' Query, with the instance's credentials. */
+    readonly historyUrl: string;
     readonly securityGroupId: pulumi.Output<string>;
     /** Run after `pulumi up` changed the configuration: copies it onto EFS; the reloader then reloads Prometheus. */
     readonly configUpdateCommand: pulumi.Output<string>;
@@ -89,6 +96,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         this.host = cloudMapHost(baseName, ecs.namespaceName);
         this.storeApiEndpoint = `dns+${this.host}:${thanosPorts.grpc}`;
         this.url = `http://${this.host}:${prometheusWebPort}`;
+        this.historyUrl = `http://${this.host}:${historyFrontDefaults.httpPort}`;
 
         const rendered = renderEcsInstanceFiles({ instance, labels: args.labels, alertmanagers: args.alertmanagers, exporters: args.exporters });
         const published: Record<string, pulumi.Input<string>> = {
@@ -107,6 +115,13 @@ export class EcsPrometheus extends pulumi.ComponentResource {
 
         const group = securityGroup(`${name}-tasks`, `Prometheus ${instance.name}: StoreAPI to Thanos query only`, ecs, child);
         const nfs = allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: `NFS from prometheus ${instance.name}` }, child);
+        args.grafanaCidrs.forEach((cidr, index) => {
+            for (const [port, what] of [[prometheusWebPort, "Prometheus"], [historyFrontDefaults.httpPort, "history front"]] as const) {
+                new aws.vpc.SecurityGroupIngressRule(`${name}-grafana-${port}-${index}`, {
+                    securityGroupId: group.id, cidrIpv4: cidr, ipProtocol: "tcp", fromPort: port, toPort: port, description: `${what} of ${instance.name} from Grafana (${cidr})`,
+                }, child);
+            }
+        });
         for (const exporter of args.exporters) {
             allowFromGroup(`${name}-scrapes-${exporter.jobName}`, { securityGroupId: exporter.securityGroupId, from: group.id, port: exporter.port, description: `scrape from prometheus ${instance.name}` }, child);
         }
@@ -133,6 +148,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
             secretString: password.apply((value) => JSON.stringify({
                 [webAuthSecretKeys.webConfig]: renderInstanceWebConfig({ username, password: value }),
                 [webAuthSecretKeys.password]: value,
+                [webAuthSecretKeys.historyFront]: renderHistoryFront({ tenant: instance.name, username, passwordHash: stablePasswordHash({ username, password: value }), upstream: args.tenantQueryAddress }),
             })),
         }, child);
 
@@ -180,6 +196,6 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         // how the pipeline knows which instances to update after an `up`.
         const startedBy = pulumi.all(published).apply((files) => configUpdateStartedBy(files));
         this.configUpdateCommand = runTaskCommand(ecs, update.arn, group.id, startedBy);
-        this.registerOutputs({ host: this.host, url: this.url, storeApiEndpoint: this.storeApiEndpoint, configUpdateCommand: this.configUpdateCommand });
+        this.registerOutputs({ host: this.host, url: this.url, historyUrl: this.historyUrl, storeApiEndpoint: this.storeApiEndpoint, configUpdateCommand: this.configUpdateCommand });
     }
 }

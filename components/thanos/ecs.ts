@@ -14,7 +14,7 @@ import {
 import { assertCompactorSingleton } from "../config/schema";
 import type { ThanosConfig } from "../config/types";
 import { queryHttpPort, thanosPorts } from "./defaults";
-import { dataVolume, ecsQueryEndpoints, thanosTaskContainers } from "./ecs-spec";
+import { dataVolume, ecsQueryEndpoints, tenantsQueryService, thanosTaskContainers } from "./ecs-spec";
 import { thanosBucketStatements } from "./iam";
 
 /** Port of the internal load balancer's listener in front of Thanos query: plain HTTP's, so queryUrl names none. */
@@ -29,13 +29,19 @@ export interface EcsThanosArgs {
     readonly objstoreConfig: pulumi.Input<string>;
     /** The Thanos bucket, for the task roles. */
     readonly bucket: { readonly arn: pulumi.Input<string>; readonly kmsKeyArn?: string };
-    /** Every instance's sidecars: their StoreAPI endpoint and the security group query must be admitted to. */
+    /**
+     * Every instance's sidecars: their StoreAPI endpoint and the security group of their tasks, which both Queries
+     * must be admitted to and whose history front may reach the tenants' Query.
+     */
     readonly sidecars: readonly { readonly storeApiEndpoint: string; readonly securityGroupId: pulumi.Input<string> }[];
     /** CIDRs allowed to reach query's internal load balancer (Grafana over VPC peering). */
     readonly queryAllowedCidrs: readonly string[];
 }
 
-/** Thanos store gateway, query (internal load balancer) and the singleton compactor on ECS Fargate. */
+/**
+ * Thanos store gateway, the platform's query (internal load balancer), the tenants' query (Cloud Map, for the
+ * instances' history fronts only) and the singleton compactor on ECS Fargate.
+ */
 export class EcsThanos extends pulumi.ComponentResource {
     /** Grafana's datasource URL: the internal load balancer in front of query. */
     readonly queryUrl: pulumi.Output<string>;
@@ -55,20 +61,26 @@ export class EcsThanos extends pulumi.ComponentResource {
         const logs = {
             store: logGroup(`${name}-store-logs`, `/paas/${ecs.environment}/thanos/store`, ecs, child),
             query: logGroup(`${name}-query-logs`, `/paas/${ecs.environment}/thanos/query`, ecs, child),
+            queryTenants: logGroup(`${name}-query-tenants-logs`, `/paas/${ecs.environment}/thanos/query-tenants`, ecs, child),
             compactor: logGroup(`${name}-compactor-logs`, `/paas/${ecs.environment}/thanos/compactor`, ecs, child),
         };
-        const containers = pulumi.all([args.objstoreConfig, logs.store.name, logs.query.name, logs.compactor.name]).apply(([objstoreConfig, store, query, compactor]) =>
-            thanosTaskContainers({ thanos, objstoreConfig, queryEndpoints, region: ecs.region, logGroups: { store, query, compactor } }));
+        const containers = pulumi.all([args.objstoreConfig, logs.store.name, logs.query.name, logs.queryTenants.name, logs.compactor.name]).apply(([objstoreConfig, store, query, queryTenants, compactor]) =>
+            thanosTaskContainers({ thanos, objstoreConfig, queryEndpoints, region: ecs.region, logGroups: { store, query, queryTenants, compactor } }));
 
         const groups = {
             store: securityGroup(`${name}-store`, "Thanos store: StoreAPI to query only", ecs, child),
             query: securityGroup(`${name}-query`, "Thanos query: HTTP from its load balancer only", ecs, child),
             loadBalancer: securityGroup(`${name}-query-lb`, "Thanos query load balancer: the allowed CIDRs only", ecs, child),
+            queryTenants: securityGroup(`${name}-query-tenants`, "Thanos tenants' query: HTTP from the instances' history fronts only", ecs, child),
             compactor: securityGroup(`${name}-compactor`, "Thanos compactor: no ingress", ecs, child),
         };
         allowFromGroup(`${name}-store-from-query`, { securityGroupId: groups.store.id, from: groups.query.id, port: thanosPorts.grpc, description: "StoreAPI from Thanos query" }, child);
+        allowFromGroup(`${name}-store-from-query-tenants`, { securityGroupId: groups.store.id, from: groups.queryTenants.id, port: thanosPorts.grpc, description: "StoreAPI from the tenants' Thanos query" }, child);
         args.sidecars.forEach((sidecar, index) => {
             allowFromGroup(`${name}-sidecar-${index}-from-query`, { securityGroupId: sidecar.securityGroupId, from: groups.query.id, port: thanosPorts.grpc, description: "StoreAPI from Thanos query" }, child);
+            allowFromGroup(`${name}-sidecar-${index}-from-query-tenants`, { securityGroupId: sidecar.securityGroupId, from: groups.queryTenants.id, port: thanosPorts.grpc, description: "StoreAPI from the tenants' Thanos query" }, child);
+            // The instance's history front (in the sidecar's task) forwards its tenant's queries.
+            allowFromGroup(`${name}-query-tenants-from-instance-${index}`, { securityGroupId: groups.queryTenants.id, from: sidecar.securityGroupId, port: queryHttpPort, description: "HTTP from an instance's history front" }, child);
         });
         allowFromGroup(`${name}-query-from-lb`, { securityGroupId: groups.query.id, from: groups.loadBalancer.id, port: queryHttpPort, description: "HTTP from the query load balancer" }, child);
         args.queryAllowedCidrs.forEach((cidr, index) => {
@@ -89,10 +101,16 @@ export class EcsThanos extends pulumi.ComponentResource {
             // Parked (0 replicas, e.g. the compactor runs on the other platform): no role that could delete blocks.
             compactor: thanos.compactor.replicas > 0 ? taskRole(`${name}-compactor`, ecs, bucketAccess("compactor"), child) : undefined,
         };
-        const taskContainers = { store: containers.apply((all) => all.store), query: containers.apply((all) => all.query), compactor: containers.apply((all) => all.compactor) };
+        const taskContainers = {
+            store: containers.apply((all) => all.store),
+            query: containers.apply((all) => all.query),
+            queryTenants: containers.apply((all) => all.queryTenants),
+            compactor: containers.apply((all) => all.compactor),
+        };
         const executionRoles = {
             store: executionRole(`${name}-store`, ecs, { logGroupArns: [logs.store.arn], containers: taskContainers.store }, child),
             query: executionRole(`${name}-query`, ecs, { logGroupArns: [logs.query.arn], containers: taskContainers.query }, child),
+            queryTenants: executionRole(`${name}-query-tenants`, ecs, { logGroupArns: [logs.queryTenants.arn], containers: taskContainers.queryTenants }, child),
             compactor: executionRole(`${name}-compactor`, ecs, { logGroupArns: [logs.compactor.arn], containers: taskContainers.compactor }, child),
         };
 
@@ -155,6 +173,24 @@ export class EcsThanos extends pulumi.ComponentResource {
             maximumPercent: 200,
             loadBalancers: [{ targetGroupArn: targetGroup.arn, containerName: "thanos-query", containerPort: queryHttpPort }],
         }, { ...child, dependsOn: [listener] });
+
+        // The tenants' Query: enforces the tenant label, reached by the instances' history fronts by its Cloud Map name.
+        const queryTenantsTask = fargateTaskDefinition(`${name}-query-tenants`, {
+            family: family("query-tenants"),
+            containers: taskContainers.queryTenants,
+            executionRoleArn: executionRoles.queryTenants.arn,
+        }, child);
+        const queryTenantsRegistry = cloudMapService(`${name}-query-tenants`, tenantsQueryService, ecs, child);
+        fargateService(`${name}-query-tenants`, ecs, {
+            serviceName: tenantsQueryService,
+            taskDefinitionArn: queryTenantsTask.arn,
+            desiredCount: thanos.query.replicas,
+            securityGroupIds: [groups.queryTenants.id],
+            capacityProvider: ecs.capacity.statelessProvider,
+            minimumHealthyPercent: 100,
+            maximumPercent: 200,
+            registryArn: queryTenantsRegistry.arn,
+        }, child);
 
         // Compactor: at most one task, and a deployment that stops the old task before starting the new one.
         const compactorTask = fargateTaskDefinition(`${name}-compactor`, {

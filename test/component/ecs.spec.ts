@@ -97,17 +97,19 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         const task = run.recorder.one(TASK, "ecs-prometheus-billing-0");
         assert.deepEqual(container(task, "thanos-sidecar").secrets, [{ name: "SCRAPE_PASSWORD_BILLING_API", valueFrom: `${billingSecretArn}:password::` }]);
         const webAuthArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prometheus-test-billing-web-auth-mock-AbCdEf";
-        assert.deepEqual(container(task, "config-render").secrets.map((secret: { valueFrom: string }) => secret.valueFrom.split("::")[0]), [`${billingSecretArn}:password`, `${webAuthArn}:webConfig`, `${webAuthArn}:password`]);
+        assert.deepEqual(container(task, "config-render").secrets.map((secret: { valueFrom: string }) => secret.valueFrom.split("::")[0]), [`${billingSecretArn}:password`, `${webAuthArn}:webConfig`, `${webAuthArn}:password`, `${webAuthArn}:historyFront`]);
         assert.deepEqual(grants(policyOf(run, "ecs-prometheus-billing-execution-role"))["secretsmanager:GetSecretValue"], [billingSecretArn, webAuthArn]);
         assert.ok(!JSON.stringify(task.inputs).includes("mock-password-"), "no password in the task definition");
     });
 
-    it("keeps the web config and the password in one Secrets Manager secret version, as a secret input", () => {
+    it("keeps the web config, the password and the history front's config in one Secrets Manager secret version, as a secret input", () => {
         const version = run.recorder.one("aws:secretsmanager/secretVersion:SecretVersion", "ecs-prometheus-billing-web-auth");
         assert.ok(isSecret(version.inputs.secretString), "secretString is a secret");
         const value = JSON.parse(unsecret(version.inputs.secretString));
-        assert.deepEqual(Object.keys(value), ["webConfig", "password"]);
+        assert.deepEqual(Object.keys(value), ["webConfig", "password", "historyFront"]);
         assert.match(value.webConfig, /^basic_auth_users:\n {2}billing: \$2b\$10\$/);
+        const forward = JSON.parse(value.historyFront).apps.http.servers.history.routes.find((route: any) => route.handle[0].handler === "reverse_proxy").handle[0];
+        assert.deepEqual([forward.upstreams, forward.headers.request.set], [[{ dial: "thanos-query-tenants.prometheus-test.internal:9090" }], { "THANOS-TENANT": ["billing"] }]);
     });
 
     it("publishes prometheus.yml, rules and objstore.yml under the instance's prefix of the config bucket", () => {
@@ -133,7 +135,7 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         // Task roles: billing, its config update, store, yace (query has none, the parked compactor neither); execution roles: billing, store, query, compactor, yace.
         assert.deepEqual(policies.map((policy) => policy.name).sort(), [
             "ecs-prometheus-billing-config-update-task-role", "ecs-prometheus-billing-execution-role", "ecs-prometheus-billing-task-role",
-            "ecs-thanos-compactor-execution-role", "ecs-thanos-query-execution-role",
+            "ecs-thanos-compactor-execution-role", "ecs-thanos-query-execution-role", "ecs-thanos-query-tenants-execution-role",
             "ecs-thanos-store-execution-role", "ecs-thanos-store-task-role", "yace-execution-role", "yace-task-role",
         ]);
         for (const policy of policies) {
@@ -182,11 +184,25 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         assert.equal(loadBalancer.inputs.internal, true);
         const cidrRules = run.recorder.ofType(INGRESS).filter((rule) => rule.inputs.cidrIpv4 !== undefined);
         assert.deepEqual(cidrRules.map((rule) => [rule.inputs.securityGroupId, rule.inputs.cidrIpv4, rule.inputs.fromPort]),
-            [["ecs-thanos-query-lb-id", "10.60.0.0/16", 80], ["ecs-thanos-query-lb-id", "10.61.4.0/24", 80]]);
+            [["ecs-thanos-query-lb-id", "10.60.0.0/16", 80], ["ecs-thanos-query-lb-id", "10.61.4.0/24", 80],
+                ...["10.60.0.0/16", "10.61.4.0/24"].flatMap((cidr) => [9090, 9091].map((port) => ["ecs-prometheus-billing-tasks-id", cidr, port]))]);
         const queryIngress = run.recorder.ofType(INGRESS).filter((rule) => rule.inputs.securityGroupId === "ecs-thanos-query-id");
         assert.deepEqual(queryIngress.map((rule) => [rule.inputs.referencedSecurityGroupId, rule.inputs.fromPort]), [["ecs-thanos-query-lb-id", 9090]]);
         const sidecarIngress = run.recorder.ofType(INGRESS).filter((rule) => rule.inputs.securityGroupId === "ecs-prometheus-billing-tasks-id");
-        assert.deepEqual(sidecarIngress.map((rule) => [rule.inputs.referencedSecurityGroupId, rule.inputs.fromPort]), [["ecs-thanos-query-id", 10901]]);
+        assert.deepEqual(sidecarIngress.filter((rule) => rule.inputs.cidrIpv4 === undefined).map((rule) => [rule.inputs.referencedSecurityGroupId, rule.inputs.fromPort]),
+            [["ecs-thanos-query-id", 10901], ["ecs-thanos-query-tenants-id", 10901]]);
+    });
+
+    it("tenancy: the tenants' Query enforces the tenant, registered in Cloud Map, reachable only from the instances' tasks (their history fronts), no load balancer", () => {
+        const command: string[] = container(run.recorder.one(TASK, "ecs-thanos-query-tenants"), "thanos-query-tenants").command;
+        for (const flag of ["--query.enforce-tenancy", "--query.tenant-label-name=tenant", "--grpc-address=localhost:10901"]) assert.ok(command.includes(flag), flag);
+        const ingress = run.recorder.ofType(INGRESS).filter((rule) => rule.inputs.securityGroupId === "ecs-thanos-query-tenants-id");
+        assert.deepEqual(ingress.map((rule) => [rule.inputs.referencedSecurityGroupId, rule.inputs.cidrIpv4, rule.inputs.fromPort]), [["ecs-prometheus-billing-tasks-id", undefined, 9090]]);
+        const service = run.recorder.one("aws:ecs/service:Service", "ecs-thanos-query-tenants");
+        assert.equal(service.inputs.loadBalancers, undefined);
+        assert.ok(service.inputs.serviceRegistries.registryArn);
+        const history = container(run.recorder.one(TASK, "ecs-prometheus-billing-0"), "history");
+        assert.deepEqual([history.essential, history.restartPolicy, history.portMappings], [false, { enabled: true }, [{ containerPort: 9091, protocol: "tcp", name: "history" }]]);
     });
 
     it("lets query find the sidecars and the store through Cloud Map names, deduplicating replicas", async () => {
@@ -195,7 +211,7 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
             ["--endpoint=dns+thanos-store.prometheus-test.internal:10901", "--endpoint=dns+prometheus-billing.prometheus-test.internal:10901"]);
         assert.ok(command.includes("--query.replica-label=prometheus_replica"));
         const cloudMap = run.recorder.ofType("aws:servicediscovery/service:Service");
-        assert.deepEqual(cloudMap.map((service) => service.inputs.name).sort(), ["prometheus-billing", "thanos-store", "yace"]);
+        assert.deepEqual(cloudMap.map((service) => service.inputs.name).sort(), ["prometheus-billing", "thanos-query-tenants", "thanos-store", "yace"]);
         assert.ok(cloudMap.every((service) => service.inputs.dnsConfig.namespaceId === "ecs-namespace-id"));
         assert.equal(run.recorder.one("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace", "ecs-namespace").inputs.name, "prometheus-test.internal");
         const registered = run.recorder.ofType(SERVICE).filter((service) => service.inputs.serviceRegistries?.registryArn === "arn:aws:mock:::ecs-prometheus-billing-discovery");

@@ -205,7 +205,7 @@ describe("KubernetesThanos", () => {
         const argsOf = (deployment: any): string[] => deployment.inputs.spec.template.spec.containers[0].args;
         const endpoints = (args: string[]) => args.filter((arg) => arg.startsWith("--endpoint="));
         assert.deepEqual(endpoints(argsOf(tenants)), endpoints(argsOf(platform)));
-        for (const flag of ["--query.enforce-tenancy", "--query.tenant-label-name=tenant", "--query.tenant-header=THANOS-TENANT", "--grpc-address=127.0.0.1:10901"]) {
+        for (const flag of ["--query.enforce-tenancy", "--query.tenant-label-name=tenant", "--query.tenant-header=THANOS-TENANT", "--grpc-address=localhost:10901"]) {
             assert.ok(argsOf(tenants).includes(flag), flag);
             assert.ok(!argsOf(platform).includes(flag), `the platform's Query has no ${flag}`);
         }

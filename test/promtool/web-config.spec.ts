@@ -8,6 +8,7 @@ import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
 import { generatePassword, minimumPasswordLength, webRateLimit, passwordProblem, renderClientConfig, renderInstanceWebConfig, renderWebConfig, stablePasswordHash } from "../../components/prometheus/web-auth";
 import { prometheusContainers } from "../../components/prometheus/ecs-spec";
+import { renderHistoryFront } from "../../components/thanos/tenancy";
 import { ecsConfig } from "../support/ecs-fixtures";
 import { ecsInstance } from "../support/fixtures";
 import { freePort, ProcessGroup, waitFor } from "../support/processes";
@@ -94,7 +95,12 @@ describe("web auth on ECS: config-render's files, the task's health check and th
         fs.writeFileSync(local("/etc/prometheus/shared/prometheus.yml.tmpl"), "global:\n  external_labels:\n    replica: $(PROMETHEUS_REPLICA)\n");
         // config-render's command as the task runs it, with the values ECS takes from the pinned secret version.
         const render = container("config-render");
-        const secretValues: Record<string, string> = { PROMETHEUS_WEB_CONFIG: renderInstanceWebConfig(credentials), PROMETHEUS_PASSWORD: credentials.password, SCRAPE_PASSWORD_BILLING_API: "scrape" };
+        const secretValues: Record<string, string> = {
+            PROMETHEUS_WEB_CONFIG: renderInstanceWebConfig(credentials),
+            PROMETHEUS_PASSWORD: credentials.password,
+            PROMETHEUS_HISTORY_FRONT: renderHistoryFront({ tenant: "billing", username: credentials.username, passwordHash: stablePasswordHash(credentials), upstream: "thanos-query-tenants.prometheus-test.internal:9090" }),
+            SCRAPE_PASSWORD_BILLING_API: "scrape",
+        };
         assert.deepEqual(render.secrets!.map((entry) => entry.name).sort(), Object.keys(secretValues).sort());
         const env = { PATH: process.env.PATH, PROMETHEUS_REPLICA: "prometheus-billing-0", ...secretValues };
         const result = spawnSync(render.command![0], render.command!.slice(1).map(remap), { env, encoding: "utf8" });
@@ -128,6 +134,16 @@ describe("web auth on ECS: config-render's files, the task's health check and th
         const client = yaml.load(fs.readFileSync(local("/etc/prometheus/config_out/http-client.yml"), "utf8")) as any;
         // Every container path of the script is remapped here, the one inside the client file too.
         assert.deepEqual(client.basic_auth, { username: "billing", password_file: local("/etc/prometheus/config_out/password") });
+    });
+
+    it("config-render writes the history front's config (0400), which the real Caddy accepts as the task's history container runs it", () => {
+        const file = local("/etc/prometheus/config_out/history-front.json");
+        assert.equal(fs.statSync(file).mode & 0o777, 0o400);
+        const command = container("history").command!;
+        assert.deepEqual(command, ["caddy", "run", "--config", "/etc/prometheus/config_out/history-front.json"]);
+        const result = spawnSync(toolBinary("caddy"), ["validate", "--config", file], { encoding: "utf8", env: { PATH: process.env.PATH, HOME: root } });
+        assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
+        assert.match(`${result.stdout}${result.stderr}`, /Valid configuration/);
     });
 
     it("the Prometheus task answers 401 without credentials and passes its own health check (promtool with the client file)", async () => {

@@ -122,7 +122,7 @@ describe("stack config: ecs and yace", () => {
 
         it("an ECS instance discovering more clusters than a task has containers for", () => {
             const apps = Array.from({ length: 7 }, (_, index) => ({ family: `app-${index}`, cluster: `cluster-${index}` }));
-            assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 7 ECS clusters", "allowed: at most 6 clusters per instance");
+            assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 7 ECS clusters", "allowed: at most 5 clusters per instance");
         });
 
         it("a plan no Fargate task size holds", () => {

@@ -59,7 +59,7 @@ function byName<T extends { name: string }>(containers: T[], name: string): T {
 describe("one defaults table: the same process on Kubernetes and ECS", () => {
     const statefulSet = prometheusStatefulSetSpec(kubernetesInstance, "prometheus-objstore") as any;
     const replica = prometheusContainers({ instance: ecsInstance, replicaName: "prometheus-billing-0", region: "us-east-1", logGroup: "g", configBucket: "b", configPrefix: "p/", webAuthSecret: { arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prometheus-test-web-auth-AbCdEf", versionId: "00000000-0000-4000-8000-000000000001" } });
-    const ecsThanos = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+    const ecsThanos = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", queryTenants: "t", compactor: "c" } });
 
     it("the Thanos sidecar", () => {
         const kubernetes = fromKubernetes(byName(podContainers(statefulSet), "thanos-sidecar"), statefulSet.template.spec);

@@ -106,9 +106,10 @@ describe("ECS Prometheus files", () => {
 describe("ECS Prometheus task containers", () => {
     const containers = containersOf();
 
-    it("starts config-sync, then config-render, then Prometheus and the sidecar", () => {
+    it("starts config-sync, then config-render, then Prometheus, the sidecar and the history front", () => {
         assert.deepEqual(containers.map((container) => container.name),
-            ["config-sync", "config-render", "prometheus", "thanos-sidecar", "ecs-discovery-tsuru-batch", "ecs-discovery-tsuru-ecs"]);
+            ["config-sync", "config-render", "prometheus", "thanos-sidecar", "history", "ecs-discovery-tsuru-batch", "ecs-discovery-tsuru-ecs"]);
+        assert.deepEqual(byName(containers, "history").dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }]);
         assert.deepEqual(byName(containers, "config-render").dependsOn, [{ containerName: "config-sync", condition: "COMPLETE" }]);
         assert.deepEqual(byName(containers, "prometheus").dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }]);
         assert.deepEqual(byName(containers, "thanos-sidecar").dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }, { containerName: "prometheus", condition: "START" }]);
@@ -158,8 +159,9 @@ describe("ECS Prometheus task containers", () => {
             scrapeSecret,
             { name: "PROMETHEUS_WEB_CONFIG", valueFrom: `${webAuthArn}:webConfig::00000000-0000-4000-8000-000000000001` },
             { name: "PROMETHEUS_PASSWORD", valueFrom: `${webAuthArn}:password::00000000-0000-4000-8000-000000000001` },
+            { name: "PROMETHEUS_HISTORY_FRONT", valueFrom: `${webAuthArn}:historyFront::00000000-0000-4000-8000-000000000001` },
         ]);
-        for (const name of ["prometheus", "config-sync", "ecs-discovery-tsuru-ecs"]) assert.equal(byName(containers, name).secrets, undefined, name);
+        for (const name of ["prometheus", "config-sync", "history", "ecs-discovery-tsuru-ecs"]) assert.equal(byName(containers, name).secrets, undefined, name);
         assert.ok(!JSON.stringify(containers).includes("password\":\""), "no plain password");
     });
 
@@ -312,7 +314,7 @@ describe("Thanos on ECS", () => {
     });
 
     it("passes objstore.yml inline to store and compactor, deduplicates on the replica label in query", () => {
-        const tasks = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\nconfig: {bucket: b}\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+        const tasks = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\nconfig: {bucket: b}\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", queryTenants: "t", compactor: "c" } });
         const containers = { store: byName(tasks.store, "thanos-store"), query: byName(tasks.query, "thanos-query"), compactor: byName(tasks.compactor, "thanos-compactor") };
         assert.ok(containers.store.command!.includes("--objstore.config=type: S3\nconfig: {bucket: b}\n"));
         assert.ok(!containers.store.command!.some((arg) => arg.startsWith("--objstore.config-file")));

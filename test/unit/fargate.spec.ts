@@ -100,7 +100,7 @@ describe("every container mix the stacks can produce fits a Fargate size", () =>
                     assertFargateFit(`plan ${plan.name}, ${clusters} clusters`, containers);
                 }
             }
-            const thanos = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+            const thanos = thanosTaskContainers({ thanos: config.thanos, objstoreConfig: "type: S3\n", queryEndpoints: ["dns+x:10901"], region: "us-east-1", logGroups: { store: "s", query: "q", queryTenants: "t", compactor: "c" } });
             for (const [component, containers] of Object.entries(thanos)) assertFargateFit(`thanos ${component}`, containers);
             assertFargateFit("config update", configUpdateContainers(location));
             if (config.yace) assertFargateFit("yace", yaceContainers({ yace: config.yace, configYml: "x", region: "us-east-1", logGroup: "g", configBucket: "b" }));
@@ -127,7 +127,7 @@ describe("the config's Fargate check sums exactly the containers the tasks are b
     it("Thanos store, query and compactor tasks: same containers, CPU and memory, down to a memory no Fargate size holds", () => {
         for (const memory of ["512Mi", "4Gi", "200Gi"]) {
             const thanos = { ...ecsConfig().thanos, store: { ...ecsConfig().thanos.store, memory }, compactor: { ...ecsConfig().thanos.compactor, memory } };
-            const built = thanosTaskContainers({ thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", compactor: "c" } });
+            const built = thanosTaskContainers({ thanos, objstoreConfig: "type: S3\n", queryEndpoints: [], region: "us-east-1", logGroups: { store: "s", query: "q", queryTenants: "t", compactor: "c" } });
             const demands = thanosTaskDemands(thanos);
             for (const component of ["store", "query", "compactor"] as const) assert.deepEqual(demands[component], taskDemand(built[component]), `${component} with ${memory}`);
         }

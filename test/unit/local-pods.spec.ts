@@ -60,7 +60,7 @@ describe("local pods: rendered pods as local processes, only paths and ports rem
         assert.deepEqual(cluster.resolveServiceNames("--endpoint=dnssrv+_web._tcp.app-headless.ns.svc.cluster.local"),
             cluster.pods.map((pod) => `--endpoint=127.0.0.1:${pod.localPort(8080)}`));
         assert.throws(() => cluster.resolveServiceNames("--endpoint=dns+app-headless.ns.svc.cluster.local:80"), /of a form the local DNS does not answer/);
-        assert.throws(() => cluster.resolveServiceNames("--endpoint=dnssrv+_grpc._tcp.app-headless.ns.svc.cluster.local"), /Service app-headless has no port named grpc/);
+        assert.throws(() => cluster.resolveServiceNames("--endpoint=dnssrv+_grpc._tcp.app-headless.ns.svc.cluster.local"), /Service ns\/app-headless has no such port/);
     });
 
     it("follows a changed ConfigMap like the kubelet: changed files rewritten, removed ones deleted", () => {
