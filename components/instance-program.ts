@@ -57,7 +57,7 @@ export function instanceProgram(args: InstanceProgramArgs) {
             namespace: settings.grafanaNamespace,
             datasources: {
                 [`tsuru-${instance.name}`]: pulumi.all([prometheus.url, prometheus.historyUrl, password]).apply(([prometheusUrl, historyUrl, value]) =>
-                    instanceDatasources({ instanceName: instance.name, environment: settings.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password: value } })),
+                    instanceDatasources({ instanceName: instance.name, environment: settings.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password: value }, orgId: settings.grafanaOrgs[instance.team] })),
             },
         }, options);
     }

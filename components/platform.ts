@@ -198,6 +198,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             plans: planOverrides(config.plans),
             tenantQueryAddress,
             grafanaNamespace: config.grafana.datasources ? config.grafana.namespace : undefined,
+            grafanaOrgs: config.grafana.orgs,
             poolNamespaces: config.broker!.poolNamespaces,
             poolPlans: config.broker!.poolPlans,
         })),
@@ -220,7 +221,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
                         ? { prometheusUrl: prometheusUrls[instance.name], historyUrl: instances[kubernetesInstances.indexOf(instance)].historyUrl }
                         : { prometheusUrl: ecs!.prometheusUrls[instance.name], historyUrl: ecs!.historyUrls[instance.name] };
                     return [`prometheus-${instance.name}`, pulumi.all([urls.prometheusUrl, urls.historyUrl, passwords[instance.name]]).apply(([prometheusUrl, historyUrl, password]) =>
-                        instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password } }))];
+                        instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password }, orgId: config.grafana.orgs[instance.team] }))];
                 })),
             },
         }, opts);

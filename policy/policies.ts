@@ -9,7 +9,7 @@ import { loadBalancerInternal, noPublicIngress } from "./rules/network";
 import { externalLabelsSet, externalLabelsUnique, flushOnShutdown, memoryCoversTmpfs, retentionBelowTmpfs, sidecarFlags, tmpfsSizeLimit, webAuthRequired } from "./rules/prometheus";
 import { logRetention, noCredentialsInConfigMaps, noPlaintextCredentialsInContainers, tsuruPasswordSecret } from "./rules/secrets";
 import { ecsEfsTransitEncryption, efsEncrypted, s3BucketEncrypted, s3Lifecycle, s3PublicAccessBlocked, s3TlsOnly, tsdbNotOnNfs } from "./rules/storage";
-import { compactorSingleton, historyReadable } from "./rules/thanos";
+import { compactorSingleton, historyReadable, tenancySealed } from "./rules/thanos";
 
 export const packName = "prometheus-paas";
 
@@ -34,6 +34,7 @@ export const policies: readonly PaasPolicy[] = [
     // Thanos
     compactorSingleton,
     historyReadable,
+    tenancySealed,
     // Network
     noPublicIngress,
     loadBalancerInternal,

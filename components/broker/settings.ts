@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ConfigError, formatIssue } from "../config/errors";
 import { mergePlans, unknownPoolPlans } from "../config/plan-catalog";
 import { alertmanagerUrls, dnsLabel, labelName, strictObject } from "../config/primitives";
-import { planOverrideSchema, poolNamespacesSchema } from "../config/schema";
+import { grafanaOrgsSchema, planOverrideSchema, poolNamespacesSchema } from "../config/schema";
 import type { PoolNamespaces } from "../config/types";
 import type { Plan } from "../plans";
 
@@ -25,6 +25,8 @@ export const brokerSettingsSchema = strictObject({
     tenantQueryAddress: z.string().regex(/^[a-z0-9.-]+:\d{1,5}$/, "must be host:port of the tenants' Thanos Query"),
     /** Grafana's datasource namespace: each instance's datasources go there (absent: the platform provisions none). */
     grafanaNamespace: dnsLabel("grafanaNamespace").optional(),
+    /** Grafana organization per team, exactly as the stack's `grafana.orgs`. */
+    grafanaOrgs: grafanaOrgsSchema,
     /** Where the units of an app run when `app-internal-hosts` does not say (from `app-pool-name`). */
     poolNamespaces: poolNamespacesSchema.default({}),
     /** Plans offered in a pool (pool name → plan names); pools not listed get every plan. */

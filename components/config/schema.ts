@@ -65,10 +65,13 @@ export const ruleGroupSchema = strictObject({
     rules: z.array(ruleSchema).min(1),
 });
 
+/** A Tsuru team name, as instances and the broker's records carry it. */
+const teamName = z.string().regex(/^[a-zA-Z][-@_.+a-zA-Z0-9]*$/, "team must be a Tsuru team name");
+
 const instanceFields = {
     name: dnsLabel("instance name", 40),
     plan: z.string(),
-    team: z.string().regex(/^[a-zA-Z][-@_.+a-zA-Z0-9]*$/, "team must be a Tsuru team name"),
+    team: teamName,
     replicas: z.number().int().min(1, "replicas must be 1 (single) or 2-3 (HA)").max(3, "replicas must be at most 3"),
     externalLabels: z.record(z.string().min(1, "external label values must be non-empty")).default({}),
     rules: z.array(ruleGroupSchema).default([]),
@@ -104,9 +107,13 @@ export const kubernetesSchema = strictObject({
     skipAwait: z.boolean().default(false),
 });
 
+/** Grafana organization per team: each instance's datasources go into its team's (Grafana OSS has no datasource permissions). */
+export const grafanaOrgsSchema = z.record(teamName, z.number().int().min(1, "must be a Grafana organization id (1 or more)")).default({});
+
 const grafanaSchema = strictObject({
     datasources: z.boolean().default(true),
     namespace: dnsLabel("namespace").optional(),
+    orgs: grafanaOrgsSchema,
 });
 
 export const thanosSchema = strictObject({

@@ -67,7 +67,7 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
         region: config.region,
         product: config.product,
         kubernetes: config.kubernetes,
-        grafana: { datasources: config.grafana.datasources, namespace: config.grafana.namespace ?? config.kubernetes.namespace },
+        grafana: { datasources: config.grafana.datasources, namespace: config.grafana.namespace ?? config.kubernetes.namespace, orgs: config.grafana.orgs },
         instances,
         plans,
         thanos: { ...config.thanos, compactor: { ...config.thanos.compactor, platform: compactorPlatform(config.thanos.compactor.platform, instances) } },

@@ -72,7 +72,7 @@ export interface StackConfig extends ConfigSecrets {
     readonly region: string;
     readonly product: string;
     readonly kubernetes: KubernetesTarget;
-    readonly grafana: { readonly datasources: boolean; readonly namespace: string };
+    readonly grafana: { readonly datasources: boolean; readonly namespace: string; readonly orgs: Readonly<Record<string, number>> };
     readonly instances: InstanceConfig[];
     readonly plans: Readonly<Record<string, Plan>>;
     readonly thanos: ThanosConfig;

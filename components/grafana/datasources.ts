@@ -6,6 +6,8 @@ export interface DatasourceInput {
     readonly url: string;
     readonly flavor: "Prometheus" | "Thanos";
     readonly isDefault?: boolean;
+    /** Grafana organization the datasource belongs to; Grafana's default (1) when absent. */
+    readonly orgId?: number;
     /** Basic auth of the datasource; the password goes into secureJsonData (encrypted in Grafana's database). */
     readonly basicAuth?: { readonly username: string; readonly password: string };
 }
@@ -22,14 +24,16 @@ export interface InstanceDatasourcesInput {
     /** The instance's history front: its tenant's data, recent and past, through the tenants' Query. */
     readonly historyUrl: string;
     readonly credentials: { readonly username: string; readonly password: string };
+    /** The instance's team's Grafana organization (`grafana.orgs`), so only that team's users see them. */
+    readonly orgId?: number;
 }
 
 /** An instance's datasources: its own Prometheus, and its history; both with the instance's credentials. */
 export function instanceDatasources(input: InstanceDatasourcesInput): DatasourceInput[] {
     const names = instanceDatasourceNames(input.instanceName, input.environment);
     return [
-        { name: names.prometheus, url: input.prometheusUrl, flavor: "Prometheus", basicAuth: input.credentials },
-        { name: names.history, url: input.historyUrl, flavor: "Thanos", basicAuth: input.credentials },
+        { name: names.prometheus, url: input.prometheusUrl, flavor: "Prometheus", basicAuth: input.credentials, orgId: input.orgId },
+        { name: names.history, url: input.historyUrl, flavor: "Thanos", basicAuth: input.credentials, orgId: input.orgId },
     ];
 }
 
@@ -42,6 +46,7 @@ export function renderDatasources(datasources: readonly DatasourceInput[]): stri
             apiVersion: 1,
             datasources: datasources.map((source) => ({
                 name: source.name,
+                ...(source.orgId !== undefined ? { orgId: source.orgId } : {}),
                 type: "prometheus",
                 access: "proxy",
                 url: source.url,

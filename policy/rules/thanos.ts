@@ -1,4 +1,4 @@
-/** Thanos: the compactor is a singleton per bucket; the history in the bucket stays readable and one copy. */
+/** Thanos: the compactor is a singleton per bucket; the history in the bucket stays readable and one copy; tenancy is sealed. */
 import { describe, resourcePolicy, stackPolicy, StackGraph, View, Violation } from "../lib/model";
 import { arr, durationSeconds, isObject, isUnknown, num, obj, parseYaml, str } from "../lib/values";
 import { ContainerView, ecsTaskDefinitionType, flagValue, flagValues, hasFlag, isCompactor, isThanos, kubernetesWorkloadTypes, volumeAt, where, WorkloadView, workloadOf } from "../lib/workloads";
@@ -203,6 +203,37 @@ export const historyReadable = resourcePolicy(
                 messages.push(`${where(workload, container)} runs Query without --query.auto-downsampling: a range query with no max_source_resolution (Grafana's) reads raw blocks only, so history past the raw retention reads as empty.`);
             }
             if (isCompactor(container)) messages.push(...compactorHistoryProblems(where(workload, container), container.tokens));
+        }
+        return messages;
+    },
+);
+
+/** A listen address only the pod or task itself reaches. */
+function isLoopback(address: string | undefined): boolean {
+    return address !== undefined && /^(localhost|127\.0\.0\.1|\[::1\]):\d+$/.test(address);
+}
+
+export const tenancySealed = resourcePolicy(
+    {
+        name: "thanos-tenancy-sealed",
+        description: "A Query that enforces tenancy names its tenant label and keeps its gRPC on loopback: its StoreAPI enforces nothing and would serve every tenant to any client, and the default label (tenant_id) matches no external label, so every tenant would read as empty.",
+        enforcementLevel: "mandatory",
+        severity: "high",
+        remediationSteps: "Render the tenants' Query with queryArgs({ audience: \"tenants\" }) (components/thanos/render.ts): --query.tenant-label-name=tenant and --grpc-address=localhost:10901.",
+    },
+    (view) => {
+        const workload = workloadOf(view);
+        if (workload === undefined) return [];
+        const messages: string[] = [];
+        for (const container of workload.containers) {
+            if (container.tokens === undefined || !isThanos(container, "query") || !hasFlag(container.tokens, "--query.enforce-tenancy")) continue;
+            if (flagValue(container.tokens, "--query.tenant-label-name") === undefined) {
+                messages.push(`${where(workload, container)} enforces tenancy without --query.tenant-label-name: the default label tenant_id matches no instance's external label.`);
+            }
+            const grpc = flagValue(container.tokens, "--grpc-address");
+            if (!isLoopback(grpc)) {
+                messages.push(`${where(workload, container)} enforces tenancy but serves gRPC on ${grpc ?? "0.0.0.0:10901 (the default)"}: Query's StoreAPI enforces no tenant and would serve every tenant to any client; listen on localhost.`);
+            }
         }
         return messages;
     },

@@ -17,6 +17,7 @@ const settings = {
     namespace,
     tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090",
     grafanaNamespace: "grafana",
+    grafanaOrgs: { shop: 4 },
     poolNamespaces: { pattern: "tsuru-{pool}", pools: { legacy: "default" } },
     poolPlans: { restricted: ["small"] },
 };
@@ -171,7 +172,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             await waitStatus(client, "shop", 204);
         });
 
-        it("each instance's stack provisions its Grafana datasources (its Prometheus and its history front, its credentials in secureJsonData) in Grafana's namespace; the front forwards to the tenants' Query as shop", async () => {
+        it("each instance's stack provisions its Grafana datasources (its Prometheus and its history front, its credentials in secureJsonData, its team's Grafana organization) in Grafana's namespace; the front forwards to the tenants' Query as shop", async () => {
             const manifests = renderedManifests(dirs, "shop");
             const secret = manifests.find((manifest) => manifest.kind === "Secret" && manifest.metadata.name === "grafana-datasource-tsuru-shop");
             assert.ok(secret, "no datasource Secret rendered for the broker's instance");
@@ -182,7 +183,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
                 ["Prometheus shop (test)", `http://prometheus-shop.${namespace}.svc:9090`, "Prometheus"],
                 ["Prometheus shop history (test)", `http://prometheus-shop.${namespace}.svc:9091`, "Thanos"],
             ]);
-            for (const source of file.datasources) assert.deepEqual([source.basicAuthUser, source.secureJsonData], ["shop", { basicAuthPassword: shopPassword }]);
+            for (const source of file.datasources) assert.deepEqual([source.basicAuthUser, source.secureJsonData, source.orgId], ["shop", { basicAuthPassword: shopPassword }, 4]);
             const web = manifests.find((manifest) => manifest.kind === "Secret" && manifest.metadata.name === "prometheus-shop-web")!;
             const front = JSON.parse(Buffer.from(web.data["history-front.json"], "base64").toString("utf8"));
             const forward = front.apps.http.servers.history.routes.find((route: any) => route.handle[0].handler === "reverse_proxy").handle[0];

@@ -254,7 +254,7 @@ describe("GrafanaDatasources", () => {
                 thanos: [{ name: "Thanos", url: "http://thanos-query.prometheus.svc:9090", flavor: "Thanos", isDefault: true }],
                 "prometheus-payments": instanceDatasources({
                     instanceName: "payments", environment: "dev", prometheusUrl: "http://prometheus-payments.prometheus.svc:9090",
-                    historyUrl: "http://prometheus-payments.prometheus.svc:9091", credentials: { username: "payments", password: "payments-password-0123" },
+                    historyUrl: "http://prometheus-payments.prometheus.svc:9091", credentials: { username: "payments", password: "payments-password-0123" }, orgId: 2,
                 }),
             },
         });
@@ -278,5 +278,6 @@ describe("GrafanaDatasources", () => {
         }
         assert.deepEqual([payments.name, payments.url, payments.jsonData.prometheusType], ["Prometheus payments (dev)", "http://prometheus-payments.prometheus.svc:9090", "Prometheus"]);
         assert.deepEqual([history.name, history.url, history.jsonData.prometheusType], ["Prometheus payments history (dev)", "http://prometheus-payments.prometheus.svc:9091", "Thanos"]);
+        assert.deepEqual([payments.orgId, history.orgId, thanos.datasources[0].orgId], [2, 2, undefined], "the team's organization; the platform's datasource in Grafana's default one");
     });
 });

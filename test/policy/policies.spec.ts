@@ -386,6 +386,24 @@ describe("policy pack: Thanos history (thanos-history-readable)", () => {
         })], [/TaskDefinition 'thanos-compactor' container 'compactor' runs without --deduplication\.replica-label/]));
 });
 
+describe("policy pack: Thanos tenancy (thanos-tenancy-sealed)", () => {
+    const policy = "thanos-tenancy-sealed";
+    const tenantsQuery = (change: (args: string[]) => string[] = (args) => args) => edit(queryDeployment(), (inputs) => {
+        const args: string[] = inputs.spec.template.spec.containers[0].args;
+        inputs.spec.template.spec.containers[0].args = change([...args.map((arg) => (arg.startsWith("--grpc-address=") ? "--grpc-address=localhost:10901" : arg)), "--query.enforce-tenancy", "--query.tenant-label-name=tenant"]);
+    });
+
+    it("passes the platform's Query and the tenants' Query as the components render them", () => passes(policy, [queryDeployment(), tenantsQuery()]));
+    it("fails a tenants' Query whose gRPC listens beyond its pod, or that enforces the default label", () =>
+        fails(policy, [
+            tenantsQuery((args) => args.map((arg) => (arg.startsWith("--grpc-address=") ? "--grpc-address=0.0.0.0:10901" : arg))),
+            tenantsQuery((args) => args.filter((arg) => !arg.startsWith("--query.tenant-label-name"))),
+        ], [
+            /Deployment 'thanos-query' container 'query' enforces tenancy but serves gRPC on 0\.0\.0\.0:10901: Query's StoreAPI enforces no tenant/,
+            /Deployment 'thanos-query' container 'query' enforces tenancy without --query\.tenant-label-name/,
+        ]));
+});
+
 describe("policy pack: Thanos compactor", () => {
     const policy = "thanos-compactor-singleton";
     it("passes one compactor StatefulSet replica", () => passes(policy, [objstoreSecret(), compactorStatefulSet()]));

@@ -49,6 +49,11 @@ describe("stack config", () => {
     });
 
     describe("rejects bad input with the offending key and what is allowed", () => {
+        it("a Grafana organization that is not a positive id, or a key that is not a team name", () => {
+            assertProblem({ ...minimalRawConfig(), grafana: { orgs: { payments: 0 } } }, "prometheus-paas:grafana.orgs.payments", "Grafana organization id");
+            assertProblem({ ...minimalRawConfig(), grafana: { orgs: { "-bad team": 2 } } }, "prometheus-paas:grafana.orgs", "Tsuru team name");
+        });
+
         it("an unknown plan name", () => {
             assertProblem(withInstance({ plan: "gigantic" }), "prometheus-paas:instances[0].plan", "unknown plan 'gigantic'", "allowed: small, medium, large, xlarge");
         });
