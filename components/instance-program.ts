@@ -63,6 +63,7 @@ export function instanceProgram(args: InstanceProgramArgs) {
     }
     return {
         prometheusUrl: prometheus.url,
+        historyUrl: prometheus.historyUrl,
         storeApiEndpoint: prometheus.storeApiEndpoint,
         plan: instance.plan.name,
         generation: record.generation,

@@ -29,6 +29,8 @@ import { TsuruService } from "./tsuru/service";
 export interface Platform {
     readonly bucket: ThanosBucket;
     readonly prometheusUrls: Record<string, pulumi.Output<string>>;
+    /** In-cluster URL of each Kubernetes instance's history front (its tenant's data through the tenants' Query). */
+    readonly historyUrls: Record<string, pulumi.Output<string>>;
     /** Every instance's web user and password (secret), Kubernetes and ECS. */
     readonly prometheusCredentials: pulumi.Output<Record<string, { username: string; password: string }>>;
     readonly thanosQueryUrl?: pulumi.Output<string>;
@@ -68,6 +70,7 @@ export function buildPlatform(config: StackConfig): Platform {
     return {
         bucket,
         prometheusUrls: { ...kubernetes?.prometheusUrls },
+        historyUrls: { ...kubernetes?.historyUrls },
         prometheusCredentials: pulumi.secret(pulumi.all(config.instances.map((instance) => passwords[instance.name])).apply((values) =>
             Object.fromEntries(config.instances.map((instance, index) => [instance.name, { username: webUsername(instance.name), password: values[index] }])))),
         thanosQueryUrl: kubernetes?.thanosQueryUrl,
@@ -178,6 +181,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
         return prometheus;
     });
 
+    const historyUrls = Object.fromEntries(kubernetesInstances.map((instance, index) => [instance.name, instances[index].historyUrl]));
+
     const brokerSidecars = config.broker && brokerInstancesSidecars(config, namespace, opts);
     const thanos = new KubernetesThanos("thanos", {
         namespace,
@@ -218,7 +223,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
                 ...(ecs?.thanosQueryUrl ? { "thanos-ecs": ecs.thanosQueryUrl.apply((url) => [{ name: `Thanos ECS (${config.environment})`, url, flavor: "Thanos" as const }]) } : {}),
                 ...Object.fromEntries(config.instances.map((instance) => {
                     const urls = instance.platform === "kubernetes"
-                        ? { prometheusUrl: prometheusUrls[instance.name], historyUrl: instances[kubernetesInstances.indexOf(instance)].historyUrl }
+                        ? { prometheusUrl: prometheusUrls[instance.name], historyUrl: historyUrls[instance.name] }
                         : { prometheusUrl: ecs!.prometheusUrls[instance.name], historyUrl: ecs!.historyUrls[instance.name] };
                     return [`prometheus-${instance.name}`, pulumi.all([urls.prometheusUrl, urls.historyUrl, passwords[instance.name]]).apply(([prometheusUrl, historyUrl, password]) =>
                         instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password }, orgId: config.grafana.orgs[instance.team] }))];
@@ -226,7 +231,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             },
         }, opts);
     }
-    return { prometheusUrls, thanosQueryUrl: thanos.queryUrl, brokerUrl };
+    return { prometheusUrls, historyUrls, thanosQueryUrl: thanos.queryUrl, brokerUrl };
 }
 
 /**

@@ -17,6 +17,8 @@ export function stackProgram(config: StackConfig = loadStackConfig()) {
     return {
         environment: config.environment,
         prometheusUrls: platform.prometheusUrls,
+        /** Each instance's history front: what its tenant reads its history through, with its credentials. */
+        prometheusHistoryUrls: platform.historyUrls,
         /** Web user and password of every instance (secret: `pulumi stack output --show-secrets prometheusCredentials`). */
         prometheusCredentials: platform.prometheusCredentials,
         thanosQueryUrl: platform.thanosQueryUrl,
@@ -33,6 +35,7 @@ export function stackProgram(config: StackConfig = loadStackConfig()) {
         ecsThanosQueryUrl: platform.ecs?.thanosQueryUrl,
         ecsQueryLoadBalancerDnsName: platform.ecs?.queryLoadBalancerDnsName,
         ecsPrometheusUrls: platform.ecs?.prometheusUrls,
+        ecsPrometheusHistoryUrls: platform.ecs?.historyUrls,
         ecsConfigUpdateCommands: platform.ecs?.configUpdateCommands,
     };
 }

@@ -86,26 +86,18 @@ export class BrokerDeployment extends pulumi.ComponentResource {
 
         const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata }, child);
         const subject = { kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: args.namespace };
-        const instanceRole = new k8s.rbac.v1.Role(`${name}-instances`, {
-            metadata: { name: "prometheus-broker-instances", namespace: broker.instanceNamespace, labels },
-            rules: instanceNamespaceRules,
-        }, child);
-        new k8s.rbac.v1.RoleBinding(`${name}-instances`, {
-            metadata: { name: "prometheus-broker-instances", namespace: broker.instanceNamespace, labels },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: instanceRole.metadata.name },
-            subjects: [subject],
-        }, child);
-        if (args.grafanaNamespace !== undefined) {
-            const grafanaRole = new k8s.rbac.v1.Role(`${name}-grafana`, {
-                metadata: { name: "prometheus-broker-datasources", namespace: args.grafanaNamespace, labels },
-                rules: grafanaNamespaceRules,
-            }, child);
-            new k8s.rbac.v1.RoleBinding(`${name}-grafana`, {
-                metadata: { name: "prometheus-broker-datasources", namespace: args.grafanaNamespace, labels },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: grafanaRole.metadata.name },
+        /** A Role in `namespace` bound to the broker's service account. */
+        const grant = (suffix: string, roleName: string, namespace: string, rules: k8s.types.input.rbac.v1.PolicyRule[]) => {
+            const objectMetadata = { name: roleName, namespace, labels };
+            const role = new k8s.rbac.v1.Role(`${name}-${suffix}`, { metadata: objectMetadata, rules }, child);
+            new k8s.rbac.v1.RoleBinding(`${name}-${suffix}`, {
+                metadata: objectMetadata,
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
                 subjects: [subject],
             }, child);
-        }
+        };
+        grant("instances", "prometheus-broker-instances", broker.instanceNamespace, instanceNamespaceRules);
+        if (args.grafanaNamespace !== undefined) grant("grafana", "prometheus-broker-datasources", args.grafanaNamespace, grafanaNamespaceRules);
         const grants = new k8s.rbac.v1.ClusterRole(`${name}-discovery-grants`, {
             metadata: { name: pulumi.interpolate`prometheus-broker-discovery-grants-${args.namespace}`, labels },
             rules: discoveryGrantRules,

@@ -186,6 +186,22 @@ describe("e2e: tenancy of history (two tenants' sidecars and bucket blocks, stor
         assert.deepEqual(tenantsOf(live.result), ["blog", "shop"]);
     });
 
+    it("tenancy: a new password reaches the running front without a restart (caddy --watch on the refreshed Secret), as it reaches Prometheus", async () => {
+        const before = credentials("shop");
+        const rotated = "tenancy-rotated-password-0123456789";
+        await stage.stack.setConfig("prometheus-paas:instancePasswords.shop", { value: rotated, secret: true }, true);
+        await stage.stack.up();
+        stage.cluster.reloadManifests();
+        const process = front("shop").processes.get("history")!;
+        assert.ok(front("shop").refreshVolumes().includes("web/history-front.json"), "the kubelet's refresh of the web Secret");
+        const asRotated = basicAuth({ username: "shop", password: rotated });
+        await waitFor("the front to take the new password", async () => (await call(frontUrl("shop", `/api/v1/query?query=up`), asRotated)).status === 200 || undefined, { timeoutMs: 30_000, intervalMs: 500, process });
+        assert.equal((await call(frontUrl("shop", "/api/v1/query?query=up"), basicAuth(before))).status, 401, "the old password");
+        assert.equal((await call(front("shop").url(9090, "/api/v1/query?query=up"), asRotated)).status, 200, "Prometheus re-reads web.yml too");
+        assert.equal(front("shop").processes.get("history"), process, "the same process");
+        assert.equal(process.hasExited, false, "still running");
+    });
+
     it("tenancy: each instance's rendered Grafana datasources reach its own Prometheus and its history front with its credentials, and no password is in a ConfigMap", async () => {
         const { cluster } = stage;
         for (const tenant of tenants) {
