@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from "commander";
 import * as yaml from "js-yaml";
 import pino from "pino";
 import { parseBrokerSettings } from "../components/broker/settings";
+import { tenantQueryAddress } from "../components/thanos/kubernetes-spec";
 import { ConfigError } from "../components/config/errors";
 import type { InstanceTarget } from "../components/instance-program";
 import { renderObjstoreConfig } from "../components/thanos/render";
@@ -83,7 +84,8 @@ async function main(argv: string[]): Promise<void> {
 
     let settings;
     try {
-        settings = parseBrokerSettings(options.settings ? readStructured(options.settings) : { environment: "local", region: "us-east-1" });
+        // Without settings: the local stack's (Pulumi.local.yaml), whose tenants' Query is in prometheus-local.
+        settings = parseBrokerSettings(options.settings ? readStructured(options.settings) : { environment: "local", region: "us-east-1", tenantQueryAddress: tenantQueryAddress("prometheus-local") });
     } catch (error) {
         logger.fatal(error instanceof ConfigError ? { problems: error.problems } : { err: error }, "invalid broker settings");
         process.exit(2);

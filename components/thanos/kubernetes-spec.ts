@@ -30,7 +30,7 @@ export function thanosLabels(component: "thanos" | "objstore" | "store" | "query
 }
 
 /** Marks who a Query serves on its objects (the platform's reads every tenant). */
-export const queryAudienceLabel = "prometheus-paas.io/audience";
+const queryAudienceLabel = "prometheus-paas.io/audience";
 
 /** The two Queries: the platform's, and the tenants' (enforcing, reached through the instances' history fronts). */
 export function thanosQueryObjects(audience: QueryAudience, instance: string): { name: string; labels: Record<string, string>; selector: Record<string, string> } {

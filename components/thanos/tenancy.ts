@@ -8,13 +8,13 @@
 import { historyFrontDefaults, thanosPorts } from "./defaults";
 
 /** The external label every instance carries (components/prometheus/render.ts): its value is the instance's name. */
-export const tenantLabel = "tenant";
+const tenantLabel = "tenant";
 
 /**
  * Thanos' default tenant header. The front overwrites it: Query honours `THANOS-TENANT` even when another header
  * name is configured (verified), so a custom name would leave the default one open to forgery.
  */
-export const tenantHeader = "THANOS-TENANT";
+const tenantHeader = "THANOS-TENANT";
 
 /** Answered by the front itself without credentials (the probes); it reveals nothing. */
 const historyFrontHealthPath = historyFrontDefaults.liveness.path;
@@ -24,7 +24,7 @@ const historyFrontHealthPath = historyFrontDefaults.liveness.path;
  * stores or status: Query returns every tenant's there, or panics (status/tsdb). Label names in a path are
  * Prometheus' classic names (UTF-8 names travel `U__`-escaped), which also keeps `..` out of the path.
  */
-export const tenantApis: readonly { readonly path: RegExp; readonly methods: readonly ("GET" | "POST")[] }[] = [
+const tenantApis: readonly { readonly path: RegExp; readonly methods: readonly ("GET" | "POST")[] }[] = [
     { path: /^\/api\/v1\/(query|query_range|query_exemplars|series|labels)$/, methods: ["GET", "POST"] },
     { path: /^\/api\/v1\/label\/[a-zA-Z_][a-zA-Z0-9_]*\/values$/, methods: ["GET"] },
 ];
