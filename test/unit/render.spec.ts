@@ -5,6 +5,8 @@ import { discoveryRules, renderKubernetesInstanceFiles, replicaPlaceholder } fro
 import { instanceAlertRuleGroups, prometheusArgs, renderPrometheusConfig, tsuruAppScrapeJob } from "../../components/prometheus/render";
 import { thanosCompactorSpec } from "../../components/thanos/kubernetes-spec";
 import { compactorArgs, ignoreDeletionMarksDelay, queryArgs, renderObjstoreConfig, sidecarArgs, storeArgs } from "../../components/thanos/render";
+import { renderHistoryFront } from "../../components/thanos/tenancy";
+import { stablePasswordHash } from "../../components/prometheus/web-auth";
 import { kubernetesInstance, minimalConfig } from "../support/fixtures";
 
 const labels = { environment: "test", region: "us-east-1", product: "tsuru", replicaLabel: "prometheus_replica" };
@@ -132,6 +134,32 @@ describe("thanos renderer", () => {
         assert.ok(args.includes("--query.replica-label=prometheus_replica"));
         assert.ok(args.includes("--query.auto-downsampling"));
         assert.deepEqual(args.filter((a) => a.startsWith("--endpoint=")), ["--endpoint=dnssrv+_grpc._tcp.a", "--endpoint=dnssrv+_grpc._tcp.b"]);
+    });
+
+    it("tenancy: the history front authenticates before anything but its health path, forwards only the enforced APIs with the tenant set, and refuses a hash that is not bcrypt or an empty tenant", () => {
+        const hash = stablePasswordHash({ username: "shop", password: "shop-password-0123456789" });
+        const config = JSON.parse(renderHistoryFront({ tenant: "shop", username: "shop", passwordHash: hash, upstream: "q:9090" }));
+        const routes = config.apps.http.servers.history.routes;
+        assert.deepEqual(routes.map((route: any) => route.handle[0].handler), ["static_response", "authentication", "reverse_proxy", "reverse_proxy", "static_response"]);
+        assert.deepEqual(routes[0].match, [{ path: ["/-/healthy"] }]);
+        assert.equal(routes[1].match, undefined, "authentication applies to every other path");
+        const forwarded = ["/api/v1/query", "/api/v1/query_range", "/api/v1/query_exemplars", "/api/v1/series", "/api/v1/labels", "/api/v1/label/job/values"];
+        const refused = ["/api/v1/targets", "/api/v1/metadata", "/api/v1/rules", "/api/v1/alerts", "/api/v1/stores", "/api/v1/status/tsdb", "/api/v1/label/../values", "/api/v1/query/", "/"];
+        const matches = (path: string) => routes.slice(2, 4).some((route: any) => new RegExp(route.match[0].path_regexp.pattern).test(path));
+        assert.deepEqual(forwarded.filter((path) => !matches(path)), []);
+        assert.deepEqual(refused.filter(matches), []);
+        assert.equal(routes[4].handle[0].status_code, 403);
+        assert.deepEqual(routes[2].handle[0].headers.request, { set: { "THANOS-TENANT": ["shop"] }, delete: ["Authorization"] });
+        assert.equal(config.admin.disabled, true);
+        assert.throws(() => renderHistoryFront({ tenant: "shop", username: "shop", passwordHash: "plaintext", upstream: "q:9090" }), /password hash of 'shop' is not a bcrypt hash/);
+        assert.throws(() => renderHistoryFront({ tenant: "", username: "shop", passwordHash: hash, upstream: "q:9090" }), /tenant and username must not be empty/);
+    });
+
+    it("tenancy: the tenants' Query enforces the tenant label from Thanos' own header and keeps gRPC on loopback; the platform's does neither", () => {
+        const tenants = queryArgs({ endpoints: [], replicaLabel: "prometheus_replica", audience: "tenants" });
+        const platform = queryArgs({ endpoints: [], replicaLabel: "prometheus_replica", audience: "platform" });
+        assert.deepEqual(tenants.filter((arg) => !platform.includes(arg)), ["--grpc-address=localhost:10901", "--query.enforce-tenancy", "--query.tenant-label-name=tenant", "--query.tenant-header=THANOS-TENANT"]);
+        assert.deepEqual(platform.filter((arg) => !tenants.includes(arg)), ["--grpc-address=0.0.0.0:10901"]);
     });
 
     it("passes retention per resolution, the delays and replica deduplication (penalty) to the compactor", () => {
