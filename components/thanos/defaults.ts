@@ -18,7 +18,7 @@ export const storeSyncInterval = "30s";
 export const queryHttpPort = 9090;
 
 /** The tenants' history front (components/thanos/tenancy.ts) listens next to Prometheus (9090) in the instance's pod or task. */
-export const historyFrontPort = 9091;
+const historyFrontPort = 9091;
 
 const ready = { path: "/-/ready", periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 };
 const healthy = { path: "/-/healthy", periodSeconds: 30, failureThreshold: 6, timeoutSeconds: 5 };
