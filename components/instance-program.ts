@@ -11,10 +11,8 @@ import { instanceFromRecord, loadInstancePassword, loadInstanceRecord } from "./
 import { BrokerSettings } from "./broker/settings";
 import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
-import { instanceDatasources } from "./grafana/datasources";
-import { GrafanaDatasources } from "./grafana/kubernetes";
+import { GrafanaDatasources, instanceDatasourcesEntry } from "./grafana/kubernetes";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
-import { webUsername } from "./prometheus/web-auth";
 
 /** Where an instance stack's Kubernetes objects go: rendered to a folder per instance, or a real cluster. */
 export type InstanceTarget =
@@ -56,8 +54,9 @@ export function instanceProgram(args: InstanceProgramArgs) {
         new GrafanaDatasources("grafana", {
             namespace: settings.grafanaNamespace,
             datasources: {
-                [`tsuru-${instance.name}`]: pulumi.all([prometheus.url, prometheus.historyUrl, password]).apply(([prometheusUrl, historyUrl, value]) =>
-                    instanceDatasources({ instanceName: instance.name, environment: settings.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password: value }, orgId: settings.grafanaOrgs[instance.team] })),
+                [`tsuru-${instance.name}`]: instanceDatasourcesEntry({
+                    instanceName: instance.name, environment: settings.environment, prometheusUrl: prometheus.url, historyUrl: prometheus.historyUrl, password, orgId: settings.grafanaOrgs[instance.team],
+                }),
             },
         }, options);
     }

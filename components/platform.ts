@@ -8,8 +8,7 @@ import { BrokerDeployment } from "./broker/deployment";
 import { planOverrides } from "./config/plan-catalog";
 import type { InstanceConfig, StackConfig } from "./config/types";
 import { Yace } from "./exporters/ecs";
-import { instanceDatasources } from "./grafana/datasources";
-import { GrafanaDatasources } from "./grafana/kubernetes";
+import { GrafanaDatasources, instanceDatasourcesEntry } from "./grafana/kubernetes";
 import { kubernetesProvider } from "./kubernetes/provider";
 import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
@@ -190,6 +189,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
         objstoreConfig: bucket.objstoreConfig,
         sidecarStoreApiEndpoints: [...instances.map((prometheus) => prometheus.storeApiEndpoint), ...(brokerSidecars ? [brokerSidecars] : [])],
     }, opts);
+    // Where the broker's instances put their datasources: only where the platform provisions its own.
+    const brokerGrafanaNamespace = config.grafana.datasources ? config.grafana.namespace : undefined;
     const brokerUrl = config.broker && new BrokerDeployment("broker", {
         broker: config.broker,
         namespace: config.broker.namespace ?? namespace,
@@ -202,7 +203,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             alertmanagers: config.alertmanagers,
             plans: planOverrides(config.plans),
             tenantQueryAddress,
-            grafanaNamespace: config.grafana.datasources ? config.grafana.namespace : undefined,
+            grafanaNamespace: brokerGrafanaNamespace,
             grafanaOrgs: config.grafana.orgs,
             poolNamespaces: config.broker!.poolNamespaces,
             poolPlans: config.broker!.poolPlans,
@@ -211,7 +212,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
         password: servicePassword!,
         backendPassphrase: config.brokerBackendPassphrase!,
         objstoreConfig: bucket.objstoreConfig,
-        grafanaNamespace: config.grafana.datasources ? config.grafana.namespace : undefined,
+        grafanaNamespace: brokerGrafanaNamespace,
     }, opts).url;
 
     if (config.grafana.datasources) {
@@ -225,8 +226,9 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
                     const urls = instance.platform === "kubernetes"
                         ? { prometheusUrl: prometheusUrls[instance.name], historyUrl: historyUrls[instance.name] }
                         : { prometheusUrl: ecs!.prometheusUrls[instance.name], historyUrl: ecs!.historyUrls[instance.name] };
-                    return [`prometheus-${instance.name}`, pulumi.all([urls.prometheusUrl, urls.historyUrl, passwords[instance.name]]).apply(([prometheusUrl, historyUrl, password]) =>
-                        instanceDatasources({ instanceName: instance.name, environment: config.environment, prometheusUrl, historyUrl, credentials: { username: webUsername(instance.name), password }, orgId: config.grafana.orgs[instance.team] }))];
+                    return [`prometheus-${instance.name}`, instanceDatasourcesEntry({
+                        instanceName: instance.name, environment: config.environment, ...urls, password: passwords[instance.name], orgId: config.grafana.orgs[instance.team],
+                    })];
                 })),
             },
         }, opts);

@@ -100,6 +100,18 @@ export function allowFromGroup(name: string, input: { securityGroupId: pulumi.In
     }, opts);
 }
 
+/** Ingress on one TCP port of `securityGroupId` from an IPv4 CIDR (e.g. Grafana over VPC peering). */
+export function allowFromCidr(name: string, input: { securityGroupId: pulumi.Input<string>; cidr: string; port: number; description: string }, opts: pulumi.CustomResourceOptions): aws.vpc.SecurityGroupIngressRule {
+    return new aws.vpc.SecurityGroupIngressRule(name, {
+        securityGroupId: input.securityGroupId,
+        cidrIpv4: input.cidr,
+        ipProtocol: "tcp",
+        fromPort: input.port,
+        toPort: input.port,
+        description: input.description,
+    }, opts);
+}
+
 export interface TaskDefinitionInput {
     readonly family: string;
     /** The containers; the task's CPU and memory are sized from them once resolved. */

@@ -1,5 +1,6 @@
 /** Pure renderer for Grafana datasource provisioning files (read by Grafana's datasource sidecar). */
 import * as yaml from "js-yaml";
+import { webUsername } from "../prometheus/web-auth";
 
 export interface DatasourceInput {
     readonly name: string;
@@ -23,7 +24,8 @@ export interface InstanceDatasourcesInput {
     readonly prometheusUrl: string;
     /** The instance's history front: its tenant's data, recent and past, through the tenants' Query. */
     readonly historyUrl: string;
-    readonly credentials: { readonly username: string; readonly password: string };
+    /** The instance's password; its user is the instance's web user. */
+    readonly password: string;
     /** The instance's team's Grafana organization (`grafana.orgs`), so only that team's users see them. */
     readonly orgId?: number;
 }
@@ -31,9 +33,10 @@ export interface InstanceDatasourcesInput {
 /** An instance's datasources: its own Prometheus, and its history; both with the instance's credentials. */
 export function instanceDatasources(input: InstanceDatasourcesInput): DatasourceInput[] {
     const names = instanceDatasourceNames(input.instanceName, input.environment);
+    const basicAuth = { username: webUsername(input.instanceName), password: input.password };
     return [
-        { name: names.prometheus, url: input.prometheusUrl, flavor: "Prometheus", basicAuth: input.credentials, orgId: input.orgId },
-        { name: names.history, url: input.historyUrl, flavor: "Thanos", basicAuth: input.credentials, orgId: input.orgId },
+        { name: names.prometheus, url: input.prometheusUrl, flavor: "Prometheus", basicAuth, orgId: input.orgId },
+        { name: names.history, url: input.historyUrl, flavor: "Thanos", basicAuth, orgId: input.orgId },
     ];
 }
 

@@ -2,7 +2,14 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
 import { workloadLabels } from "../kubernetes/workload";
-import { DatasourceInput, grafanaDatasourceLabel, renderDatasources } from "./datasources";
+import { DatasourceInput, grafanaDatasourceLabel, instanceDatasources, InstanceDatasourcesInput, renderDatasources } from "./datasources";
+
+type Inputs<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
+
+/** An instance's datasources once its URLs and password resolve: one entry of GrafanaDatasources. */
+export function instanceDatasourcesEntry(input: Inputs<InstanceDatasourcesInput>): pulumi.Output<DatasourceInput[]> {
+    return pulumi.output(input).apply((resolved) => instanceDatasources(resolved));
+}
 
 export interface GrafanaDatasourcesArgs {
     /** Namespace Grafana's datasource sidecar watches. */

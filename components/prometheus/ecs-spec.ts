@@ -9,6 +9,7 @@ import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
 import { historyFrontDefaults, thanosDefaults } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
+import { historyFrontCommand } from "../thanos/tenancy";
 import { initStepResources, prometheusDefaults } from "./defaults";
 import {
     dnsExporterScrapeJob,
@@ -272,7 +273,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         essential: false,
         restartPolicy: { enabled: true },
         user: nobody.user,
-        command: ["caddy", "run", "--config", webFiles.historyFront],
+        command: historyFrontCommand(webFiles.historyFront, { watch: false }),
         ...ecsResources(historyFrontDefaults),
         portMappings: [{ containerPort: historyFrontDefaults.httpPort, protocol: "tcp", name: "history" }],
         dependsOn: [rendered],

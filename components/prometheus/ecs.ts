@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
 import { cloudMapHost } from "../aws/containers";
 import {
+    allowFromCidr,
     allowFromGroup,
     cloudMapService,
     EcsContext,
@@ -20,7 +21,6 @@ import { configReadStatements, ecsDiscoveryStatements, efsClientStatements } fro
 import type { EcsInstanceConfig } from "../config/types";
 import { thanosBucketStatements } from "../thanos/iam";
 import { historyFrontDefaults, thanosPorts } from "../thanos/defaults";
-import { renderHistoryFront } from "../thanos/tenancy";
 import {
     configUpdateContainers,
     configUpdateStartedBy,
@@ -29,13 +29,12 @@ import {
     ecsReplicaName,
     ecsVolumes,
     prometheusContainers,
-    ecsWebClientAuth,
     renderEcsInstanceFiles,
     webAuthSecretKeys,
 } from "./ecs-spec";
 import { prometheusWebPort } from "./defaults";
 import type { ExternalLabelContext } from "./render";
-import { renderInstanceWebConfig, stablePasswordHash } from "./web-auth";
+import { renderInstanceAuthFiles } from "./web-auth";
 
 /** An exporter the instance scrapes; the instance admits itself to the exporter's security group. */
 export interface EcsExporterTarget extends EcsExporter {
@@ -117,9 +116,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const nfs = allowFromGroup(`${name}-nfs`, { securityGroupId: args.efs.securityGroupId, from: group.id, port: 2049, description: `NFS from prometheus ${instance.name}` }, child);
         args.grafanaCidrs.forEach((cidr, index) => {
             for (const [port, what] of [[prometheusWebPort, "Prometheus"], [historyFrontDefaults.httpPort, "history front"]] as const) {
-                new aws.vpc.SecurityGroupIngressRule(`${name}-grafana-${port}-${index}`, {
-                    securityGroupId: group.id, cidrIpv4: cidr, ipProtocol: "tcp", fromPort: port, toPort: port, description: `${what} of ${instance.name} from Grafana (${cidr})`,
-                }, child);
+                allowFromCidr(`${name}-grafana-${port}-${index}`, { securityGroupId: group.id, cidr, port, description: `${what} of ${instance.name} from Grafana (${cidr})` }, child);
             }
         });
         for (const exporter of args.exporters) {
@@ -135,7 +132,6 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const updateRole = taskRole(`${name}-config-update`, ecs, pulumi.all([configStatements, efsWrite]).apply((parts) => parts.flat()), child);
 
         // The web config (bcrypt hash) and the password, read by config-render as task secrets, never plain environment.
-        const { username } = ecsWebClientAuth(instance);
         const password = pulumi.secret(args.password);
         const webAuthSecret = new aws.secretsmanager.Secret(`${name}-web-auth`, {
             // A prefix, not a name: a deleted secret's name stays taken for its recovery window.
@@ -145,11 +141,10 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         }, child);
         const webAuthVersion = new aws.secretsmanager.SecretVersion(`${name}-web-auth`, {
             secretId: webAuthSecret.id,
-            secretString: password.apply((value) => JSON.stringify({
-                [webAuthSecretKeys.webConfig]: renderInstanceWebConfig({ username, password: value }),
-                [webAuthSecretKeys.password]: value,
-                [webAuthSecretKeys.historyFront]: renderHistoryFront({ tenant: instance.name, username, passwordHash: stablePasswordHash({ username, password: value }), upstream: args.tenantQueryAddress }),
-            })),
+            secretString: password.apply((value) => {
+                const files = renderInstanceAuthFiles({ instanceName: instance.name, password: value, tenantQueryAddress: args.tenantQueryAddress });
+                return JSON.stringify({ [webAuthSecretKeys.webConfig]: files.webConfig, [webAuthSecretKeys.password]: value, [webAuthSecretKeys.historyFront]: files.historyFront });
+            }),
         }, child);
 
         const replicaContainers = Array.from({ length: instance.replicas }, (_, index) =>

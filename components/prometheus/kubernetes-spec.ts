@@ -20,6 +20,7 @@ import {
 } from "../kubernetes/workload";
 import { historyFrontDefaults, thanosDefaults, thanosPorts } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
+import { historyFrontCommand } from "../thanos/tenancy";
 import { mebibytes } from "../units";
 import { initStepResources, prometheusDefaults, prometheusWebPort } from "./defaults";
 import { flushCommand, flushDeadlineSeconds, flushGracePeriodSeconds } from "./flush";
@@ -243,11 +244,10 @@ export function prometheusStatefulSetSpec(instance: KubernetesInstanceConfig, ob
                         ],
                     },
                     {
-                        // The tenant's history (components/thanos/tenancy.ts), with the instance's credentials. --watch
-                        // reloads a changed config (a new password) from the mounted Secret, as Prometheus re-reads web.yml.
+                        // The tenant's history (components/thanos/tenancy.ts), with the instance's credentials.
                         name: "history",
                         image: image("caddy"),
-                        command: ["caddy", "run", "--config", webFiles.historyFront, "--watch"],
+                        command: historyFrontCommand(webFiles.historyFront, { watch: true }),
                         ports: [{ name: "history", containerPort: historyFrontDefaults.httpPort }],
                         resources: containerResources(historyFrontDefaults),
                         ...containerProbes(historyFrontDefaults),

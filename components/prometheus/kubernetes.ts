@@ -17,8 +17,7 @@ import {
     renderKubernetesInstanceFiles,
 } from "./kubernetes-spec";
 import type { ExternalLabelContext } from "./render";
-import { renderHistoryFront } from "../thanos/tenancy";
-import { renderClientConfig, renderInstanceWebConfig, stablePasswordHash, webAuthFiles } from "./web-auth";
+import { renderClientConfig, renderInstanceAuthFiles, webAuthFiles } from "./web-auth";
 
 export { replicaPlaceholder } from "./kubernetes-spec";
 
@@ -85,12 +84,13 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         // sidecar, readiness probe). A stable hash: an unchanged password leaves the Secret as it is.
         const clientAuth = kubernetesWebClientAuth(instance);
         const password = pulumi.secret(args.password);
+        const authFiles = pulumi.all([password, args.tenantQueryAddress]).apply(([value, tenantQueryAddress]) =>
+            renderInstanceAuthFiles({ instanceName: instance.name, password: value, tenantQueryAddress }));
         const webAuth = new k8s.core.v1.Secret(`${name}-web`, {
             metadata: metadata(names.webAuth),
             stringData: {
-                [webAuthFiles.webConfig]: password.apply((value) => renderInstanceWebConfig({ username: clientAuth.username, password: value })),
-                [webAuthFiles.historyFront]: pulumi.all([password, args.tenantQueryAddress]).apply(([value, upstream]) =>
-                    renderHistoryFront({ tenant: instance.name, username: clientAuth.username, passwordHash: stablePasswordHash({ username: clientAuth.username, password: value }), upstream })),
+                [webAuthFiles.webConfig]: authFiles.apply((files) => files.webConfig),
+                [webAuthFiles.historyFront]: authFiles.apply((files) => files.historyFront),
                 [webAuthFiles.password]: password,
                 [webAuthFiles.client]: renderClientConfig(clientAuth),
             },

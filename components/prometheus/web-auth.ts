@@ -6,6 +6,7 @@
 import bcrypt from "bcryptjs";
 import { createHmac, randomBytes } from "crypto";
 import * as yaml from "js-yaml";
+import { renderHistoryFront } from "../thanos/tenancy";
 
 /** The credentials of one instance: its user is the instance's name. */
 export interface InstanceCredentials {
@@ -80,9 +81,17 @@ export function renderWebConfig(users: Readonly<Record<string, string>>): string
     return yaml.dump({ basic_auth_users: { ...users }, rate_limit: { ...webRateLimit } }, { lineWidth: -1 });
 }
 
-/** The web config of one instance: its one user. */
-export function renderInstanceWebConfig(credentials: InstanceCredentials): string {
-    return renderWebConfig({ [credentials.username]: stablePasswordHash(credentials) });
+/**
+ * What an instance's password becomes on either platform, from one bcrypt hash: its Prometheus web config (its one
+ * user) and its history front's config (the same user, its tenant set, forwarding to the tenants' Query).
+ */
+export function renderInstanceAuthFiles(input: { instanceName: string; password: string; tenantQueryAddress: string }): { webConfig: string; historyFront: string } {
+    const credentials = { username: webUsername(input.instanceName), password: input.password };
+    const passwordHash = stablePasswordHash(credentials);
+    return {
+        webConfig: renderWebConfig({ [credentials.username]: passwordHash }),
+        historyFront: renderHistoryFront({ tenant: input.instanceName, username: credentials.username, passwordHash, upstream: input.tenantQueryAddress }),
+    };
 }
 
 /**

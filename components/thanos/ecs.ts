@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
+    allowFromCidr,
     allowFromGroup,
     cloudMapService,
     EcsContext,
@@ -84,14 +85,7 @@ export class EcsThanos extends pulumi.ComponentResource {
         });
         allowFromGroup(`${name}-query-from-lb`, { securityGroupId: groups.query.id, from: groups.loadBalancer.id, port: queryHttpPort, description: "HTTP from the query load balancer" }, child);
         args.queryAllowedCidrs.forEach((cidr, index) => {
-            new aws.vpc.SecurityGroupIngressRule(`${name}-query-lb-${index}`, {
-                securityGroupId: groups.loadBalancer.id,
-                cidrIpv4: cidr,
-                ipProtocol: "tcp",
-                fromPort: queryListenerPort,
-                toPort: queryListenerPort,
-                description: `Thanos query from ${cidr}`,
-            }, child);
+            allowFromCidr(`${name}-query-lb-${index}`, { securityGroupId: groups.loadBalancer.id, cidr, port: queryListenerPort, description: `Thanos query from ${cidr}` }, child);
         });
 
         const bucketAccess = (component: "store" | "compactor") =>

@@ -41,6 +41,14 @@ export function tenancyQueryArgs(): string[] {
 /** gRPC address of the tenants' Query: loopback only, since its StoreAPI serves every tenant to any client. */
 export const tenancyQueryGrpcAddress = `localhost:${thanosPorts.grpc}`;
 
+/**
+ * The front's command (the Caddy image's binary). `watch` reloads the config when its file changes: on Kubernetes a
+ * new password reaches the mounted Secret, and the front follows without a restart, as Prometheus re-reads web.yml.
+ */
+export function historyFrontCommand(configFile: string, options: { watch: boolean }): string[] {
+    return ["caddy", "run", "--config", configFile, ...(options.watch ? ["--watch"] : [])];
+}
+
 export interface HistoryFrontInput {
     /** The instance's name: its tenant label value and its basic auth user. */
     readonly tenant: string;

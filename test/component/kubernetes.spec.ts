@@ -254,7 +254,7 @@ describe("GrafanaDatasources", () => {
                 thanos: [{ name: "Thanos", url: "http://thanos-query.prometheus.svc:9090", flavor: "Thanos", isDefault: true }],
                 "prometheus-payments": instanceDatasources({
                     instanceName: "payments", environment: "dev", prometheusUrl: "http://prometheus-payments.prometheus.svc:9090",
-                    historyUrl: "http://prometheus-payments.prometheus.svc:9091", credentials: { username: "payments", password: "payments-password-0123" }, orgId: 2,
+                    historyUrl: "http://prometheus-payments.prometheus.svc:9091", password: "payments-password-0123", orgId: 2,
                 }),
             },
         });

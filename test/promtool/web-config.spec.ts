@@ -6,9 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
-import { generatePassword, minimumPasswordLength, webRateLimit, passwordProblem, renderClientConfig, renderInstanceWebConfig, renderWebConfig, stablePasswordHash } from "../../components/prometheus/web-auth";
+import { generatePassword, minimumPasswordLength, webRateLimit, passwordProblem, renderClientConfig, renderInstanceAuthFiles, renderWebConfig, stablePasswordHash } from "../../components/prometheus/web-auth";
 import { prometheusContainers } from "../../components/prometheus/ecs-spec";
-import { renderHistoryFront } from "../../components/thanos/tenancy";
 import { ecsConfig } from "../support/ecs-fixtures";
 import { ecsInstance } from "../support/fixtures";
 import { freePort, ProcessGroup, waitFor } from "../support/processes";
@@ -25,10 +24,11 @@ function checkWebConfig(webYml: string) {
 
 describe("web auth: the web config and client file an instance's Prometheus runs with", () => {
     const shop = { username: "shop", password: "shop-password-0123456789" };
+    const shopWebConfig = (password = shop.password) => renderInstanceAuthFiles({ instanceName: "shop", password, tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090" }).webConfig;
 
     it("an unchanged password gives the same web config on every render (a stable bcrypt salt), which matches the password", () => {
-        const first = renderInstanceWebConfig(shop);
-        assert.equal(renderInstanceWebConfig({ ...shop }), first);
+        const first = shopWebConfig();
+        assert.equal(shopWebConfig(`${shop.password}`), first);
         const hash = (yaml.load(first) as any).basic_auth_users.shop;
         assert.ok(bcrypt.compareSync(shop.password, hash), "the hash verifies the password");
         assert.equal(bcrypt.compareSync("shop-password-wrong", hash), false);
@@ -43,9 +43,9 @@ describe("web auth: the web config and client file an instance's Prometheus runs
     });
 
     it("promtool check web-config accepts the rendered web config, users and rate limit", () => {
-        const result = checkWebConfig(renderInstanceWebConfig(shop));
+        const result = checkWebConfig(shopWebConfig());
         assert.ok(result.ok, result.output);
-        assert.deepEqual(Object.keys(yaml.load(renderInstanceWebConfig(shop)) as object), ["basic_auth_users", "rate_limit"]);
+        assert.deepEqual(Object.keys(yaml.load(shopWebConfig()) as object), ["basic_auth_users", "rate_limit"]);
     });
 
     it("promtool rejects a broken web config, so its check means something", () => {
@@ -95,10 +95,11 @@ describe("web auth on ECS: config-render's files, the task's health check and th
         fs.writeFileSync(local("/etc/prometheus/shared/prometheus.yml.tmpl"), "global:\n  external_labels:\n    replica: $(PROMETHEUS_REPLICA)\n");
         // config-render's command as the task runs it, with the values ECS takes from the pinned secret version.
         const render = container("config-render");
+        const authFiles = renderInstanceAuthFiles({ instanceName: "billing", password: credentials.password, tenantQueryAddress: "thanos-query-tenants.prometheus-test.internal:9090" });
         const secretValues: Record<string, string> = {
-            PROMETHEUS_WEB_CONFIG: renderInstanceWebConfig(credentials),
+            PROMETHEUS_WEB_CONFIG: authFiles.webConfig,
             PROMETHEUS_PASSWORD: credentials.password,
-            PROMETHEUS_HISTORY_FRONT: renderHistoryFront({ tenant: "billing", username: credentials.username, passwordHash: stablePasswordHash(credentials), upstream: "thanos-query-tenants.prometheus-test.internal:9090" }),
+            PROMETHEUS_HISTORY_FRONT: authFiles.historyFront,
             SCRAPE_PASSWORD_BILLING_API: "scrape",
         };
         assert.deepEqual(render.secrets!.map((entry) => entry.name).sort(), Object.keys(secretValues).sort());
