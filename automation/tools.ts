@@ -24,13 +24,14 @@ export const toolDirs = {
     versitygw: path.join(toolsDir, `versitygw-${tools.versitygw.version}`),
     kubeApiserver: path.join(toolsDir, `kube-apiserver-${tools.kubeApiserver.version}`),
     caddy: path.join(toolsDir, `caddy-${tools.caddy.version}`),
+    netpolEval: path.join(toolsDir, `netpol-eval-${tools.netpolEval.version}`),
     shims: path.join(projectRoot, "scripts", "shims"),
 };
 
 /** The project-owned PULUMI_HOME of the offline toolchain: the Kubernetes provider plugin is installed there. */
 export const pulumiHome = process.env.PAAS_PULUMI_HOME ?? path.join(toolsDir, "pulumi-home");
 
-export type ToolName = "promtool" | "prometheus" | "thanos" | "versitygw" | "kube-apiserver" | "caddy";
+export type ToolName = "promtool" | "prometheus" | "thanos" | "versitygw" | "kube-apiserver" | "caddy" | "netpol-eval";
 
 const toolDirOf: Record<ToolName, string> = {
     promtool: toolDirs.prometheus,
@@ -39,6 +40,7 @@ const toolDirOf: Record<ToolName, string> = {
     versitygw: toolDirs.versitygw,
     "kube-apiserver": toolDirs.kubeApiserver,
     caddy: toolDirs.caddy,
+    "netpol-eval": toolDirs.netpolEval,
 };
 
 /** The path of a built tool; throws when it is missing. */

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError } from "commander";
 import * as yaml from "js-yaml";
 import pino from "pino";
 import { parseBrokerSettings } from "../components/broker/settings";
-import { tenantQueryAddress } from "../components/thanos/kubernetes-spec";
+import { loopbackNetwork } from "../components/config/network";
 import { ConfigError } from "../components/config/errors";
 import type { InstanceTarget } from "../components/instance-program";
 import { renderObjstoreConfig } from "../components/thanos/render";
@@ -54,7 +54,7 @@ export function program(): Command {
         .requiredOption("--backend <url>", "Pulumi backend of the instance stacks: file://DIR, s3://bucket?region=..., or any backend URL")
         .requiredOption("--target <target>", "where instance manifests go: render:DIR (a folder per instance) or kubernetes (kubeconfig or in-cluster)", parseTarget)
         .option("--work-dir <dir>", "the instance project dir holding each stack's config (default: DIR/workspace for file://DIR)")
-        .option("--settings <file>", "platform settings (YAML/JSON): environment, region, product, namespace, replicaLabel, alertmanagers, plans, tenantQueryAddress, grafanaNamespace, poolNamespaces, poolPlans, skipAwait")
+        .option("--settings <file>", "platform settings (YAML/JSON): environment, region, product, namespace, replicaLabel, alertmanagers, plans, thanosNamespace, network, grafanaNamespace, poolNamespaces, poolPlans, skipAwait")
         .option("--objstore <file>", "objstore.yml of the shared Thanos bucket, mounted into each instance's sidecar")
         .option("--kubeconfig <file>", "kubeconfig for --target kubernetes (default: in-cluster or KUBECONFIG)")
         .option("--context <name>", "kubeconfig context for --target kubernetes")
@@ -84,8 +84,8 @@ async function main(argv: string[]): Promise<void> {
 
     let settings;
     try {
-        // Without settings: the local stack's (Pulumi.local.yaml), whose tenants' Query is in prometheus-local.
-        settings = parseBrokerSettings(options.settings ? readStructured(options.settings) : { environment: "local", region: "us-east-1", tenantQueryAddress: tenantQueryAddress("prometheus-local") });
+        // Without settings: the local stack's (Pulumi.local.yaml): Thanos in prometheus-local, API server and bucket on loopback.
+        settings = parseBrokerSettings(options.settings ? readStructured(options.settings) : { environment: "local", region: "us-east-1", thanosNamespace: "prometheus-local", network: loopbackNetwork("grafana") });
     } catch (error) {
         logger.fatal(error instanceof ConfigError ? { problems: error.problems } : { err: error }, "invalid broker settings");
         process.exit(2);

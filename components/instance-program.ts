@@ -48,7 +48,8 @@ export function instanceProgram(args: InstanceProgramArgs) {
         alertmanagers: settings.alertmanagers,
         objstoreConfig: pulumi.secret(args.objstoreConfig),
         password,
-        tenantQueryAddress: settings.tenantQueryAddress,
+        thanosNamespace: settings.thanosNamespace,
+        network: settings.network,
     }, options);
     if (settings.grafanaNamespace !== undefined) {
         new GrafanaDatasources("grafana", {

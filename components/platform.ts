@@ -10,16 +10,16 @@ import type { InstanceConfig, StackConfig } from "./config/types";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources, instanceDatasourcesEntry } from "./grafana/kubernetes";
 import { kubernetesProvider } from "./kubernetes/provider";
+import { defaultDenyPolicyName, defaultDenySpec } from "./kubernetes/network-policy";
 import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
 import { webUsername } from "./prometheus/web-auth";
-import { kubernetesStoreApiEndpoint, prometheusPodLabels } from "./prometheus/kubernetes-spec";
+import { anyPrometheusPodLabels, kubernetesStoreApiEndpoint } from "./prometheus/kubernetes-spec";
 import { ThanosBucket } from "./thanos/bucket";
 import { EcsThanos } from "./thanos/ecs";
 import { ecsTenantQueryAddress } from "./thanos/ecs-spec";
 import { KubernetesThanos } from "./thanos/kubernetes";
-import { tenantQueryAddress } from "./thanos/kubernetes-spec";
 import { workloadLabels } from "./kubernetes/workload";
 import { thanosPorts } from "./thanos/defaults";
 import { renderServiceDoc } from "./tsuru/doc";
@@ -158,6 +158,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
         return undefined;
     }
 
+    const network = config.kubernetes.network;
+    if (network === undefined) throw new Error("the stack config has no resolved kubernetes.network (parseStackConfig resolves it for every stack with a Kubernetes half)");
     const provider = kubernetesProvider("kubernetes", config.kubernetes);
     const opts = { provider, transforms: config.kubernetes.skipAwait ? [skipAwaitTransform] : undefined };
     const namespace = config.kubernetes.createNamespace
@@ -174,7 +176,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             alertmanagers: config.alertmanagers,
             objstoreConfig: bucket.objstoreConfig,
             password: passwords[instance.name],
-            tenantQueryAddress: namespace.apply(tenantQueryAddress),
+            thanosNamespace: namespace,
+            network,
         }, opts);
         prometheusUrls[instance.name] = prometheus.url;
         return prometheus;
@@ -182,19 +185,28 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
 
     const historyUrls = Object.fromEntries(kubernetesInstances.map((instance, index) => [instance.name, instances[index].historyUrl]));
 
-    const brokerSidecars = config.broker && brokerInstancesSidecars(config, namespace, opts);
+    const brokerInstances = config.broker && brokerInstancesNamespace(config, namespace, opts);
+    // Every pod of the instances' namespaces denied both ways; each component's own policy admits its peers.
+    for (const [suffix, instanceNamespace] of [["", namespace], ...(brokerInstances?.separate ? [["broker-instances-", brokerInstances.namespace]] : [])] as const) {
+        new k8s.networking.v1.NetworkPolicy(`${suffix}default-deny`, {
+            metadata: { name: defaultDenyPolicyName, namespace: instanceNamespace, labels: workloadLabels("prometheus-paas", "network", "default-deny") },
+            spec: defaultDenySpec,
+        }, opts);
+    }
     const thanos = new KubernetesThanos("thanos", {
         namespace,
         thanos: compactorOnlyOn("kubernetes", config),
         objstoreConfig: bucket.objstoreConfig,
-        sidecarStoreApiEndpoints: [...instances.map((prometheus) => prometheus.storeApiEndpoint), ...(brokerSidecars ? [brokerSidecars] : [])],
+        sidecarStoreApiEndpoints: [...instances.map((prometheus) => prometheus.storeApiEndpoint), ...(brokerInstances ? [brokerInstances.sidecars] : [])],
+        network,
+        instanceNamespaces: [namespace, ...(brokerInstances ? [brokerInstances.namespace] : [])],
     }, opts);
     // Where the broker's instances put their datasources: only where the platform provisions its own.
     const brokerGrafanaNamespace = config.grafana.datasources ? config.grafana.namespace : undefined;
     const brokerUrl = config.broker && new BrokerDeployment("broker", {
         broker: config.broker,
         namespace: config.broker.namespace ?? namespace,
-        settings: thanos.tenantQueryAddress.apply((tenantQueryAddress) => ({
+        settings: namespace.apply((thanosNamespace) => ({
             environment: config.environment,
             region: config.region,
             product: config.product,
@@ -202,7 +214,8 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
             replicaLabel: config.thanos.replicaLabel,
             alertmanagers: config.alertmanagers,
             plans: planOverrides(config.plans),
-            tenantQueryAddress,
+            thanosNamespace,
+            network,
             grafanaNamespace: brokerGrafanaNamespace,
             grafanaOrgs: config.grafana.orgs,
             poolNamespaces: config.broker!.poolNamespaces,
@@ -213,6 +226,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
         backendPassphrase: config.brokerBackendPassphrase!,
         objstoreConfig: bucket.objstoreConfig,
         grafanaNamespace: brokerGrafanaNamespace,
+        network,
     }, opts).url;
 
     if (config.grafana.datasources) {
@@ -237,21 +251,23 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
 }
 
 /**
- * The broker's instances live in their own namespace; one headless Service there selects every instance's
- * Prometheus pod, so the platform's Thanos query finds each new sidecar by DNS without a platform update.
+ * The broker's instances live in their own namespace (created here unless it is the stack's); one headless Service
+ * there selects every instance's Prometheus pod, so the platform's Thanos query finds each new sidecar by DNS
+ * without a platform update.
  */
-function brokerInstancesSidecars(config: StackConfig, platformNamespace: pulumi.Output<string>, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+function brokerInstancesNamespace(config: StackConfig, platformNamespace: pulumi.Output<string>, opts: pulumi.CustomResourceOptions) {
     const instanceNamespace = config.broker!.instanceNamespace;
-    const namespace = instanceNamespace === config.kubernetes.namespace
-        ? platformNamespace
-        : new k8s.core.v1.Namespace("broker-instances-namespace", { metadata: { name: instanceNamespace } }, opts).metadata.name;
+    const separate = instanceNamespace !== config.kubernetes.namespace;
+    const namespace = separate
+        ? new k8s.core.v1.Namespace("broker-instances-namespace", { metadata: { name: instanceNamespace } }, opts).metadata.name
+        : platformNamespace;
     // Every instance's pods, whatever the instance: the broker's stacks come and go without a platform update.
-    const { "app.kubernetes.io/instance": _instance, ...prometheusPods } = prometheusPodLabels({ name: "any" });
     const service = new k8s.core.v1.Service("broker-instances-sidecars", {
         metadata: { name: "prometheus-sidecars", namespace, labels: workloadLabels("thanos", "sidecars", "broker-instances") },
-        spec: { clusterIP: "None", selector: prometheusPods, ports: [{ name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] },
+        spec: { clusterIP: "None", selector: anyPrometheusPodLabels(), ports: [{ name: "grpc", port: thanosPorts.grpc, targetPort: "grpc" }] },
     }, opts);
-    return pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([name, ns]) => kubernetesStoreApiEndpoint(name, ns));
+    const sidecars = pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([name, ns]) => kubernetesStoreApiEndpoint(name, ns));
+    return { namespace, separate, sidecars };
 }
 
 /** An instance's web password: the stack's (instancePasswords), or a generated one kept in the state. */

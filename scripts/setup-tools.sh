@@ -10,6 +10,7 @@
 #   versitygw          an S3 server over a folder, for the data-path tests
 #   kube-apiserver     the Kubernetes API server, for the control-plane tests (etcd comes from Debian)
 #   caddy              the tenants' history front (authenticates, sets the tenant, passes the tenant APIs)
+#   netpol-eval        tools/netpol-eval: NetworkPolicy verdicts for a traffic matrix (cyclonus' matcher), for the tests
 #
 # Versions: components/versions.json (tools). Cache: ${PAAS_TOOLS_DIR:-~/.cache/prometheus-paas/tools}, a dir
 # per tool and version; a tool that is present and reports its version is skipped. Module downloads run in
@@ -21,7 +22,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/tools-env.sh
 source "$SCRIPT_DIR/tools-env.sh"
 
-ALL_TOOLS=(prometheus pulumi pulumi-kubernetes thanos versitygw kube-apiserver caddy)
+ALL_TOOLS=(prometheus pulumi pulumi-kubernetes thanos versitygw kube-apiserver caddy netpol-eval)
 LOG_DIR="$PAAS_TOOLS_DIR/logs"
 
 log() { printf '[tools] %s\n' "$*"; }
@@ -189,6 +190,20 @@ compile_caddy() {
   install_tool "$1/out" "$PAAS_CADDY_DIR"
 }
 
+# The project's own program (tools/netpol-eval) on the pinned cyclonus; its version names the source's digest, so
+# a changed source is rebuilt.
+netpol_eval_version() { printf 'cyclonus-%s-source-%s' "$PAAS_NETPOL_EVAL_VERSION" "$(cat "$PAAS_ROOT/tools/netpol-eval/go.mod" "$PAAS_ROOT/tools/netpol-eval/main.go" | sha256sum | cut -c1-12)"; }
+ready_netpol_eval() { reports_version "$PAAS_NETPOL_EVAL_DIR/netpol-eval" --version "$(netpol_eval_version)"; }
+prepare_netpol_eval() {
+  cp "$PAAS_ROOT/tools/netpol-eval/go.mod" "$PAAS_ROOT/tools/netpol-eval/go.sum" "$PAAS_ROOT/tools/netpol-eval/main.go" "$1/"
+  go -C "$1" mod edit "-require=$PAAS_NETPOL_EVAL_MODULE@$PAAS_NETPOL_EVAL_VERSION"
+  go -C "$1" list -deps . >/dev/null || die "cannot load tools/netpol-eval's packages through the module proxy (see above)"
+}
+compile_netpol_eval() {
+  go -C "$1" build -o "$1/out/netpol-eval" -ldflags "-s -w -X main.version=$(netpol_eval_version)" .
+  install_tool "$1/out" "$PAAS_NETPOL_EVAL_DIR"
+}
+
 # Replaces tool dir $2 by the finished dir $1 (one rename: a tool is whole or absent).
 install_tool() {
   rm -rf "$2"
@@ -219,7 +234,7 @@ main() {
   for tool in "$@"; do
     case "$tool" in
       -h | --help) usage; exit 0 ;;
-      prometheus | pulumi | pulumi-kubernetes | thanos | versitygw | kube-apiserver | caddy) tools+=("$tool") ;;
+      prometheus | pulumi | pulumi-kubernetes | thanos | versitygw | kube-apiserver | caddy | netpol-eval) tools+=("$tool") ;;
       *) usage >&2; die "unknown tool '$tool'; allowed: ${ALL_TOOLS[*]}" ;;
     esac
   done

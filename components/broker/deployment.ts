@@ -8,7 +8,9 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { NetworkConfig } from "../config/types";
 import type { BrokerConfig } from "../config/types";
+import { brokerNetworkPolicySpec } from "../kubernetes/network-policy";
 import { containerProbes, containerResources, containerSecurityContext, podSecurityContext, workloadLabels } from "../kubernetes/workload";
 import type { ProcessDefaults } from "../process";
 
@@ -28,6 +30,8 @@ export interface BrokerDeploymentArgs {
     readonly objstoreConfig: pulumi.Input<string>;
     /** Where Grafana reads datasources, when the platform provisions them: the instances' go there too. */
     readonly grafanaNamespace?: string;
+    /** Where the broker's peers are (Tsuru's API, the API server, DNS, the bucket): its NetworkPolicy. */
+    readonly network: NetworkConfig;
 }
 
 const dataDir = "/var/lib/broker";
@@ -56,6 +60,7 @@ export const instanceNamespaceRules: k8s.types.input.rbac.v1.PolicyRule[] = [
     { apiGroups: [""], resources: ["configmaps", "secrets", "services", "serviceaccounts"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
     { apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
     { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+    { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
 ];
 
 /**
@@ -182,6 +187,10 @@ export class BrokerDeployment extends pulumi.ComponentResource {
                     },
                 },
             },
+        }, child);
+        new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
+            metadata,
+            spec: brokerNetworkPolicySpec({ network: args.network, pods: labels, backendInBucket: broker.backendUrl !== undefined && !broker.backendUrl.startsWith("file://") }),
         }, child);
         const service = new k8s.core.v1.Service(`${name}-service`, {
             metadata,

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ConfigError, formatIssue } from "../config/errors";
 import { mergePlans, unknownPoolPlans } from "../config/plan-catalog";
 import { alertmanagerUrls, dnsLabel, labelName, strictObject } from "../config/primitives";
+import { resolvedNetworkSchema } from "../config/network-schema";
 import { grafanaOrgsSchema, planOverrideSchema, poolNamespacesSchema } from "../config/schema";
 import type { PoolNamespaces } from "../config/types";
 import type { Plan } from "../plans";
@@ -21,8 +22,10 @@ export const brokerSettingsSchema = strictObject({
     alertmanagers: alertmanagerUrls("alertmanagers").default([]),
     /** Plan catalog overrides, exactly as the stack's `plans` key. */
     plans: z.record(planOverrideSchema).default({}),
-    /** host:port of the platform's tenants' Query, which each instance's history front forwards to. */
-    tenantQueryAddress: z.string().regex(/^[a-z0-9.-]+:\d{1,5}$/, "must be host:port of the tenants' Thanos Query"),
+    /** Namespace of the platform's Thanos: its tenants' Query is each history front's upstream, its Queries read the sidecars. */
+    thanosNamespace: dnsLabel("thanosNamespace"),
+    /** Where the instances' peers are (the platform's resolved kubernetes.network): each instance's NetworkPolicy. */
+    network: resolvedNetworkSchema,
     /** Grafana's datasource namespace: each instance's datasources go there (absent: the platform provisions none). */
     grafanaNamespace: dnsLabel("grafanaNamespace").optional(),
     /** Grafana organization per team, exactly as the stack's `grafana.orgs`. */

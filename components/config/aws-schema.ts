@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { yaceSupportedNamespaces } from "../exporters/yace-namespaces";
 import { thanosDefaults } from "../thanos/defaults";
-import { absentWhenEmpty, awsRegion, dnsLabel, ecsName, exactlyOneOf, metricsPath, metricsScheme, strictObject } from "./primitives";
+import { absentWhenEmpty, awsRegion, dnsLabel, ecsName, exactlyOneOf, ipv4Cidr, ipv4CidrPrefix, metricsPath, metricsScheme, strictObject } from "./primitives";
 
 const secretsManagerArn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9\/_+=.@-]+(:[^:]*:[^:]*:[^:]*)?$/;
 
@@ -27,15 +27,7 @@ export const ecsAppSchema = strictObject({
 /** CloudWatch Logs accepts only these retention periods. */
 export const logRetentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
-function ipv4CidrPrefix(cidr: string): number | undefined {
-    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-    if (!match || match.slice(1, 5).some((octet) => Number(octet) > 255) || Number(match[5]) > 32) return undefined;
-    return Number(match[5]);
-}
-
-const queryCidr = z
-    .string()
-    .refine((cidr) => ipv4CidrPrefix(cidr) !== undefined, "must be an IPv4 CIDR block such as 10.20.0.0/16")
+const queryCidr = ipv4Cidr
     .refine((cidr) => (ipv4CidrPrefix(cidr) ?? 32) >= 8, "Thanos query stays internal; allowed: prefixes /8 to /32 (never 0.0.0.0/0)");
 
 const awsTagFilter = z.record(z.string().min(1)).refine((tags) => Object.keys(tags).length > 0, "give at least one tag");

@@ -47,6 +47,27 @@ export const ecsName = (what: string) => z.string().regex(/^[a-zA-Z0-9_-]{1,255}
 
 export const awsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$/, "must be an AWS region such as us-east-1");
 
+/** The prefix length of an IPv4 CIDR block, or undefined when it is not one. */
+export function ipv4CidrPrefix(cidr: string): number | undefined {
+    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+    if (!match || match.slice(1, 5).some((octet) => Number(octet) > 255) || Number(match[5]) > 32) return undefined;
+    return Number(match[5]);
+}
+
+function ipv4Number(cidr: string): number {
+    return cidr.split("/")[0].split(".").reduce((value, octet) => value * 256 + Number(octet), 0);
+}
+
+/** Whether IPv4 block `inner` is a strict subset of block `outer` (both valid CIDRs), as an ipBlock's except must be. */
+export function cidrStrictlyInside(outer: string, inner: string): boolean {
+    const outerPrefix = ipv4CidrPrefix(outer)!;
+    const innerPrefix = ipv4CidrPrefix(inner)!;
+    const size = 2 ** (32 - outerPrefix);
+    return innerPrefix > outerPrefix && Math.floor(ipv4Number(inner) / size) === Math.floor(ipv4Number(outer) / size);
+}
+
+export const ipv4Cidr = z.string().refine((cidr) => ipv4CidrPrefix(cidr) !== undefined, "must be an IPv4 CIDR block such as 10.20.0.0/16");
+
 export const alertmanagerUrls = (key: string) => z.array(z.string().url(`${key} entries must be URLs such as http://alertmanager:9093`));
 
 /** Pulumi.yaml declares `ecs`, `yace`, `tsuru` and `broker` with default {}: an empty section means the feature is off. */

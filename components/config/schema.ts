@@ -7,6 +7,7 @@ import { thanosDefaults } from "../thanos/defaults";
 import { mebibytes } from "../units";
 import { ecsAppSchema, ecsSchema, yaceSchema } from "./aws-schema";
 import { ConfigError } from "./errors";
+import { networkSchema } from "./network-schema";
 import { checkRetentions } from "./retention";
 import { absentWhenEmpty, alertmanagerUrls, cpuQuantity, dnsLabel, dnsSubdomain, duration, labelName, metricsPath, metricsScheme, projectName, quantity, strictObject } from "./primitives";
 
@@ -105,6 +106,8 @@ export const kubernetesSchema = strictObject({
     renderYamlToDirectory: z.string().optional(),
     /** Only for clusters that never run pods (an API server without kubelets): the provider stops awaiting readiness. */
     skipAwait: z.boolean().default(false),
+    /** Where the instances' pods' peers are: their NetworkPolicies admit only those (config/network.ts). */
+    network: networkSchema,
 });
 
 /** Grafana organization per team: each instance's datasources go into its team's (Grafana OSS has no datasource permissions). */

@@ -7,6 +7,7 @@ import { validateServiceInputs } from "../tsuru/service";
 import { checkEcs } from "./aws";
 import { ConfigError, configErrorMap, formatIssue } from "./errors";
 import { resolveInstances } from "./instances";
+import { resolveNetwork } from "./network";
 import { mergePlans, unknownPoolPlans } from "./plan-catalog";
 import { projectName } from "./primitives";
 import { passwordProblem } from "../prometheus/web-auth";
@@ -49,6 +50,8 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
     const instances = resolveInstances(config.instances, plans, config.thanos.replicaLabel, problems);
     checkEcs(config, instances, problems);
     checkTsuru(config, plans, problems);
+    const grafanaNamespace = config.grafana.namespace ?? config.kubernetes.namespace;
+    const network = resolveNetwork(config, grafanaNamespace, config.broker !== undefined || instances.some((instance) => instance.platform === "kubernetes"), problems);
     for (const [name, password] of Object.entries(config.instancePasswords)) {
         if (!instances.some((instance) => instance.name === name)) {
             problems.push(`${projectName}:instancePasswords.${name}: names no instance; declared: ${instances.map((instance) => instance.name).join(", ") || "none"}`);
@@ -66,8 +69,8 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
         environment: config.environment,
         region: config.region,
         product: config.product,
-        kubernetes: config.kubernetes,
-        grafana: { datasources: config.grafana.datasources, namespace: config.grafana.namespace ?? config.kubernetes.namespace, orgs: config.grafana.orgs },
+        kubernetes: { ...config.kubernetes, network },
+        grafana: { datasources: config.grafana.datasources, namespace: grafanaNamespace, orgs: config.grafana.orgs },
         instances,
         plans,
         thanos: { ...config.thanos, compactor: { ...config.thanos.compactor, platform: compactorPlatform(config.thanos.compactor.platform, instances) } },

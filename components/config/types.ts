@@ -67,11 +67,38 @@ export interface ConfigSecrets {
     readonly instancePasswords?: Readonly<Record<string, Input<string>>>;
 }
 
+/** A peer of the instances' pods: a namespace (its pods, or those with `pods` labels), or CIDR blocks. */
+export interface NetworkPeer {
+    readonly namespace?: string;
+    readonly pods?: Readonly<Record<string, string>>;
+    readonly cidrs?: readonly string[];
+    readonly except?: readonly string[];
+}
+
+export interface NetworkEndpoint extends NetworkPeer {
+    readonly ports: readonly number[];
+}
+
+/** Every peer resolved; `alertmanagers` is empty when the stack sends no alerts. */
+export interface NetworkConfig {
+    readonly grafana: NetworkPeer;
+    readonly tsuru: NetworkPeer;
+    readonly dns: NetworkEndpoint;
+    readonly apiServer: NetworkEndpoint;
+    readonly alertmanagers: readonly NetworkEndpoint[];
+    readonly bucket: NetworkEndpoint;
+}
+
+/** The `kubernetes` section with its network resolved (absent when the stack has no Kubernetes half). */
+export interface KubernetesConfig extends Omit<KubernetesTarget, "network"> {
+    readonly network?: NetworkConfig;
+}
+
 export interface StackConfig extends ConfigSecrets {
     readonly environment: string;
     readonly region: string;
     readonly product: string;
-    readonly kubernetes: KubernetesTarget;
+    readonly kubernetes: KubernetesConfig;
     readonly grafana: { readonly datasources: boolean; readonly namespace: string; readonly orgs: Readonly<Record<string, number>> };
     readonly instances: InstanceConfig[];
     readonly plans: Readonly<Record<string, Plan>>;

@@ -57,11 +57,18 @@ export function kubernetesPrometheusNames(instance: Pick<KubernetesInstanceConfi
         rules: `${base}-rules`,
         webAuth: `${base}-web`,
         flush: `${base}-flush`,
+        networkPolicy: base,
     };
 }
 
 export function prometheusPodLabels(instance: Pick<KubernetesInstanceConfig, "name">): Record<string, string> {
     return workloadLabels("prometheus", "prometheus", instance.name);
+}
+
+/** Every instance's Prometheus pods, whatever the instance (the Queries' peers, the broker's sidecar Service). */
+export function anyPrometheusPodLabels(): Record<string, string> {
+    const { "app.kubernetes.io/instance": _instance, ...labels } = prometheusPodLabels({ name: "any" });
+    return labels;
 }
 
 /** The discovery jobs of an instance: every unit of each bound Tsuru app. */

@@ -1,7 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { formerly } from "../aliases";
+import type { NetworkConfig } from "../config/types";
 import type { KubernetesInstanceConfig } from "../config/types";
+import { prometheusNetworkPolicySpec } from "../kubernetes/network-policy";
+import { tenantQueryAddress } from "../thanos/kubernetes-spec";
 import { historyFrontDefaults } from "../thanos/defaults";
 import { prometheusWebPort } from "./defaults";
 import { flushFiles } from "./flush";
@@ -34,8 +37,10 @@ export interface KubernetesPrometheusArgs {
     readonly objstoreConfig: pulumi.Input<string>;
     /** The instance's password (its user is the instance's name): every endpoint of its Prometheus asks for it. */
     readonly password: pulumi.Input<string>;
-    /** host:port of the platform's tenants' Query, which the instance's history front forwards to. */
-    readonly tenantQueryAddress: pulumi.Input<string>;
+    /** Namespace of the platform's Thanos: its tenants' Query is the history front's upstream, its Queries read the sidecars. */
+    readonly thanosNamespace: pulumi.Input<string>;
+    /** Where the pods' peers are: the instance's NetworkPolicy admits only them. */
+    readonly network: NetworkConfig;
 }
 
 /**
@@ -84,8 +89,8 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
         // sidecar, readiness probe). A stable hash: an unchanged password leaves the Secret as it is.
         const clientAuth = kubernetesWebClientAuth(instance);
         const password = pulumi.secret(args.password);
-        const authFiles = pulumi.all([password, args.tenantQueryAddress]).apply(([value, tenantQueryAddress]) =>
-            renderInstanceAuthFiles({ instanceName: instance.name, password: value, tenantQueryAddress }));
+        const authFiles = pulumi.all([password, args.thanosNamespace]).apply(([value, thanosNamespace]) =>
+            renderInstanceAuthFiles({ instanceName: instance.name, password: value, tenantQueryAddress: tenantQueryAddress(thanosNamespace) }));
         const webAuth = new k8s.core.v1.Secret(`${name}-web`, {
             metadata: metadata(names.webAuth),
             stringData: {
@@ -111,11 +116,17 @@ export class KubernetesPrometheus extends pulumi.ComponentResource {
             spec: { type: "ClusterIP", selector: labels, ports: prometheusServicePorts },
         }, child);
 
+        // Before the pods: under the namespace's default deny they reach nothing without it.
+        const networkPolicy = new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
+            metadata: metadata(names.networkPolicy),
+            spec: pulumi.output(args.thanosNamespace).apply((thanosNamespace) => prometheusNetworkPolicySpec({ instance, network: args.network, thanosNamespace })),
+        }, child);
+
         // The spec names its ConfigMaps, Secret, ServiceAccount and headless Service: they must exist first.
         new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
             metadata: metadata(names.statefulSet),
             spec: prometheusStatefulSetSpec(instance, objstore.metadata.name),
-        }, { ...child, dependsOn: [serviceAccount, config, rules, flush, objstore, webAuth, headless] });
+        }, { ...child, dependsOn: [serviceAccount, config, rules, flush, objstore, webAuth, headless, networkPolicy] });
 
         if (instance.replicas > 1) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {

@@ -1,9 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { assertCompactorSingleton } from "../config/schema";
+import type { NetworkConfig } from "../config/types";
 import type { ThanosConfig } from "../config/types";
+import { thanosNetworkPolicySpecs } from "../kubernetes/network-policy";
 import { queryHttpPort, thanosPorts } from "./defaults";
-import { kubernetesQueryEndpoints, tenantQueryAddress, thanosCompactorSpec, thanosKubernetesNames as names, thanosLabels, thanosQueryObjects, thanosQuerySpec, thanosStoreSpec } from "./kubernetes-spec";
+import { kubernetesQueryEndpoints, thanosCompactorSpec, thanosKubernetesNames as names, thanosLabels, thanosQueryObjects, thanosQuerySpec, thanosStoreSpec } from "./kubernetes-spec";
 import type { QueryAudience } from "./render";
 
 export interface KubernetesThanosArgs {
@@ -15,14 +17,16 @@ export interface KubernetesThanosArgs {
     readonly objstoreConfig: pulumi.Input<string>;
     /** Query endpoints of the instances' sidecars (KubernetesPrometheus.storeApiEndpoint). */
     readonly sidecarStoreApiEndpoints: pulumi.Input<string>[];
+    /** Where the pods' peers are: each component's NetworkPolicy admits only them. */
+    readonly network: NetworkConfig;
+    /** Namespaces of the Prometheus pods the Queries read (this one and the broker's instances'). */
+    readonly instanceNamespaces: pulumi.Input<string>[];
 }
 
 /** Thanos store gateway, query and the singleton compactor for one bucket; the specs come from kubernetes-spec.ts. */
 export class KubernetesThanos extends pulumi.ComponentResource {
     /** In-cluster URL of the platform's Thanos Query (every tenant): the platform Grafana's datasource and alerting. */
     readonly queryUrl: pulumi.Output<string>;
-    /** host:port of the tenants' Query, which the instances' history fronts forward to. */
-    readonly tenantQueryAddress: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesThanosArgs, opts?: pulumi.ComponentResourceOptions) {
         assertCompactorSingleton(args.thanos.compactor.replicas);
@@ -63,9 +67,20 @@ export class KubernetesThanos extends pulumi.ComponentResource {
 
         new k8s.apps.v1.StatefulSet(`${name}-compactor`, { metadata: metadata(names.compactor, thanosLabels("compactor", name)), spec: thanosCompactorSpec(thanos, name, objstore.metadata.name) }, { ...child, dependsOn: specNeeds });
 
+        const policies = pulumi.all(args.instanceNamespaces).apply((instanceNamespaces) => thanosNetworkPolicySpecs({
+            network: args.network,
+            instanceNamespaces,
+            pods: { store: storeLabels, compactor: thanosLabels("compactor", name), query: thanosQueryObjects("platform", name).selector, queryTenants: thanosQueryObjects("tenants", name).selector },
+        }));
+        for (const [component, objectName] of [["store", names.store], ["compactor", names.compactor], ["query", names.query], ["queryTenants", names.queryTenants]] as const) {
+            new k8s.networking.v1.NetworkPolicy(`${name}-${objectName}-network`, {
+                metadata: metadata(objectName, thanosLabels("thanos", name)),
+                spec: policies.apply((specs) => specs[component]),
+            }, child);
+        }
+
         const platformQuery = queryServices.platform;
         this.queryUrl = pulumi.interpolate`http://${platformQuery.metadata.name}.${platformQuery.metadata.namespace}.svc:${queryHttpPort}`;
-        this.tenantQueryAddress = pulumi.output(queryServices.tenants.metadata.namespace).apply(tenantQueryAddress);
-        this.registerOutputs({ queryUrl: this.queryUrl, tenantQueryAddress: this.tenantQueryAddress });
+        this.registerOutputs({ queryUrl: this.queryUrl });
     }
 }

@@ -9,13 +9,15 @@ import { brokerDirs, BrokerDirs, RunningBroker, startBroker, waitStatus } from "
 import { ProcessGroup, waitFor } from "../support/processes";
 import { checkConfig } from "../support/promtool";
 import { TsuruBrokerClient, TsuruPool } from "../support/tsuru-broker-client";
+import { loopbackNetwork } from "../../components/config/network";
 
 const namespace = "prometheus-tenants";
 const settings = {
     environment: "test",
     region: "us-east-1",
     namespace,
-    tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090",
+    thanosNamespace: "prometheus",
+    network: loopbackNetwork("grafana"),
     grafanaNamespace: "grafana",
     grafanaOrgs: { shop: 4 },
     poolNamespaces: { pattern: "tsuru-{pool}", pools: { legacy: "default" } },
@@ -187,7 +189,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             const web = manifests.find((manifest) => manifest.kind === "Secret" && manifest.metadata.name === "prometheus-shop-web")!;
             const front = JSON.parse(Buffer.from(web.data["history-front.json"], "base64").toString("utf8"));
             const forward = front.apps.http.servers.history.routes.find((route: any) => route.handle[0].handler === "reverse_proxy").handle[0];
-            assert.deepEqual([forward.upstreams, forward.headers.request.set], [[{ dial: settings.tenantQueryAddress }], { "THANOS-TENANT": ["shop"] }]);
+            assert.deepEqual([forward.upstreams, forward.headers.request.set], [[{ dial: "thanos-query-tenants.prometheus.svc:9090" }], { "THANOS-TENANT": ["shop"] }]);
         });
 
         it("info lists label/value strings: URLs (Prometheus and its history), the Grafana datasources' names, plan, apps, jobs, state, last error", async () => {

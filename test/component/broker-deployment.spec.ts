@@ -53,7 +53,7 @@ describe("platform with the broker (BrokerDeployment under mocks)", () => {
         const role = recorder.one("kubernetes:rbac.authorization.k8s.io/v1:Role", "broker-instances").inputs;
         assert.equal(role.metadata.namespace, "prometheus-tenants");
         const resources = role.rules.flatMap((rule: any) => rule.resources).sort();
-        assert.deepEqual(resources, ["configmaps", "poddisruptionbudgets", "secrets", "serviceaccounts", "services", "statefulsets"]);
+        assert.deepEqual(resources, ["configmaps", "networkpolicies", "poddisruptionbudgets", "secrets", "serviceaccounts", "services", "statefulsets"]);
         const grants = recorder.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "broker-discovery-grants").inputs;
         for (const rule of grants.rules) {
             if (rule.resources.includes("pods")) assert.deepEqual(rule.verbs, ["get", "list", "watch"]);
@@ -68,7 +68,7 @@ describe("platform with the broker (BrokerDeployment under mocks)", () => {
         assert.deepEqual(role.rules.flatMap((rule: any) => rule.resources), ["secrets"]);
         assert.equal(recorder.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "broker-grafana").inputs.roleRef.name, role.metadata.name);
         const settings = JSON.parse(recorder.one("kubernetes:core/v1:ConfigMap", "broker-settings").inputs.data["settings.json"]);
-        assert.deepEqual([settings.tenantQueryAddress, settings.grafanaNamespace], ["thanos-query-tenants.prometheus.svc:9090", grafanaNamespace]);
+        assert.deepEqual([settings.thanosNamespace, settings.grafanaNamespace], ["prometheus", grafanaNamespace]);
     });
 
     it("registers its address as the endpoint of its cluster and exposes the instances' sidecars to Thanos query", async () => {

@@ -42,7 +42,7 @@ describe("KubernetesPrometheus", () => {
         recorder = await installMocks();
         component = new KubernetesPrometheus("prometheus-payments", {
             instance: haInstance(), namespace: "prometheus", labels, alertmanagers: [], objstoreConfig: "type: S3\nconfig: {bucket: b}\n", password: "component-test-password",
-            tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090",
+            thanosNamespace: "prometheus", network: minimalConfig().kubernetes.network!,
         });
         await recorder.settle();
     });
@@ -175,7 +175,7 @@ describe("KubernetesThanos", () => {
         recorder = await installMocks();
         const thanos = minimalConfig({ thanos: { store: { replicas: 2 }, query: { replicas: 2 } } }).thanos;
         new KubernetesThanos("thanos", {
-            namespace: "prometheus", thanos, objstoreConfig: "type: S3\n",
+            namespace: "prometheus", thanos, objstoreConfig: "type: S3\n", network: minimalConfig().kubernetes.network!, instanceNamespaces: ["prometheus"],
             sidecarStoreApiEndpoints: ["dnssrv+_grpc._tcp.prometheus-a-headless.prometheus.svc.cluster.local", "dnssrv+_grpc._tcp.prometheus-b-headless.prometheus.svc.cluster.local"],
         });
         await recorder.settle();
@@ -237,7 +237,7 @@ describe("KubernetesThanos validation", () => {
         const recorder = await installMocks();
         const thanos = { ...minimalConfig().thanos, compactor: { ...minimalConfig().thanos.compactor, replicas: 2 } };
         assert.throws(
-            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarStoreApiEndpoints: [] }),
+            () => new KubernetesThanos("thanos", { namespace: "prometheus", thanos, objstoreConfig: "", sidecarStoreApiEndpoints: [], network: minimalConfig().kubernetes.network!, instanceNamespaces: ["prometheus"] }),
             (error: unknown) => error instanceof ConfigError && /thanos\.compactor\.replicas: the compactor must be a singleton per bucket; allowed: 0 or 1 \(got 2\)/.test(error.message),
         );
         await recorder.settle();

@@ -12,6 +12,7 @@ import { ProcessGroup, waitFor } from "../support/processes";
 import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
 import { TsuruBrokerClient } from "../support/tsuru-broker-client";
 import { LoopbackUnits, TsuruUnit } from "../support/tsuru-units";
+import { loopbackNetwork } from "../../components/config/network";
 
 /** The Kubernetes objects an instance stack's checkpoint (file backend) says it manages. */
 function checkpointObjects(backendDir: string, instance: string): StateObject[] {
@@ -31,7 +32,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
     const app = "shop-web";
     const names = kubernetesPrometheusNames({ name: instance });
     // 5 s scrapes: short waits, and the plan whose global scrape_timeout must follow the interval.
-    const dirs = brokerDirs(root, { environment: "test", region: "us-east-1", namespace, tenantQueryAddress: "thanos-query-tenants.prometheus.svc:9090", grafanaNamespace: "grafana", skipAwait: true, plans: { small: { scrapeInterval: "5s" } } });
+    const dirs = brokerDirs(root, { environment: "test", region: "us-east-1", namespace, thanosNamespace: "prometheus", network: loopbackNetwork("grafana"), grafanaNamespace: "grafana", skipAwait: true, plans: { small: { scrapeInterval: "5s" } } });
     const objstoreFile = (endpoint: string) => {
         const file = path.join(root, `objstore-${endpoint}.yml`);
         fs.writeFileSync(file, renderObjstoreConfig({ bucket: "thanos", endpoint, region: "us-east-1", pathStyle: true, insecure: true }));

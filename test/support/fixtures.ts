@@ -13,6 +13,7 @@ export function minimalRawConfig(): Record<string, unknown> {
         environment: "test",
         region: "us-east-1",
         bucket: { type: "existing", bucket: "thanos", endpoint: "minio.storage:9000", pathStyle: true, insecure: true },
+        kubernetes: { network: { apiServer: { cidrs: ["10.0.0.10/32"], ports: [6443] }, bucket: { namespace: "storage", pods: { "app.kubernetes.io/name": "minio" } } } },
         instances: [
             {
                 name: "payments",

@@ -13,8 +13,9 @@ import { checkInstanceName, credentialsMatch } from "../../broker/server";
 import { pinnedImages } from "../../components/images";
 import { bindAppRequest, createRequest, namespaceFromInternalHosts, parametersOf } from "../../broker/tsuru";
 import { flattenParameters } from "../support/tsuru-broker-client";
+import { loopbackNetwork } from "../../components/config/network";
 
-const tenantQueryAddress = "thanos-query-tenants.prometheus.svc:9090";
+const platform = { thanosNamespace: "prometheus", network: loopbackNetwork("grafana") };
 
 describe("broker: Tsuru's request fields", () => {
     it("unflattens form parameters: nested keys, list items, escaped dots", () => {
@@ -37,7 +38,7 @@ describe("broker: Tsuru's request fields", () => {
         assert.equal(namespaceFromInternalHosts(["tcp://shop-web.tsuru-shop.svc.cluster.local:8888"]), "tsuru-shop");
         assert.equal(namespaceFromInternalHosts(["nonsense", "tcp://a.b.svc:80"]), "b");
         assert.equal(namespaceFromInternalHosts([]), undefined);
-        const rule = parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, poolNamespaces: { pools: { legacy: "default" } } }).poolNamespaces;
+        const rule = parseBrokerSettings({ environment: "e", region: "r", ...platform, poolNamespaces: { pools: { legacy: "default" } } }).poolNamespaces;
         assert.equal(poolNamespace(rule, "Shop"), "tsuru-shop");
         assert.equal(poolNamespace(rule, "legacy"), "default");
     });
@@ -55,22 +56,22 @@ describe("broker: Tsuru's request fields", () => {
     });
 
     it("validates an instance record with the stack's rules: plan catalog with overrides, app fields", () => {
-        const settings = parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, plans: { tiny: { description: "t", cpu: "100m", memory: "256Mi", tmpfs: "256Mi", retentionTime: "6h", retentionSize: "128Mi", scrapeInterval: "30s", sampleLimit: 1000, labelLimit: 32, targetLimit: 10 } } });
+        const settings = parseBrokerSettings({ environment: "e", region: "r", ...platform, plans: { tiny: { description: "t", cpu: "100m", memory: "256Mi", tmpfs: "256Mi", retentionTime: "6h", retentionSize: "128Mi", scrapeInterval: "30s", sampleLimit: 1000, labelLimit: 32, targetLimit: 10 } } });
         assert.equal(instanceFromRecord("p", { plan: "tiny", team: "t", apps: [], jobs: [] }, settings).plan.tmpfsMiB, 256);
         assert.throws(() => instanceFromRecord("p", { plan: "nope", team: "t", apps: [], jobs: [] }, settings), /unknown plan 'nope'/);
         assert.throws(() => instanceFromRecord("p", { plan: "small", team: "t", apps: [{ name: "web", namespace: "ns", port: 99999 } as any], jobs: [] }, settings), /apps/);
-        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, poolPlans: { a: ["huge"] } }), /unknown plan 'huge'/);
+        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", ...platform, poolPlans: { a: ["huge"] } }), /unknown plan 'huge'/);
     });
 });
 
 describe("broker: what re-applies every instance", () => {
-    const settings = parseBrokerSettings({ environment: "test", region: "us-east-1", tenantQueryAddress });
+    const settings = parseBrokerSettings({ environment: "test", region: "us-east-1", ...platform });
     const inputs = { settings, objstoreConfig: "type: S3\nconfig:\n  bucket: a\n", images: pinnedImages() };
     const checksum = brokerInputsChecksum(inputs, "passphrase");
 
     it("is stable for the same inputs and changes with the settings, objstore.yml and each pinned image", () => {
         assert.equal(brokerInputsChecksum({ ...inputs, images: { ...pinnedImages() } }, "passphrase"), checksum);
-        assert.notEqual(brokerInputsChecksum({ ...inputs, settings: parseBrokerSettings({ environment: "test", region: "eu-west-1", tenantQueryAddress }) }, "passphrase"), checksum);
+        assert.notEqual(brokerInputsChecksum({ ...inputs, settings: parseBrokerSettings({ environment: "test", region: "eu-west-1", ...platform }) }, "passphrase"), checksum);
         assert.notEqual(brokerInputsChecksum({ ...inputs, objstoreConfig: inputs.objstoreConfig.replace("bucket: a", "bucket: b") }, "passphrase"), checksum);
         for (const name of Object.keys(inputs.images)) {
             assert.notEqual(brokerInputsChecksum({ ...inputs, images: { ...inputs.images, [name]: `${inputs.images[name as keyof typeof inputs.images]}-next` } }, "passphrase"), checksum, name);
@@ -84,7 +85,7 @@ describe("broker: what re-applies every instance", () => {
 });
 
 describe("broker start-up: the backend's stack list is a cross-check, never a reason to stay down", () => {
-    const settings = parseBrokerSettings({ environment: "test", region: "us-east-1", tenantQueryAddress });
+    const settings = parseBrokerSettings({ environment: "test", region: "us-east-1", ...platform });
 
     function startingBroker(listInstances: () => Promise<string[]>) {
         const lines: Record<string, unknown>[] = [];

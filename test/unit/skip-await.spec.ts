@@ -3,8 +3,9 @@ import { parseBrokerSettings } from "../../components/broker/settings";
 import { parseStackConfig } from "../../components/config/stack";
 import { skipAwaitAnnotation, skipAwaitTransform } from "../../components/kubernetes/workload";
 import { minimalRawConfig, readStackConfig, stackNames } from "../support/fixtures";
+import { loopbackNetwork } from "../../components/config/network";
 
-const tenantQueryAddress = "thanos-query-tenants.prometheus.svc:9090";
+const platform = { thanosNamespace: "prometheus", network: loopbackNetwork("grafana") };
 
 describe("the provider's await: kubernetes.skipAwait", () => {
     it("is off by default and in every stack of the repository, so real clusters wait for rollouts", () => {
@@ -13,9 +14,9 @@ describe("the provider's await: kubernetes.skipAwait", () => {
     });
 
     it("is off by default in the broker's settings (its instance stacks), and only a boolean is accepted", () => {
-        assert.equal(parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress }).skipAwait, false);
-        assert.equal(parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, skipAwait: true }).skipAwait, true);
-        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", tenantQueryAddress, skipAwait: "yes" }), /broker settings: skipAwait/);
+        assert.equal(parseBrokerSettings({ environment: "e", region: "r", ...platform }).skipAwait, false);
+        assert.equal(parseBrokerSettings({ environment: "e", region: "r", ...platform, skipAwait: true }).skipAwait, true);
+        assert.throws(() => parseBrokerSettings({ environment: "e", region: "r", ...platform, skipAwait: "yes" }), /broker settings: skipAwait/);
     });
 
     it("annotates Kubernetes objects, keeping their other annotations, and leaves other resources alone", async () => {
