@@ -10,8 +10,8 @@ describe("tool layout: scripts/tools-env.sh and automation/tools.ts agree", () =
     const shell = (script: string) => execFileSync("bash", ["-c", `source scripts/tools-env.sh && ${script}`], { cwd: projectRoot, encoding: "utf8" }).trim();
 
     it("puts each tool where the TypeScript side looks for it", () => {
-        const dirs = shell('printf "%s\\n" "$PAAS_PROMETHEUS_DIR" "$PAAS_PULUMI_DIR/bin" "$PAAS_PULUMI_KUBERNETES_DIR" "$PAAS_THANOS_DIR" "$PAAS_VERSITYGW_DIR" "$PAAS_KUBE_APISERVER_DIR" "$PAAS_CADDY_DIR" "$PULUMI_HOME"').split("\n");
-        assert.deepEqual(dirs, [toolDirs.prometheus, toolDirs.pulumi, toolDirs.pulumiKubernetes, toolDirs.thanos, toolDirs.versitygw, toolDirs.kubeApiserver, toolDirs.caddy, pulumiHome]);
+        const dirs = shell('printf "%s\\n" "$PAAS_PROMETHEUS_DIR" "$PAAS_PULUMI_DIR/bin" "$PAAS_PULUMI_KUBERNETES_DIR" "$PAAS_THANOS_DIR" "$PAAS_VERSITYGW_DIR" "$PAAS_KUBE_APISERVER_DIR" "$PAAS_CADDY_DIR" "$PAAS_NETPOL_EVAL_DIR" "$PULUMI_HOME"').split("\n");
+        assert.deepEqual(dirs, [toolDirs.prometheus, toolDirs.pulumi, toolDirs.pulumiKubernetes, toolDirs.thanos, toolDirs.versitygw, toolDirs.kubeApiserver, toolDirs.caddy, toolDirs.netpolEval, pulumiHome]);
     });
 
     it("puts the project's tools and shims ahead of anything else on PATH (Debian's promtool lacks Kubernetes SD)", () => {
