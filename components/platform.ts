@@ -10,7 +10,7 @@ import type { InstanceConfig, StackConfig } from "./config/types";
 import { Yace } from "./exporters/ecs";
 import { GrafanaDatasources, instanceDatasourcesEntry } from "./grafana/kubernetes";
 import { kubernetesProvider } from "./kubernetes/provider";
-import { defaultDenyPolicyName, defaultDenySpec } from "./kubernetes/network-policy";
+import { DefaultDeny } from "./kubernetes/default-deny";
 import { skipAwaitTransform } from "./kubernetes/workload";
 import { EcsPrometheus } from "./prometheus/ecs";
 import { KubernetesPrometheus } from "./prometheus/kubernetes";
@@ -186,13 +186,7 @@ function buildKubernetes(config: StackConfig, bucket: ThanosBucket, passwords: R
     const historyUrls = Object.fromEntries(kubernetesInstances.map((instance, index) => [instance.name, instances[index].historyUrl]));
 
     const brokerInstances = config.broker && brokerInstancesNamespace(config, namespace, opts);
-    // Every pod of the instances' namespaces denied both ways; each component's own policy admits its peers.
-    for (const [suffix, instanceNamespace] of [["", namespace], ...(brokerInstances?.separate ? [["broker-instances-", brokerInstances.namespace]] : [])] as const) {
-        new k8s.networking.v1.NetworkPolicy(`${suffix}default-deny`, {
-            metadata: { name: defaultDenyPolicyName, namespace: instanceNamespace, labels: workloadLabels("prometheus-paas", "network", "default-deny") },
-            spec: defaultDenySpec,
-        }, opts);
-    }
+    new DefaultDeny("default-deny", { namespaces: { instances: namespace, ...(brokerInstances?.separate ? { "broker-instances": brokerInstances.namespace } : {}) } }, opts);
     const thanos = new KubernetesThanos("thanos", {
         namespace,
         thanos: compactorOnlyOn("kubernetes", config),

@@ -5,7 +5,7 @@
 import type { PaasPolicy } from "./lib/model";
 import { imagesPinned, memoryLimits, nonRoot } from "./rules/containers";
 import { deleteOnlyCompactor, noWildcardActions, s3ScopedToBucket } from "./rules/iam";
-import { loadBalancerInternal, noPublicIngress } from "./rules/network";
+import { instancesNamespaceDefaultDeny, loadBalancerInternal, noPublicIngress } from "./rules/network";
 import { externalLabelsSet, externalLabelsUnique, flushOnShutdown, memoryCoversTmpfs, retentionBelowTmpfs, sidecarFlags, tmpfsSizeLimit, webAuthRequired } from "./rules/prometheus";
 import { logRetention, noCredentialsInConfigMaps, noPlaintextCredentialsInContainers, tsuruPasswordSecret } from "./rules/secrets";
 import { ecsEfsTransitEncryption, efsEncrypted, s3BucketEncrypted, s3Lifecycle, s3PublicAccessBlocked, s3TlsOnly, tsdbNotOnNfs } from "./rules/storage";
@@ -38,6 +38,7 @@ export const policies: readonly PaasPolicy[] = [
     // Network
     noPublicIngress,
     loadBalancerInternal,
+    instancesNamespaceDefaultDeny,
     // IAM
     noWildcardActions,
     s3ScopedToBucket,

@@ -156,3 +156,46 @@ export const loadBalancerInternal = stackPolicy(
         return violations;
     },
 );
+
+const networkPolicyType = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+
+/** A NetworkPolicy that selects every pod of its namespace and admits nothing either way; "unknown" while not known. */
+function deniesAllByDefault(policy: View): boolean | "unknown" {
+    const spec = policy.props.spec;
+    if (isUnknown(spec) || isUnknown(spec?.podSelector) || isUnknown(spec?.policyTypes)) return "unknown";
+    const selector = obj(spec?.podSelector);
+    const selectsAll = Object.keys(obj(selector.matchLabels)).length === 0 && arr(selector.matchExpressions).length === 0;
+    const types = arr(spec?.policyTypes).map((type) => str(type));
+    return selectsAll && types.includes("Ingress") && types.includes("Egress") && arr(spec?.ingress).length === 0 && arr(spec?.egress).length === 0;
+}
+
+export const instancesNamespaceDefaultDeny = stackPolicy(
+    {
+        name: "instances-namespace-default-deny",
+        description: "Every namespace running Prometheus or Thanos pods has a NetworkPolicy denying all ingress and egress by default (podSelector {}, policyTypes Ingress and Egress, no rules).",
+        enforcementLevel: "mandatory",
+        severity: "critical",
+        remediationSteps: "Keep the platform's default-deny NetworkPolicy in the instances' namespace: without it the sidecars' StoreAPI (every sample, no authentication) and Thanos Query answer any pod of the cluster.",
+    },
+    (graph) => {
+        const policies = graph.ofType(networkPolicyType);
+        const violations: Violation[] = [];
+        const checked = new Set<string>();
+        for (const view of graph.resources) {
+            const workload = workloadOf(view);
+            // A namespace not yet known (created in the same update) is checked once it is.
+            if (workload?.platform !== "kubernetes" || workload.namespace === undefined || isUnknown(workload.namespace) || checked.has(workload.namespace)) continue;
+            if (!workload.containers.some((container) => isPrometheus(container) || isThanosImage(container.image))) continue;
+            checked.add(workload.namespace);
+            const inNamespace = policies.filter((policy) => str(policy.props.metadata?.namespace) === workload.namespace || isUnknown(policy.props.metadata?.namespace));
+            const verdicts = inNamespace.map(deniesAllByDefault);
+            if (verdicts.includes(true) || verdicts.includes("unknown")) continue;
+            violations.push({
+                urn: view.urn,
+                message: `namespace '${workload.namespace}' runs ${workload.label} but no NetworkPolicy there denies all ingress and egress by default ` +
+                    `(podSelector {}, policyTypes [Ingress, Egress], no rules): any pod of the cluster reaches the sidecars' StoreAPI and Thanos Query.`,
+            });
+        }
+        return violations;
+    },
+);

@@ -7,6 +7,7 @@ import * as yaml from "js-yaml";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { brokerDirs, BrokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
 import { ProcessGroup, waitFor } from "../support/processes";
+import { evaluateFlows, pod, workloadPod } from "../support/network-policies";
 import { checkConfig } from "../support/promtool";
 import { TsuruBrokerClient, TsuruPool } from "../support/tsuru-broker-client";
 import { loopbackNetwork } from "../../components/config/network";
@@ -38,6 +39,16 @@ function renderedManifests(dirs: BrokerDirs, instance: string): Manifest[] {
         .filter((entry) => entry.isFile() && entry.name.endsWith(".yaml"))
         .flatMap((entry) => yaml.loadAll(fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8")) as Manifest[])
         .filter(Boolean);
+}
+
+/** Flows between an instance's pods and an app's units under the instance stack's rendered NetworkPolicy (cyclonus' matcher). */
+function appTraffic(dirs: BrokerDirs, instance: string, app: { name: string; namespace: string; port: number }) {
+    const policies = renderedManifests(dirs, instance).filter((manifest) => manifest.kind === "NetworkPolicy");
+    assert.deepEqual(policies.map((policy) => policy.metadata.name), [`prometheus-${instance}`]);
+    const prometheus = workloadPod(renderedManifests(dirs, instance), "StatefulSet", `prometheus-${instance}`);
+    const unit = pod(app.namespace, { "tsuru.io/app-name": app.name, "tsuru.io/app-process": "web" });
+    const verdicts = evaluateFlows(policies, { scrape: { from: prometheus, to: unit, port: app.port }, query: { from: unit, to: prometheus, port: "web" }, storeApi: { from: unit, to: prometheus, port: "grpc" } });
+    return { scrape: verdicts.scrape.allowed, query: verdicts.query.allowed, storeApi: verdicts.storeApi.allowed };
 }
 
 function renderedPrometheusYml(dirs: BrokerDirs, instance: string): string {
@@ -132,7 +143,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             assert.equal(record.config["prometheus-paas-instance:pool"], "shop");
         });
 
-        it("accepts a bind while provisioning: 201 with string env vars (the URL, user and password), applied once provisioning runs", async () => {
+        it("accepts a bind while provisioning: 201 with string env vars (the URL, user and password), applied once provisioning runs: the scrape job, the discovery Role and the NetworkPolicy admitting the app's units", async () => {
             const bound = await client.bindApp("shop", { name: "shop-web", namespace: "tsuru-shop" }, pool);
             assert.equal(bound.status, 201, bound.text);
             const { PROMETHEUS_PASSWORD: password, ...rest } = bound.json as Record<string, string>;
@@ -153,6 +164,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             const result = checkConfig(prometheusYml.split(replicaPlaceholder).join("prometheus-shop-0"));
             assert.ok(result.ok, result.output);
             assert.ok(renderedManifests(dirs, "shop").some((manifest) => manifest.kind === "Role" && manifest.metadata.namespace === "tsuru-shop"), "no discovery Role in the app's namespace");
+            assert.deepEqual(appTraffic(dirs, "shop", { name: "shop-web", namespace: "tsuru-shop", port: 8888 }), { scrape: true, query: true, storeApi: false }, "the instance's NetworkPolicy with the bound app");
         });
 
         it("the bound password is the instance's: its web Secret holds its bcrypt hash; it is encrypted in the stack's config and absent from ConfigMaps and the broker's log", async () => {
@@ -213,7 +225,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             assert.equal(value("Last error"), "-");
         });
 
-        it("binds a job (namespace from its pool) and an app known only by its pool; unbinds re-render", async () => {
+        it("binds a job (namespace from its pool) and an app known only by its pool; unbinds re-render, and the NetworkPolicy then denies the unbound app's units both ways", async () => {
             const job = await client.bindJob("shop", { name: "nightly-report", pool: "shop", cluster: "production" });
             assert.equal(job.status, 201, job.text);
             assert.equal(typeof (job.json as any).PROMETHEUS_URL, "string");
@@ -236,6 +248,7 @@ describe("broker: Tsuru's service API through the real engine (child process, fi
             jobs = scrapeJobs(renderedPrometheusYml(dirs, "shop"));
             assert.deepEqual(jobs.map((scrape) => scrape.job_name), ["prometheus", "thanos-sidecar"]);
             assert.ok(!renderedManifests(dirs, "shop").some((manifest) => manifest.kind === "Role"), "discovery Roles remain after unbind");
+            assert.deepEqual(appTraffic(dirs, "shop", { name: "shop-web", namespace: "tsuru-shop", port: 8888 }), { scrape: false, query: false, storeApi: false }, "the instance's NetworkPolicy after unbind");
         });
 
         it("update to another plan resizes the instance", async () => {

@@ -6,10 +6,12 @@ import * as yaml from "js-yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { parseStackConfig } from "../../components/config/stack";
 import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
+import { prometheusPodLabels } from "../../components/prometheus/kubernetes-spec";
 import { thanosCompactorSpec } from "../../components/thanos/kubernetes-spec";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
 import { EngineSandbox, kubernetesStateObjects, StateObject } from "../support/engine";
 import { minimalRawConfig } from "../support/fixtures";
+import { evaluateFlows, pod } from "../support/network-policies";
 import { ProcessGroup, waitFor } from "../support/processes";
 import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
 import { LoopbackUnits, setUnitStatus, TsuruUnit } from "../support/tsuru-units";
@@ -39,7 +41,8 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
         console.log(`      (control plane ready in ${controlPlane.startupMs} ms)`);
         for (const namespace of [appNamespace, otherInstanceNamespace, "grafana"]) await controlPlane.createNamespace(namespace);
         sandbox.copyStackFile("local", (config) => {
-            config["prometheus-paas:kubernetes"] = { namespace: prometheusNamespace, kubeconfig: controlPlane.kubeconfigPath, skipAwait: true };
+            // The API server listens on loopback, as the local stack's network says.
+            config["prometheus-paas:kubernetes"] = { namespace: prometheusNamespace, kubeconfig: controlPlane.kubeconfigPath, skipAwait: true, network: config["prometheus-paas:kubernetes"].network };
             // Scrapes every 10 s instead of 30 s, so waits stay short.
             config["prometheus-paas:plans"] = { small: { scrapeInterval: "10s" } };
             // Bind the blog instance elsewhere: its token is the "other instance" that must not see shop's apps.
@@ -70,6 +73,9 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
                 "StatefulSet/prometheus-local/thanos-store", "StatefulSet/prometheus-local/thanos-compactor", "Deployment/prometheus-local/thanos-query",
                 "PodDisruptionBudget/prometheus-local/prometheus-blog", "Role/tsuru-local/prometheus-shop-discovery",
                 "RoleBinding/tsuru-blog/prometheus-blog-discovery", "Secret/grafana/grafana-datasource-thanos", "Secret/prometheus-local/prometheus-shop-web",
+                "NetworkPolicy/prometheus-local/default-deny", "NetworkPolicy/prometheus-local/prometheus-shop", "NetworkPolicy/prometheus-local/prometheus-blog",
+                "NetworkPolicy/prometheus-local/thanos-store", "NetworkPolicy/prometheus-local/thanos-query", "NetworkPolicy/prometheus-local/thanos-query-tenants",
+                "NetworkPolicy/prometheus-local/thanos-compactor",
             ]) {
                 assert.ok(kinds.has(expected), `missing ${expected}; the state has: ${[...kinds].sort().join(", ")}`);
             }
@@ -215,8 +221,16 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             name: "shop-api-web-8e9f0-uvwxy", namespace: boundLater.namespace, app: boundLater.name, process: "web", node: "node-a", contentType: "text/plain",
         };
         const listPodsAsShop = async (namespace: string) => (await controlPlane.client(shopToken).request("GET", `/api/v1/namespaces/${namespace}/pods`)).status;
+        /** Shop's NetworkPolicy as the API server holds it, evaluated (cyclonus' matcher) for the bound-later app's unit both ways. */
+        const boundLaterTraffic = async () => {
+            const policy = await controlPlane.admin.expect("GET", `/apis/networking.k8s.io/v1/namespaces/${prometheusNamespace}/networkpolicies/prometheus-shop`);
+            const shopPod = pod(prometheusNamespace, prometheusPodLabels({ name: "shop" }), { ports: { web: 9090 } });
+            const appUnit = pod(boundLater.namespace, { "tsuru.io/app-name": boundLater.name, "tsuru.io/app-process": "web" });
+            const verdicts = evaluateFlows([policy], { scrape: { from: shopPod, to: appUnit, port: 8888 }, query: { from: appUnit, to: shopPod, port: "web" } });
+            return { scrape: verdicts.scrape.egress, query: verdicts.query.ingress };
+        };
 
-        it("binding an app in another namespace (and making shop an HA pair) updates the stack in place: a Role, a RoleBinding and a PDB created, nothing replaced or deleted", async () => {
+        it("binding an app in another namespace (and making shop an HA pair) updates the stack in place: a Role, a RoleBinding and a PDB created, nothing replaced or deleted; the live NetworkPolicy admits the app's units", async () => {
             await controlPlane.createNamespace(boundLater.namespace);
             sandbox.editStackFile("local", (config) => {
                 const instance = config["prometheus-paas:instances"].find((candidate: { name: string }) => candidate.name === "shop");
@@ -230,6 +244,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             const statefulSet = await controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/statefulsets/prometheus-shop`);
             assert.equal(statefulSet.spec.replicas, 2);
             assert.equal(await listPodsAsShop(boundLater.namespace), 200);
+            assert.deepEqual(await boundLaterTraffic(), { scrape: true, query: true }, "the live NetworkPolicy admits the bound app's units");
             assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + (update ?? 0) + 3 });
         });
 
@@ -242,7 +257,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             assert.equal(target.labels.namespace, boundLater.namespace);
         });
 
-        it("unbinding deletes the Role and RoleBinding; after the reload its units are no longer targets and the API server refuses the listing", async () => {
+        it("unbinding deletes the Role and RoleBinding; after the reload its units are no longer targets, the API server refuses the listing and the live NetworkPolicy denies the units", async () => {
             sandbox.editStackFile("local", (config) => {
                 const instance = config["prometheus-paas:instances"].find((candidate: { name: string }) => candidate.name === "shop");
                 instance.apps = instance.apps.filter((app: { name: string }) => app.name !== boundLater.name);
@@ -251,6 +266,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             assert.equal(summary.resourceChanges?.delete, 2);
             assert.equal(summary.resourceChanges?.create, undefined);
             assert.equal(await listPodsAsShop(boundLater.namespace), 403);
+            assert.deepEqual(await boundLaterTraffic(), { scrape: false, query: false }, "the live NetworkPolicy no longer admits the unbound app's units");
             await shop.reload(await shopConfig(shopToken));
             await waitForAppTargets(shop, [workerUnit.name, laterUnit.name]);
         });
@@ -270,18 +286,23 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             return found;
         }
 
-        it("`up` replaces each objstore Secret by one of a new name and updates the workloads that mount it (so their pods roll), the old Secrets deleted; a preview then shows no changes", async () => {
+        it("`up` replaces each objstore Secret by one of a new name and updates the workloads that mount it (so their pods roll), the old Secrets deleted, the NetworkPolicies' bucket egress moved; a preview then shows no changes", async () => {
             const before = await workloads();
             const mounting = [...before].filter(([, workload]) => workload.objstoreSecret !== undefined).map(([name]) => name).sort();
             assert.deepEqual(mounting, ["prometheus-blog", "prometheus-shop", "thanos-compactor", "thanos-store"]);
 
             sandbox.editStackFile("local", (config) => {
-                config["prometheus-paas:bucket"].endpoint = "s3-moved.example.internal:9000";
+                config["prometheus-paas:bucket"].endpoint = "10.20.30.40:9000";
             });
             const { summary } = await stack.up();
             const { same, ...changed } = summary.resourceChanges ?? {};
-            // Thanos' Secret and one per instance; the four workloads that mount one; nothing else.
-            assert.deepEqual(changed, { replace: 3, update: 4 });
+            // Thanos' Secret and one per instance; the four workloads that mount one and the NetworkPolicies of the four
+            // (their egress follows the bucket); nothing else.
+            assert.deepEqual(changed, { replace: 3, update: 8 });
+            for (const name of ["prometheus-shop", "prometheus-blog", "thanos-store", "thanos-compactor"]) {
+                const policy = await controlPlane.admin.expect("GET", `/apis/networking.k8s.io/v1/namespaces/${prometheusNamespace}/networkpolicies/${name}`);
+                assert.ok(policy.spec.egress.some((rule: any) => rule.to?.some((peer: any) => peer.ipBlock?.cidr === "10.20.30.40/32") && rule.ports.some((port: any) => port.port === 9000)), `${name}: ${JSON.stringify(policy.spec.egress)}`);
+            }
 
             const after = await workloads();
             for (const name of mounting) {
@@ -289,11 +310,11 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
                 assert.notEqual(now.objstoreSecret, old.objstoreSecret, `${name} still mounts ${old.objstoreSecret}`);
                 assert.equal(now.generation, old.generation + 1, `${name}: the pod template did not change, so its pods would keep the old objstore.yml`);
                 const secret = await controlPlane.admin.expect("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/${now.objstoreSecret}`);
-                assert.match(Buffer.from(secret.data["objstore.yml"], "base64").toString("utf8"), /endpoint: s3-moved\.example\.internal:9000/, now.objstoreSecret);
+                assert.match(Buffer.from(secret.data["objstore.yml"], "base64").toString("utf8"), /endpoint: 10\.20\.30\.40:9000/, now.objstoreSecret);
                 assert.equal((await controlPlane.admin.request("GET", `/api/v1/namespaces/${prometheusNamespace}/secrets/${old.objstoreSecret}`)).status, 404, `${old.objstoreSecret} was not deleted`);
             }
             assert.equal(after.get("thanos-query")!.generation, before.get("thanos-query")!.generation, "thanos-query reads no objstore.yml, yet it changed");
-            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + 7 });
+            assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + 11 });
         });
     });
 

@@ -94,7 +94,7 @@ describe("policy pack under the engine's analyzer protocol", function () {
             prometheusContainer(inputs).image = "quay.io/prometheus/prometheus:latest";
         }),
         editContainers(ecsPrometheusTask(), (definitions) => definitions[1].environment.push({ name: "TSURU_TOKEN", value: "a1b2c3d4e5" })),
-        // Violations of stack policies: same labels as payments, a second compactor.
+        // Violations of stack policies: same labels as payments, a second compactor, no default deny in their namespace.
         prometheusConfigMap("search", platformLabels("payments")),
         compactorStatefulSet("thanos-compactor-2"),
         // Preview: values unknown to the engine must be skipped, never reported as "can't run".
@@ -118,10 +118,10 @@ describe("policy pack under the engine's analyzer protocol", function () {
     it("reports exactly what the harness reports, resource policies and stack policies alike", () => {
         const engine = [...result.analyze, ...result.analyzeStack].map(withoutDescription).map(key).sort();
         assert.deepStrictEqual(engine, harness.map(key).sort());
-        for (const policy of ["prometheus-tmpfs-size-limit", "container-images-pinned", "no-plaintext-credentials-in-containers", "prometheus-external-labels-unique", "thanos-compactor-singleton"]) {
+        for (const policy of ["prometheus-tmpfs-size-limit", "container-images-pinned", "no-plaintext-credentials-in-containers", "prometheus-external-labels-unique", "thanos-compactor-singleton", "instances-namespace-default-deny"]) {
             assert.ok(engine.some((line) => line.startsWith(`${policy} [mandatory]`)), `${policy} missing from:\n${engine.join("\n")}`);
         }
-        assert.strictEqual(engine.length, 5, engine.join("\n"));
+        assert.strictEqual(engine.length, 6, engine.join("\n"));
     });
 
     it("skips unknown values instead of turning a policy into a \"can't run during preview\" note", () => {

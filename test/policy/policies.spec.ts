@@ -404,6 +404,26 @@ describe("policy pack: Thanos tenancy (thanos-tenancy-sealed)", () => {
         ]));
 });
 
+describe("policy pack: the instances' namespace denies by default (instances-namespace-default-deny)", () => {
+    const policy = "instances-namespace-default-deny";
+    const networkPolicy = (name: string, spec: Record<string, any>, namespace: unknown = "prometheus") =>
+        fixture("kubernetes:networking.k8s.io/v1:NetworkPolicy", name, { metadata: { name, namespace }, spec });
+    const defaultDeny = (namespace: unknown = "prometheus") => networkPolicy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }, namespace);
+
+    it("passes a namespace of Prometheus and Thanos workloads with a default deny both ways", () => passes(policy, [prometheusStatefulSet(), queryDeployment(), defaultDeny()]));
+    it("passes while the namespace of the default deny is not yet known (created in the same update)", () => passes(policy, [prometheusStatefulSet(), defaultDeny(unknownString)]));
+    it("fails a namespace with none, or whose policies deny only ingress, select only some pods, admit something, or sit in another namespace", () =>
+        fails(policy, [
+            prometheusStatefulSet(),
+            networkPolicy("ingress-only", { podSelector: {}, policyTypes: ["Ingress"] }),
+            networkPolicy("some-pods", { podSelector: { matchLabels: { app: "prometheus" } }, policyTypes: ["Ingress", "Egress"] }),
+            networkPolicy("admits", { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{}] }),
+            defaultDeny("elsewhere"),
+        ], [/namespace 'prometheus' runs StatefulSet 'prometheus-payments-statefulset' but no NetworkPolicy there denies all ingress and egress by default \(podSelector \{\}, policyTypes \[Ingress, Egress\], no rules\): any pod of the cluster reaches the sidecars' StoreAPI/]));
+    it("reports each namespace once, at its first Prometheus or Thanos workload", () =>
+        fails(policy, [prometheusStatefulSet(), queryDeployment(), compactorStatefulSet()], [/namespace 'prometheus' runs StatefulSet 'prometheus-payments-statefulset'/]));
+});
+
 describe("policy pack: Thanos compactor", () => {
     const policy = "thanos-compactor-singleton";
     it("passes one compactor StatefulSet replica", () => passes(policy, [objstoreSecret(), compactorStatefulSet()]));
@@ -726,6 +746,7 @@ describe("policy pack: engine compatibility", () => {
             }),
             edit(ecsPrometheusTask(), (inputs) => (inputs.containerDefinitions = unknownString)),
             edit(compactorStatefulSet(), (inputs) => (inputs.spec.replicas = unknownString)),
+            fixture("kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny", { metadata: { name: "default-deny", namespace: unknownString }, spec: unknownString }),
             fixture("aws:iam/rolePolicy:RolePolicy", "compactor-s3", { role: unknownString, policy: unknownString }),
             fixture("aws:efs/fileSystem:FileSystem", "config", { encrypted: unknownString }),
             edit(prometheusConfigMap(), (inputs) => (inputs.data = unknownString)),
