@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { skipAwaitAnnotation } from "../../components/kubernetes/workload";
-import { kubernetesPrometheusNames } from "../../components/prometheus/kubernetes-spec";
+import { kubernetesPrometheusNames, prometheusPodLabels } from "../../components/prometheus/kubernetes-spec";
 import { renderObjstoreConfig } from "../../components/thanos/render";
 import { brokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
@@ -13,6 +13,7 @@ import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus,
 import { TsuruBrokerClient } from "../support/tsuru-broker-client";
 import { LoopbackUnits, TsuruUnit } from "../support/tsuru-units";
 import { loopbackNetwork } from "../../components/config/network";
+import { evaluateFlows, pod } from "../support/network-policies";
 
 /** The Kubernetes objects an instance stack's checkpoint (file backend) says it manages. */
 function checkpointObjects(backendDir: string, instance: string): StateObject[] {
@@ -92,6 +93,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
             `ConfigMap/${namespace}/${names.config}`, `ConfigMap/${namespace}/${names.flush}`, `ConfigMap/${namespace}/${names.rules}`, `Secret/${namespace}/${secretName}`, `Secret/${namespace}/${names.webAuth}`,
             `Service/${namespace}/${names.service}`, `Service/${namespace}/${names.headlessService}`,
             `ServiceAccount/${namespace}/${names.serviceAccount}`, `StatefulSet/${namespace}/${names.statefulSet}`, `Secret/grafana/grafana-datasource-tsuru-${instance}`,
+            `NetworkPolicy/${namespace}/${names.networkPolicy}`,
         ].sort());
         for (const object of created) {
             const live = await liveObject(object);
@@ -113,7 +115,16 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         assert.equal(await listPods(), 403);
     });
 
-    it("bind of app A through Tsuru's client (app-internal-hosts naming A's namespace) → 201; the run creates the discovery Role; reloaded, the config makes A's running units targets, scraped", async () => {
+    /** The instance's NetworkPolicy as the API server holds it, evaluated (cyclonus' matcher) for A's units both ways. */
+    const appTraffic = async () => {
+        const policy = await controlPlane.admin.expect("GET", `/apis/networking.k8s.io/v1/namespaces/${namespace}/networkpolicies/${names.networkPolicy}`);
+        const prometheusPod = pod(namespace, prometheusPodLabels({ name: instance }), { ports: { web: 9090 } });
+        const appUnit = pod(appNamespace, { "tsuru.io/app-name": app, "tsuru.io/app-process": "web" });
+        const verdicts = evaluateFlows([policy], { scrape: { from: prometheusPod, to: appUnit, port: 8888 }, query: { from: appUnit, to: prometheusPod, port: "web" } });
+        return { scrape: verdicts.scrape.egress, query: verdicts.query.ingress };
+    };
+
+    it("bind of app A through Tsuru's client (app-internal-hosts naming A's namespace) → 201; the run creates the discovery Role and admits A's units in the live NetworkPolicy; reloaded, the config makes A's running units targets, scraped", async () => {
         const bound = await client.bindApp(instance, { name: app, namespace: appNamespace });
         assert.equal(bound.status, 201, bound.text);
         assert.equal((bound.json as Record<string, string>).PROMETHEUS_URL, `http://${names.service}.${namespace}.svc:9090`);
@@ -122,6 +133,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
         assert.equal(role.status, 200, JSON.stringify(role.body));
         assert.equal(await listPods(), 200);
+        assert.deepEqual(await appTraffic(), { scrape: true, query: true });
         await prometheus.reload(await instanceConfig());
         const targets = await waitForAppTargets(prometheus, appUnits.map((unit) => unit.name), "up");
         assert.deepEqual(targets.map((target) => [target.labels.job, target.labels.app, target.labels.namespace, target.labels.process]).sort(), [
@@ -149,13 +161,14 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         await waitForAppTargets(prometheus, appUnits.map((unit) => unit.name));
     });
 
-    it("unbind → 200; the run deletes the Role; reloaded, A's units are no longer targets", async () => {
+    it("unbind → 200; the run deletes the Role and the live NetworkPolicy denies A's units; reloaded, A's units are no longer targets", async () => {
         const unbound = await client.unbindApp(instance, app);
         assert.equal(unbound.status, 200, unbound.text);
         await waitStatus(client, instance, 204);
         const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
         assert.equal(role.status, 404, JSON.stringify(role.body));
         assert.equal(await listPods(), 403);
+        assert.deepEqual(await appTraffic(), { scrape: false, query: false });
         await prometheus.reload(await instanceConfig());
         await waitForAppTargets(prometheus, []);
     });
