@@ -25,6 +25,20 @@ describe("platform with the broker (BrokerDeployment under mocks)", () => {
         brokerUrl = await resolve(platform.brokerUrl!);
     });
 
+    it("isolates the broker's instances' namespace (a default deny there too) and admits only Tsuru's API to the broker, which reaches DNS and the API server", () => {
+        const policies = recorder.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((policy) => `${policy.inputs.metadata.namespace}/${policy.inputs.metadata.name}`).sort();
+        assert.deepEqual(policies, [
+            "prometheus-tenants/default-deny", "prometheus/default-deny", "prometheus/prometheus-broker",
+            "prometheus/thanos-compactor", "prometheus/thanos-query", "prometheus/thanos-query-tenants", "prometheus/thanos-store",
+        ]);
+        const spec = recorder.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "broker-network").inputs.spec;
+        assert.deepEqual(spec.ingress, [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "tsuru-system" } }, podSelector: { matchLabels: {} } }], ports: [{ protocol: "TCP", port: "http" }] }]);
+        assert.deepEqual(spec.egress.map((rule: any) => rule.ports.map((port: any) => port.port)), [[53, 53], [6443]]);
+        // The Queries read the broker's instances' sidecars there, and their fronts reach the tenants' Query.
+        const query = recorder.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "thanos-thanos-query-network").inputs.spec;
+        assert.deepEqual(query.egress[1].to[1].namespaceSelector, { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["prometheus", "prometheus-tenants"] }] });
+    });
+
     it("runs one replica of the pinned image, ready on /healthz, credentials from its Secret", () => {
         const deployment = recorder.one("kubernetes:apps/v1:Deployment", "broker-deployment").inputs;
         assert.equal(deployment.spec.replicas, 1);

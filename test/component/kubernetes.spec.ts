@@ -47,6 +47,14 @@ describe("KubernetesPrometheus", () => {
         await recorder.settle();
     });
 
+    it("admits its bound app's units and Grafana to web and history, only the Queries to the StoreAPI (Grafana in the stack's namespace here)", () => {
+        const policy = recorder.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus-payments-network");
+        assert.deepEqual([policy.inputs.metadata.name, policy.inputs.metadata.namespace], ["prometheus-payments", "prometheus"]);
+        const [queries, storeApi] = policy.inputs.spec.ingress;
+        assert.deepEqual(queries.from.map((peer: any) => [peer.namespaceSelector.matchLabels["kubernetes.io/metadata.name"], peer.podSelector.matchLabels["tsuru.io/app-name"]].join(":")), ["prometheus:", "tsuru-pool-a:checkout-api", "tsuru-pool-b:ledger", "tsuru-pool-a:fraud"]);
+        assert.deepEqual(storeApi.ports, [{ protocol: "TCP", port: "grpc" }]);
+    });
+
     it("keeps the TSDB on tmpfs sized by the plan, under a memory limit that covers tmpfs and the process", () => {
         const statefulSet = recorder.one(STATEFULSET, "prometheus-payments-statefulset");
         const tsdb = statefulSet.inputs.spec.template.spec.volumes.find((volume: any) => volume.name === "tsdb");

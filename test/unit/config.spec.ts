@@ -264,3 +264,57 @@ describe("stack config: instancePasswords (the instances' web passwords, set as 
         assertProblem({ ...minimalRawConfig(), instancePasswords: { payments: "short" } }, "prometheus-paas:instancePasswords.payments: is 5 characters; give at least 16");
     });
 });
+
+describe("stack config: kubernetes.network (where the NetworkPolicies' peers are)", () => {
+    const withNetwork = (network: Record<string, unknown>, rest: Record<string, unknown> = {}) => ({ ...minimalRawConfig(), ...rest, kubernetes: { network } });
+    const apiServer = { cidrs: ["10.0.0.10/32"] };
+
+    it("derives every peer but the API server: Grafana's namespace, DNS, Tsuru's API, Alertmanager from its in-cluster URL, the bucket from its endpoint", () => {
+        const network = parseStackConfig({
+            ...withNetwork({ apiServer }, { alertmanagers: ["http://alertmanager.monitoring.svc:9093", "https://10.1.2.3"] }),
+            grafana: { namespace: "grafana" },
+            bucket: { type: "existing", bucket: "thanos", endpoint: "minio.storage.svc.cluster.local" },
+        }).kubernetes.network!;
+        assert.deepEqual(network, {
+            grafana: { namespace: "grafana", pods: { "app.kubernetes.io/name": "grafana" } },
+            tsuru: { namespace: "tsuru-system" },
+            dns: { namespace: "kube-system", pods: { "k8s-app": "kube-dns" }, ports: [53] },
+            apiServer: { cidrs: ["10.0.0.10/32"], ports: [443, 6443] },
+            alertmanagers: [{ namespace: "monitoring", ports: [9093] }, { cidrs: ["10.1.2.3/32"], ports: [443] }],
+            bucket: { namespace: "storage", ports: [443] },
+        });
+    });
+
+    it("reaches AWS S3 on 443 outside the private ranges, and an IPv4 endpoint at its address and port", () => {
+        assert.deepEqual(parseStackConfig({ ...withNetwork({ apiServer }), bucket: { type: "s3" } }).kubernetes.network!.bucket, {
+            cidrs: ["0.0.0.0/0"], except: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"], ports: [443],
+        });
+        assert.deepEqual(parseStackConfig({ ...withNetwork({ apiServer }), bucket: { type: "existing", bucket: "thanos", endpoint: "192.168.5.5:9000" } }).kubernetes.network!.bucket, { cidrs: ["192.168.5.5/32"], ports: [9000] });
+    });
+
+    it("requires the API server's addresses, saying where to find them", () => {
+        assertProblem(withNetwork({ bucket: { namespace: "storage" } }), "prometheus-paas:kubernetes.network.apiServer: is required", "kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes");
+    });
+
+    it("requires the bucket's or Alertmanager's place when their host names neither an in-cluster Service nor an address", () => {
+        assertProblem({ ...withNetwork({ apiServer }), bucket: { type: "existing", bucket: "thanos", endpoint: "minio.example.com:9000" } }, "prometheus-paas:kubernetes.network.bucket: is required: bucket.endpoint minio.example.com:9000");
+        assertProblem(withNetwork({ apiServer, bucket: { namespace: "storage" } }, { alertmanagers: ["http://am.example.com:9093"] }), "prometheus-paas:kubernetes.network.alertmanager: is required: alertmanagers entry http://am.example.com:9093");
+    });
+
+    it("refuses a peer with both a namespace and cidrs, pods without a namespace, an except outside its cidrs, a bad CIDR, label or port", () => {
+        assertProblem(withNetwork({ apiServer, grafana: { namespace: "grafana", cidrs: ["10.0.0.0/8"] } }), "prometheus-paas:kubernetes.network.grafana", "give either namespace");
+        assertProblem(withNetwork({ apiServer, tsuru: { pods: { app: "tsuru-api" } } }), "prometheus-paas:kubernetes.network.tsuru.pods", "set namespace");
+        assertProblem(withNetwork({ apiServer: { cidrs: ["10.0.0.0/24"], except: ["10.0.1.0/28"] } }), "prometheus-paas:kubernetes.network.apiServer.except[0]", "10.0.1.0/28 lies inside none of cidrs (10.0.0.0/24)");
+        assertProblem(withNetwork({ apiServer: { cidrs: ["10.0.0.0/24"], except: ["10.0.0.0/24"] } }), "prometheus-paas:kubernetes.network.apiServer.except[0]", "strict subset");
+        assertProblem(withNetwork({ apiServer: { cidrs: ["10.0.0.300/32"] } }), "prometheus-paas:kubernetes.network.apiServer.cidrs[0]", "IPv4 CIDR block");
+        assertProblem(withNetwork({ apiServer, grafana: { namespace: "grafana", pods: { "-bad": "x" } } }), "prometheus-paas:kubernetes.network.grafana.pods", "Kubernetes label keys");
+        assertProblem(withNetwork({ apiServer: { ...apiServer, ports: [0] } }), "prometheus-paas:kubernetes.network.apiServer.ports[0]", "ports are 1-65535");
+        assertProblem(withNetwork({ apiServer, ingress: {} }), "prometheus-paas:kubernetes.network", "allowed keys: grafana, tsuru, dns, apiServer, alertmanager, bucket");
+    });
+
+    it("is not needed by a stack without a Kubernetes half", () => {
+        const raw = { ...minimalRawConfig(), instances: [] };
+        delete (raw as Record<string, unknown>).kubernetes;
+        assert.equal(parseStackConfig(raw).kubernetes.network, undefined);
+    });
+});
