@@ -64,11 +64,19 @@ function bucketEndpoint(config: RawStackConfig, problems: string[]): NetworkEndp
     return { ...peer, ports };
 }
 
-/**
- * The network of the Kubernetes half, or undefined for a stack without it (no Kubernetes instance, no broker).
- * `grafanaNamespace` is where Grafana reads its datasources (the default peer).
- */
-export function resolveNetwork(config: RawStackConfig, grafanaNamespace: string, usesKubernetes: boolean, problems: string[]): NetworkConfig | undefined {
+/** Where Grafana runs unless said: the namespace of its datasources when set, else its chart's usual one. */
+const grafanaDefaultNamespace = "grafana";
+
+/** A peer in a namespace the default deny closes would be cut off from everything. */
+function peersInInstancesNamespaces(network: NetworkConfig, instanceNamespaces: readonly string[]): string[] {
+    const peers: [string, NetworkPeer][] = [["grafana", network.grafana], ["tsuru", network.tsuru], ["dns", network.dns], ["bucket", network.bucket], ...network.alertmanagers.map((endpoint): [string, NetworkPeer] => ["alertmanager", endpoint])];
+    return peers
+        .filter(([, peer]) => peer.namespace !== undefined && instanceNamespaces.includes(peer.namespace))
+        .map(([name, peer]) => `${key(name)}: namespace '${peer.namespace}' is an instances' namespace, whose default-deny NetworkPolicy cuts off every pod there but the platform's own; run it in another namespace (and say which here)`);
+}
+
+/** The network of the Kubernetes half, or undefined for a stack without it (no Kubernetes instance, no broker). */
+export function resolveNetwork(config: RawStackConfig, usesKubernetes: boolean, problems: string[]): NetworkConfig | undefined {
     if (!usesKubernetes) return undefined;
     const network = config.kubernetes.network;
     if (network.apiServer === undefined) {
@@ -77,14 +85,16 @@ export function resolveNetwork(config: RawStackConfig, grafanaNamespace: string,
     const alertmanagers = alertmanagerEndpoints(config, problems);
     const bucket = bucketEndpoint(config, problems);
     if (network.apiServer === undefined || bucket === undefined) return undefined;
-    return {
-        grafana: network.grafana ?? { namespace: grafanaNamespace, pods: { "app.kubernetes.io/name": "grafana" } },
+    const resolved: NetworkConfig = {
+        grafana: network.grafana ?? { namespace: config.grafana.namespace ?? grafanaDefaultNamespace, pods: { "app.kubernetes.io/name": "grafana" } },
         tsuru: network.tsuru ?? tsuruDefault,
         dns: network.dns ? withPorts(network.dns, dnsDefault.ports) : dnsDefault,
         apiServer: withPorts(network.apiServer, apiServerPorts),
         alertmanagers,
         bucket,
     };
+    problems.push(...peersInInstancesNamespaces(resolved, [config.kubernetes.namespace, ...(config.broker ? [config.broker.instanceNamespace] : [])]));
+    return resolved;
 }
 
 /** Everything on this machine (the local stack's API server and bucket on loopback): the broker's default settings. */

@@ -51,7 +51,7 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
     checkEcs(config, instances, problems);
     checkTsuru(config, plans, problems);
     const grafanaNamespace = config.grafana.namespace ?? config.kubernetes.namespace;
-    const network = resolveNetwork(config, grafanaNamespace, config.broker !== undefined || instances.some((instance) => instance.platform === "kubernetes"), problems);
+    const network = resolveNetwork(config, config.broker !== undefined || instances.some((instance) => instance.platform === "kubernetes"), problems);
     for (const [name, password] of Object.entries(config.instancePasswords)) {
         if (!instances.some((instance) => instance.name === name)) {
             problems.push(`${projectName}:instancePasswords.${name}: names no instance; declared: ${instances.map((instance) => instance.name).join(", ") || "none"}`);

@@ -1,8 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { assertCompactorSingleton } from "../config/schema";
-import type { NetworkConfig } from "../config/types";
-import type { ThanosConfig } from "../config/types";
+import type { NetworkConfig, ThanosConfig } from "../config/types";
 import { thanosNetworkPolicySpecs } from "../kubernetes/network-policy";
 import { queryHttpPort, thanosPorts } from "./defaults";
 import { kubernetesQueryEndpoints, thanosCompactorSpec, thanosKubernetesNames as names, thanosLabels, thanosQueryObjects, thanosQuerySpec, thanosStoreSpec } from "./kubernetes-spec";

@@ -47,11 +47,11 @@ describe("KubernetesPrometheus", () => {
         await recorder.settle();
     });
 
-    it("admits its bound app's units and Grafana to web and history, only the Queries to the StoreAPI (Grafana in the stack's namespace here)", () => {
+    it("admits its bound app's units and Grafana to web and history, only the Queries to the StoreAPI", () => {
         const policy = recorder.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus-payments-network");
         assert.deepEqual([policy.inputs.metadata.name, policy.inputs.metadata.namespace], ["prometheus-payments", "prometheus"]);
         const [queries, storeApi] = policy.inputs.spec.ingress;
-        assert.deepEqual(queries.from.map((peer: any) => [peer.namespaceSelector.matchLabels["kubernetes.io/metadata.name"], peer.podSelector.matchLabels["tsuru.io/app-name"]].join(":")), ["prometheus:", "tsuru-pool-a:checkout-api", "tsuru-pool-b:ledger", "tsuru-pool-a:fraud"]);
+        assert.deepEqual(queries.from.map((peer: any) => [peer.namespaceSelector.matchLabels["kubernetes.io/metadata.name"], peer.podSelector.matchLabels["tsuru.io/app-name"]].join(":")), ["grafana:", "tsuru-pool-a:checkout-api", "tsuru-pool-b:ledger", "tsuru-pool-a:fraud"]);
         assert.deepEqual(storeApi.ports, [{ protocol: "TCP", port: "grpc" }]);
     });
 

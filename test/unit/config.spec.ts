@@ -312,6 +312,12 @@ describe("stack config: kubernetes.network (where the NetworkPolicies' peers are
         assertProblem(withNetwork({ apiServer, ingress: {} }), "prometheus-paas:kubernetes.network", "allowed keys: grafana, tsuru, dns, apiServer, alertmanager, bucket");
     });
 
+    it("refuses a peer in an instances' namespace (its default deny would cut the peer off), Grafana's default included", () => {
+        assertProblem({ ...withNetwork({ apiServer, bucket: { namespace: "storage" } }), grafana: { namespace: "prometheus" } }, "prometheus-paas:kubernetes.network.grafana: namespace 'prometheus' is an instances' namespace");
+        assertProblem(withNetwork({ apiServer, bucket: { namespace: "prometheus" } }), "prometheus-paas:kubernetes.network.bucket: namespace 'prometheus' is an instances' namespace");
+        assert.equal(parseStackConfig(withNetwork({ apiServer, bucket: { namespace: "storage" } })).kubernetes.network!.grafana.namespace, "grafana");
+    });
+
     it("is not needed by a stack without a Kubernetes half", () => {
         const raw = { ...minimalRawConfig(), instances: [] };
         delete (raw as Record<string, unknown>).kubernetes;
