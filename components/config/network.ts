@@ -1,7 +1,7 @@
 /** `kubernetes.network` resolved: the defaults derived from Grafana's namespace, the alertmanagers and the bucket. */
 import type { z } from "zod";
 import type { endpointSchema } from "./network-schema";
-import { projectName } from "./primitives";
+import { ipv4CidrPrefix, projectName } from "./primitives";
 import type { NetworkConfig, NetworkEndpoint, NetworkPeer, RawStackConfig } from "./types";
 
 /** Where Tsuru's Helm chart runs its API. */
@@ -11,13 +11,12 @@ const apiServerPorts = [443, 6443];
 /** Public addresses: AWS S3's endpoints (also behind a VPC gateway endpoint), never the private ranges. */
 const publicInternet: NetworkPeer = { cidrs: ["0.0.0.0/0"], except: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"] };
 
-const ipv4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
 /** `<service>.<namespace>.svc[.cluster.local]` */
 const serviceHost = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc(\.cluster\.local)?$/;
 
 /** The peer a host names by itself: an in-cluster Service's namespace, or an IPv4 address. */
 function hostPeer(host: string): NetworkPeer | undefined {
-    if (ipv4.test(host)) return { cidrs: [`${host}/32`] };
+    if (ipv4CidrPrefix(`${host}/32`) !== undefined) return { cidrs: [`${host}/32`] };
     const service = serviceHost.exec(host);
     return service ? { namespace: service[1] } : undefined;
 }
