@@ -40,8 +40,9 @@ function onePeerKind(value: { namespace?: string; pods?: unknown; cidrs?: string
 
 /** Who connects to the instances' pods. */
 const peerSchema = strictObject(peerFields).superRefine(onePeerKind);
+const ports = z.array(port).min(1, "ports needs at least one port");
 /** What the instances' pods connect to, and on which ports (TCP; DNS' on UDP too). */
-export const endpointSchema = strictObject({ ...peerFields, ports: z.array(port).min(1, "ports needs at least one port").optional() }).superRefine(onePeerKind);
+export const endpointSchema = strictObject({ ...peerFields, ports: ports.optional() }).superRefine(onePeerKind);
 
 export const networkSchema = strictObject({
     grafana: peerSchema.optional(),
@@ -52,12 +53,11 @@ export const networkSchema = strictObject({
     bucket: endpointSchema.optional(),
 }).default({});
 
-/** The same, as the broker's settings carry it (resolved by the platform's stack). */
-const resolvedPeer = strictObject(peerFields).superRefine(onePeerKind);
-const resolvedEndpoint = strictObject({ ...peerFields, ports: z.array(port).min(1) }).superRefine(onePeerKind);
+/** The same, as the broker's settings carry it (resolved by the platform's stack: every port given). */
+const resolvedEndpoint = strictObject({ ...peerFields, ports }).superRefine(onePeerKind);
 export const resolvedNetworkSchema = strictObject({
-    grafana: resolvedPeer,
-    tsuru: resolvedPeer,
+    grafana: peerSchema,
+    tsuru: peerSchema,
     dns: resolvedEndpoint,
     apiServer: resolvedEndpoint,
     alertmanagers: z.array(resolvedEndpoint),

@@ -65,6 +65,8 @@ function bucketEndpoint(config: RawStackConfig, problems: string[]): NetworkEndp
 
 /** Where Grafana runs unless said: the namespace of its datasources when set, else its chart's usual one. */
 const grafanaDefaultNamespace = "grafana";
+/** Grafana's pods as its Helm chart labels them. */
+const grafanaPods = (namespace: string): NetworkPeer => ({ namespace, pods: { "app.kubernetes.io/name": "grafana" } });
 
 /** A peer in a namespace the default deny closes would be cut off from everything. */
 function peersInInstancesNamespaces(network: NetworkConfig, instanceNamespaces: readonly string[]): string[] {
@@ -85,7 +87,7 @@ export function resolveNetwork(config: RawStackConfig, usesKubernetes: boolean, 
     const bucket = bucketEndpoint(config, problems);
     if (network.apiServer === undefined || bucket === undefined) return undefined;
     const resolved: NetworkConfig = {
-        grafana: network.grafana ?? { namespace: config.grafana.namespace ?? grafanaDefaultNamespace, pods: { "app.kubernetes.io/name": "grafana" } },
+        grafana: network.grafana ?? grafanaPods(config.grafana.namespace ?? grafanaDefaultNamespace),
         tsuru: network.tsuru ?? tsuruDefault,
         dns: network.dns ? withPorts(network.dns, dnsDefault.ports) : dnsDefault,
         apiServer: withPorts(network.apiServer, apiServerPorts),
@@ -99,7 +101,7 @@ export function resolveNetwork(config: RawStackConfig, usesKubernetes: boolean, 
 /** Everything on this machine (the local stack's API server and bucket on loopback): the broker's default settings. */
 export function loopbackNetwork(grafanaNamespace: string): NetworkConfig {
     return {
-        grafana: { namespace: grafanaNamespace, pods: { "app.kubernetes.io/name": "grafana" } },
+        grafana: grafanaPods(grafanaNamespace),
         tsuru: tsuruDefault,
         dns: dnsDefault,
         apiServer: { cidrs: ["127.0.0.1/32"], ports: apiServerPorts },

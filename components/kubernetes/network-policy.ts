@@ -5,12 +5,12 @@
  * Pure: the components wire these specs.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import type { NetworkConfig, NetworkEndpoint, NetworkPeer } from "../config/types";
 import { cidrStrictlyInside } from "../config/primitives";
-import type { KubernetesInstanceConfig } from "../config/types";
+import type { KubernetesInstanceConfig, NetworkConfig, NetworkEndpoint, NetworkPeer } from "../config/types";
 import { anyPrometheusPodLabels, prometheusPodLabels } from "../prometheus/kubernetes-spec";
 import { queryHttpPort, thanosPorts } from "../thanos/defaults";
-import { partOf } from "./workload";
+import { thanosLabels, thanosQueryObjects } from "../thanos/kubernetes-spec";
+import { anyInstanceLabels } from "./workload";
 
 type Spec = k8s.types.input.networking.v1.NetworkPolicySpec;
 type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
@@ -54,13 +54,11 @@ function dnsEgress(dns: NetworkEndpoint): EgressRule {
     return { to: peersOf(dns), ports: dns.ports.flatMap((port) => [{ protocol: "UDP", port }, { protocol: "TCP", port }]) };
 }
 
-/** Both Thanos Queries' pods (the platform's and the tenants'), whichever stack created them. */
-const queryPods: Selector = {
-    matchLabels: { "app.kubernetes.io/name": "thanos", "app.kubernetes.io/part-of": partOf },
-    matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: ["query", "query-tenants"] }],
-};
-const tenantsQueryPods: Selector = { matchLabels: { "app.kubernetes.io/name": "thanos", "app.kubernetes.io/component": "query-tenants", "app.kubernetes.io/part-of": partOf } };
-const storePods: Selector = { matchLabels: { "app.kubernetes.io/name": "thanos", "app.kubernetes.io/component": "store", "app.kubernetes.io/part-of": partOf } };
+/** A Thanos component's pods, whichever stack created them. */
+const thanosPods = (component: Parameters<typeof thanosLabels>[0]): Selector => ({ matchLabels: anyInstanceLabels(thanosLabels(component, "any")) });
+const { "app.kubernetes.io/component": _component, ...anyThanosPod } = anyInstanceLabels(thanosLabels("query", "any"));
+/** Both Thanos Queries' pods (the platform's and the tenants'). */
+const queryPods: Selector = { matchLabels: anyThanosPod, matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: ["query", "query-tenants"] }] };
 const anyPrometheusPods: Selector = { matchLabels: anyPrometheusPodLabels() };
 
 /** The units of a bound Tsuru app or job (Tsuru's own pod labels), optionally only some processes. */
@@ -97,7 +95,7 @@ export function prometheusNetworkPolicySpec({ instance, network, thanosNamespace
         ...bound.map((unit) => ({ to: [unit.scraped], ports: tcp([unit.port]) })),
         ...network.alertmanagers.map(egressTo),
         egressTo(network.bucket),
-        { to: [podsIn([thanosNamespace], tenantsQueryPods)], ports: tcp([queryHttpPort]) },
+        { to: [podsIn([thanosNamespace], thanosPods("query-tenants"))], ports: tcp([queryHttpPort]) },
     ];
     return { podSelector: { matchLabels: prometheusPodLabels(instance) }, policyTypes: ["Ingress", "Egress"], ingress, egress };
 }
@@ -106,8 +104,8 @@ export interface ThanosNetworkInput {
     readonly network: NetworkConfig;
     /** Namespaces whose Prometheus pods the Queries read (the stack's and the broker's instances'). */
     readonly instanceNamespaces: readonly string[];
-    /** Labels of each component's pods. */
-    readonly pods: Readonly<Record<"store" | "query" | "queryTenants" | "compactor", Record<string, string>>>;
+    /** The KubernetesThanos' name (its pods' instance label). */
+    readonly instance: string;
 }
 
 /**
@@ -115,7 +113,7 @@ export interface ThanosNetworkInput {
  * Grafana, the tenants' Query only the instances' history fronts; neither admits anyone on gRPC (it serves every
  * tenant). Both reach the store and the sidecars on the StoreAPI.
  */
-export function thanosNetworkPolicySpecs({ network, instanceNamespaces, pods }: ThanosNetworkInput): Record<keyof ThanosNetworkInput["pods"], Spec> {
+export function thanosNetworkPolicySpecs({ network, instanceNamespaces, instance }: ThanosNetworkInput): Record<"store" | "compactor" | "query" | "queryTenants", Spec> {
     const bucketReader = (labels: Record<string, string>, ingress: IngressRule[]): Spec => ({
         podSelector: { matchLabels: labels },
         policyTypes: ["Ingress", "Egress"],
@@ -128,14 +126,14 @@ export function thanosNetworkPolicySpecs({ network, instanceNamespaces, pods }: 
         ingress: [{ from, ports: tcp(["http"]) }],
         egress: [
             dnsEgress(network.dns),
-            { to: [{ podSelector: storePods }, podsIn(instanceNamespaces, anyPrometheusPods)], ports: tcp([thanosPorts.grpc]) },
+            { to: [{ podSelector: thanosPods("store") }, podsIn(instanceNamespaces, anyPrometheusPods)], ports: tcp([thanosPorts.grpc]) },
         ],
     });
     return {
-        store: bucketReader(pods.store, [{ from: [{ podSelector: queryPods }], ports: tcp(["grpc"]) }]),
-        compactor: bucketReader(pods.compactor, []),
-        query: query(pods.query, peersOf(network.grafana)),
-        queryTenants: query(pods.queryTenants, [podsIn(instanceNamespaces, anyPrometheusPods)]),
+        store: bucketReader(thanosLabels("store", instance), [{ from: [{ podSelector: queryPods }], ports: tcp(["grpc"]) }]),
+        compactor: bucketReader(thanosLabels("compactor", instance), []),
+        query: query(thanosQueryObjects("platform", instance).selector, peersOf(network.grafana)),
+        queryTenants: query(thanosQueryObjects("tenants", instance).selector, [podsIn(instanceNamespaces, anyPrometheusPods)]),
     };
 }
 

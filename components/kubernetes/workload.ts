@@ -15,6 +15,12 @@ export function workloadLabels(name: string, component: string, instance: string
     };
 }
 
+/** The labels of a component's pods whatever the instance (the stack or broker stack that created them). */
+export function anyInstanceLabels(labels: Record<string, string>): Record<string, string> {
+    const { "app.kubernetes.io/instance": _instance, ...rest } = labels;
+    return rest;
+}
+
 /** Non-root pod: nobody:nogroup, the uid the Prometheus and Thanos images run as. */
 export const podSecurityContext: k8s.types.input.core.v1.PodSecurityContext = {
     runAsNonRoot: true,

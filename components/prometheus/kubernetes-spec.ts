@@ -9,6 +9,7 @@ import type { KubernetesInstanceConfig } from "../config/types";
 import { envsubstScript } from "../envsubst";
 import { image } from "../images";
 import {
+    anyInstanceLabels,
     containerProbes,
     containerResources,
     probeTiming,
@@ -67,8 +68,7 @@ export function prometheusPodLabels(instance: Pick<KubernetesInstanceConfig, "na
 
 /** Every instance's Prometheus pods, whatever the instance (the Queries' peers, the broker's sidecar Service). */
 export function anyPrometheusPodLabels(): Record<string, string> {
-    const { "app.kubernetes.io/instance": _instance, ...labels } = prometheusPodLabels({ name: "any" });
-    return labels;
+    return anyInstanceLabels(prometheusPodLabels({ name: "any" }));
 }
 
 /** The discovery jobs of an instance: every unit of each bound Tsuru app. */

@@ -69,7 +69,7 @@ export class KubernetesThanos extends pulumi.ComponentResource {
         const policies = pulumi.all(args.instanceNamespaces).apply((instanceNamespaces) => thanosNetworkPolicySpecs({
             network: args.network,
             instanceNamespaces,
-            pods: { store: storeLabels, compactor: thanosLabels("compactor", name), query: thanosQueryObjects("platform", name).selector, queryTenants: thanosQueryObjects("tenants", name).selector },
+            instance: name,
         }));
         for (const [component, objectName] of [["store", names.store], ["compactor", names.compactor], ["query", names.query], ["queryTenants", names.queryTenants]] as const) {
             new k8s.networking.v1.NetworkPolicy(`${name}-${objectName}-network`, {

@@ -7,7 +7,7 @@ import * as yaml from "js-yaml";
 import { replicaPlaceholder } from "../../components/prometheus/kubernetes";
 import { brokerDirs, BrokerDirs, RunningBroker, startBroker, waitStatus } from "../support/broker-process";
 import { ProcessGroup, waitFor } from "../support/processes";
-import { evaluateFlows, pod, workloadPod } from "../support/network-policies";
+import { boundAppTraffic, workloadPod } from "../support/network-policies";
 import { checkConfig } from "../support/promtool";
 import { TsuruBrokerClient, TsuruPool } from "../support/tsuru-broker-client";
 import { loopbackNetwork } from "../../components/config/network";
@@ -41,14 +41,11 @@ function renderedManifests(dirs: BrokerDirs, instance: string): Manifest[] {
         .filter(Boolean);
 }
 
-/** Flows between an instance's pods and an app's units under the instance stack's rendered NetworkPolicy (cyclonus' matcher). */
+/** An app's units and the instance's pods under the instance stack's rendered NetworkPolicy (cyclonus' matcher). */
 function appTraffic(dirs: BrokerDirs, instance: string, app: { name: string; namespace: string; port: number }) {
     const policies = renderedManifests(dirs, instance).filter((manifest) => manifest.kind === "NetworkPolicy");
     assert.deepEqual(policies.map((policy) => policy.metadata.name), [`prometheus-${instance}`]);
-    const prometheus = workloadPod(renderedManifests(dirs, instance), "StatefulSet", `prometheus-${instance}`);
-    const unit = pod(app.namespace, { "tsuru.io/app-name": app.name, "tsuru.io/app-process": "web" });
-    const verdicts = evaluateFlows(policies, { scrape: { from: prometheus, to: unit, port: app.port }, query: { from: unit, to: prometheus, port: "web" }, storeApi: { from: unit, to: prometheus, port: "grpc" } });
-    return { scrape: verdicts.scrape.allowed, query: verdicts.query.allowed, storeApi: verdicts.storeApi.allowed };
+    return boundAppTraffic(policies, workloadPod(renderedManifests(dirs, instance), "StatefulSet", `prometheus-${instance}`), app);
 }
 
 function renderedPrometheusYml(dirs: BrokerDirs, instance: string): string {

@@ -13,7 +13,7 @@ import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus,
 import { TsuruBrokerClient } from "../support/tsuru-broker-client";
 import { LoopbackUnits, TsuruUnit } from "../support/tsuru-units";
 import { loopbackNetwork } from "../../components/config/network";
-import { evaluateFlows, pod } from "../support/network-policies";
+import { boundAppTraffic, pod } from "../support/network-policies";
 
 /** The Kubernetes objects an instance stack's checkpoint (file backend) says it manages. */
 function checkpointObjects(backendDir: string, instance: string): StateObject[] {
@@ -118,10 +118,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
     /** The instance's NetworkPolicy as the API server holds it, evaluated (cyclonus' matcher) for A's units both ways. */
     const appTraffic = async () => {
         const policy = await controlPlane.admin.expect("GET", `/apis/networking.k8s.io/v1/namespaces/${namespace}/networkpolicies/${names.networkPolicy}`);
-        const prometheusPod = pod(namespace, prometheusPodLabels({ name: instance }), { ports: { web: 9090 } });
-        const appUnit = pod(appNamespace, { "tsuru.io/app-name": app, "tsuru.io/app-process": "web" });
-        const verdicts = evaluateFlows([policy], { scrape: { from: prometheusPod, to: appUnit, port: 8888 }, query: { from: appUnit, to: prometheusPod, port: "web" } });
-        return { scrape: verdicts.scrape.egress, query: verdicts.query.ingress };
+        return boundAppTraffic([policy], pod(namespace, prometheusPodLabels({ name: instance }), { ports: { web: 9090, grpc: 10901 } }), { name: app, namespace: appNamespace, port: 8888 });
     };
 
     it("bind of app A through Tsuru's client (app-internal-hosts naming A's namespace) → 201; the run creates the discovery Role and admits A's units in the live NetworkPolicy; reloaded, the config makes A's running units targets, scraped", async () => {
@@ -133,7 +130,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
         assert.equal(role.status, 200, JSON.stringify(role.body));
         assert.equal(await listPods(), 200);
-        assert.deepEqual(await appTraffic(), { scrape: true, query: true });
+        assert.deepEqual(await appTraffic(), { scrape: true, query: true, storeApi: false });
         await prometheus.reload(await instanceConfig());
         const targets = await waitForAppTargets(prometheus, appUnits.map((unit) => unit.name), "up");
         assert.deepEqual(targets.map((target) => [target.labels.job, target.labels.app, target.labels.namespace, target.labels.process]).sort(), [
@@ -168,7 +165,7 @@ describe("e2e: the broker provisions an instance on a real Kubernetes API server
         const role = await controlPlane.admin.request("GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNamespace}/roles/${names.discoveryRole}`);
         assert.equal(role.status, 404, JSON.stringify(role.body));
         assert.equal(await listPods(), 403);
-        assert.deepEqual(await appTraffic(), { scrape: false, query: false });
+        assert.deepEqual(await appTraffic(), { scrape: false, query: false, storeApi: false });
         await prometheus.reload(await instanceConfig());
         await waitForAppTargets(prometheus, []);
     });

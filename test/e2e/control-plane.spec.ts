@@ -11,7 +11,7 @@ import { thanosCompactorSpec } from "../../components/thanos/kubernetes-spec";
 import { ControlPlane, startControlPlane } from "../support/control-plane";
 import { EngineSandbox, kubernetesStateObjects, StateObject } from "../support/engine";
 import { minimalRawConfig } from "../support/fixtures";
-import { evaluateFlows, pod } from "../support/network-policies";
+import { boundAppTraffic, pod } from "../support/network-policies";
 import { ProcessGroup, waitFor } from "../support/processes";
 import { appTargets, inClusterPrometheusYml, RunningPrometheus, startPrometheus, waitForAppTargets } from "../support/prometheus";
 import { LoopbackUnits, setUnitStatus, TsuruUnit } from "../support/tsuru-units";
@@ -224,10 +224,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
         /** Shop's NetworkPolicy as the API server holds it, evaluated (cyclonus' matcher) for the bound-later app's unit both ways. */
         const boundLaterTraffic = async () => {
             const policy = await controlPlane.admin.expect("GET", `/apis/networking.k8s.io/v1/namespaces/${prometheusNamespace}/networkpolicies/prometheus-shop`);
-            const shopPod = pod(prometheusNamespace, prometheusPodLabels({ name: "shop" }), { ports: { web: 9090 } });
-            const appUnit = pod(boundLater.namespace, { "tsuru.io/app-name": boundLater.name, "tsuru.io/app-process": "web" });
-            const verdicts = evaluateFlows([policy], { scrape: { from: shopPod, to: appUnit, port: 8888 }, query: { from: appUnit, to: shopPod, port: "web" } });
-            return { scrape: verdicts.scrape.egress, query: verdicts.query.ingress };
+            return boundAppTraffic([policy], pod(prometheusNamespace, prometheusPodLabels({ name: "shop" }), { ports: { web: 9090, grpc: 10901 } }), { ...boundLater, port: 8888 });
         };
 
         it("binding an app in another namespace (and making shop an HA pair) updates the stack in place: a Role, a RoleBinding and a PDB created, nothing replaced or deleted; the live NetworkPolicy admits the app's units", async () => {
@@ -244,7 +241,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             const statefulSet = await controlPlane.admin.expect("GET", `/apis/apps/v1/namespaces/${prometheusNamespace}/statefulsets/prometheus-shop`);
             assert.equal(statefulSet.spec.replicas, 2);
             assert.equal(await listPodsAsShop(boundLater.namespace), 200);
-            assert.deepEqual(await boundLaterTraffic(), { scrape: true, query: true }, "the live NetworkPolicy admits the bound app's units");
+            assert.deepEqual(await boundLaterTraffic(), { scrape: true, query: true, storeApi: false }, "the live NetworkPolicy admits the bound app's units");
             assert.deepEqual((await stack.preview({ expectNoChanges: true })).changeSummary, { same: (same ?? 0) + (update ?? 0) + 3 });
         });
 
@@ -266,7 +263,7 @@ describe("e2e: the local stack on a real Kubernetes API server, every unit of a 
             assert.equal(summary.resourceChanges?.delete, 2);
             assert.equal(summary.resourceChanges?.create, undefined);
             assert.equal(await listPodsAsShop(boundLater.namespace), 403);
-            assert.deepEqual(await boundLaterTraffic(), { scrape: false, query: false }, "the live NetworkPolicy no longer admits the unbound app's units");
+            assert.deepEqual(await boundLaterTraffic(), { scrape: false, query: false, storeApi: false }, "the live NetworkPolicy no longer admits the unbound app's units");
             await shop.reload(await shopConfig(shopToken));
             await waitForAppTargets(shop, [workerUnit.name, laterUnit.name]);
         });

@@ -92,3 +92,17 @@ export function unexpectedVerdicts(verdicts: Readonly<Record<string, Verdict>>, 
         .filter(([name, allowed]) => verdicts[name]?.allowed !== allowed)
         .map(([name, allowed]) => `${name}: expected ${allowed ? "allowed" : "denied"}, got ${JSON.stringify(verdicts[name])}`);
 }
+
+/**
+ * An instance's Prometheus pod and a unit of an app (its web process) under `policies`: whether Prometheus scrapes
+ * the unit on `app.port`, and whether the unit reaches Prometheus' web and its sidecar's StoreAPI.
+ */
+export function boundAppTraffic(policies: readonly Manifest[], prometheus: PodPeer, app: { name: string; namespace: string; port: number }): { scrape: boolean; query: boolean; storeApi: boolean } {
+    const unit = pod(app.namespace, { "tsuru.io/app-name": app.name, "tsuru.io/app-process": "web" });
+    const verdicts = evaluateFlows(policies, {
+        scrape: { from: prometheus, to: unit, port: app.port },
+        query: { from: unit, to: prometheus, port: "web" },
+        storeApi: { from: unit, to: prometheus, port: "grpc" },
+    });
+    return { scrape: verdicts.scrape.allowed, query: verdicts.query.allowed, storeApi: verdicts.storeApi.allowed };
+}
