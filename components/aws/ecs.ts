@@ -154,6 +154,11 @@ export interface FargateServiceInput {
     readonly maximumPercent: number;
     readonly registryArn?: pulumi.Input<string>;
     readonly loadBalancers?: aws.types.input.ecs.ServiceLoadBalancer[];
+    /**
+     * The update ends only when the service's new deployment completed: the provider fails it when the circuit
+     * breaker rolled the deployment back, so whatever depends on the service is not touched.
+     */
+    readonly waitForSteadyState?: boolean;
 }
 
 export function fargateService(name: string, context: EcsContext, input: FargateServiceInput, opts: pulumi.CustomResourceOptions): aws.ecs.Service {
@@ -168,6 +173,7 @@ export function fargateService(name: string, context: EcsContext, input: Fargate
         deploymentMinimumHealthyPercent: input.minimumHealthyPercent,
         deploymentMaximumPercent: input.maximumPercent,
         deploymentCircuitBreaker: { enable: true, rollback: true },
+        waitForSteadyState: input.waitForSteadyState,
         serviceRegistries: input.registryArn !== undefined ? { registryArn: input.registryArn } : undefined,
         loadBalancers: input.loadBalancers,
         enableEcsManagedTags: true,

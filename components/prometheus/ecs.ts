@@ -155,6 +155,10 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         const taskVolumes = [sharedVolume, { name: ecsVolumes.tsdb }, { name: ecsVolumes.configOut }, { name: ecsVolumes.fileSd }];
 
         const registry = cloudMapService(`${name}-discovery`, baseName, ecs, child);
+        // Replicas in turn: each service waits for its deployment to complete, and the next replica's service depends
+        // on it, so the engine updates replica N+1 only once replica N runs the new task (a failed or rolled-back
+        // deployment stops the update there). The instance is never down, and at most one head is being flushed.
+        let previousReplica: aws.ecs.Service | undefined;
         for (let index = 0; index < instance.replicas; index++) {
             const taskDefinition = fargateTaskDefinition(`${name}-${index}`, {
                 family: `${family}-${index}`,
@@ -164,7 +168,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
                 volumes: taskVolumes,
                 ephemeralStorageGiB: ecs.capacity.prometheusStorageGiB,
             }, { ...child, dependsOn: objects });
-            fargateService(`${name}-${index}`, ecs, {
+            previousReplica = fargateService(`${name}-${index}`, ecs, {
                 serviceName: `${baseName}-${index}`,
                 taskDefinitionArn: taskDefinition.arn,
                 desiredCount: 1,
@@ -174,7 +178,8 @@ export class EcsPrometheus extends pulumi.ComponentResource {
                 minimumHealthyPercent: 0,
                 maximumPercent: 100,
                 registryArn: registry.arn,
-            }, { ...child, dependsOn: [...args.efs.mountTargets, nfs] });
+                waitForSteadyState: true,
+            }, { ...child, dependsOn: [...args.efs.mountTargets, nfs, ...(previousReplica !== undefined ? [previousReplica] : [])] });
         }
 
         const update = fargateTaskDefinition(`${name}-config-update`, {

@@ -277,6 +277,23 @@ describe("ECS platform under mocks: variants", () => {
         }
     });
 
+    it("replicas in turn: each replica's service waits for steady state and depends on the previous replica's, with the circuit breaker rolling back", async () => {
+        const raw = ecsRawConfig();
+        const instances = (raw.instances as Record<string, unknown>[]).map((instance) => (instance.name === "billing" ? { ...instance, replicas: 3 } : instance));
+        const { resources } = await recordRegistrations(() => runStackConfig({ ...raw, instances }));
+        const replicas = [0, 1, 2].map((index) => {
+            const found = resources.filter((resource) => resource.type === SERVICE && resource.inputs.name === `prometheus-billing-${index}`);
+            assert.equal(found.length, 1, `one service prometheus-billing-${index}`);
+            return found[0];
+        });
+        for (const [index, service] of replicas.entries()) {
+            assert.equal(service.inputs.waitForSteadyState, true, `${service.inputs.name} does not wait for its deployment`);
+            assert.deepEqual(service.inputs.deploymentCircuitBreaker, { enable: true, rollback: true }, service.inputs.name);
+            const earlier = replicas.slice(0, index).filter((other) => service.dependencies.includes(other.urn)).map((other) => other.inputs.name);
+            assert.deepEqual(earlier, index === 0 ? [] : [`prometheus-billing-${index - 1}`], `${service.inputs.name} depends on exactly the replica before it`);
+        }
+    });
+
     it("looks one subnet up per configured zone for the mount targets, the tasks and the load balancer", async () => {
         const raw = ecsRawConfig();
         const run = await runStackConfig({ ...raw, ecs: { ...(raw.ecs as object), subnets: { tags: { tier: "private" }, availabilityZones: ["us-east-1a", "us-east-1c"] } } });
