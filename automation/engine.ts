@@ -79,6 +79,18 @@ class InlinePipelineStack implements PipelineStack {
     async currentOutputs(): Promise<Record<string, unknown>> {
         return plainOutputs(await this.stack.outputs());
     }
+
+    tags(): Promise<Record<string, string>> {
+        return this.stack.workspace.listTags(this.stack.name);
+    }
+
+    setTag(name: string, value: string): Promise<void> {
+        return this.stack.workspace.setTag(this.stack.name, name, value);
+    }
+
+    removeTag(name: string): Promise<void> {
+        return this.stack.workspace.removeTag(this.stack.name, name);
+    }
 }
 
 export function inlineStackSource(options: EngineOptions = {}): StackSource {

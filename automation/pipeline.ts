@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
-import { changedConfigUpdates, ConfigRollout, ConfigUpdateResult } from "./rollout";
+import { ConfigRollout, ConfigUpdate, ConfigUpdateResult, pendingConfigUpdates, recordedConfigHashes, rolloutTagName, rolloutTagValue, staleRecords } from "./rollout";
 import { backendLoginMessage, backendLoginProblem, missingPluginMessage, missingPlugins, noCliMessage, selectedToolchain, Toolchain } from "./toolchain";
 import {
     exitCodeFor,
@@ -47,6 +47,10 @@ export interface PipelineStack {
     run(operation: Operation, options: RunOptions): Promise<RunResult>;
     /** The current stack outputs, plain values (never printed); empty for a stack never deployed. */
     currentOutputs(): Promise<Record<string, unknown>>;
+    /** The stack's tags, kept by the backend with the stack (the ECS rollout record lives there). */
+    tags(): Promise<Record<string, string>>;
+    setTag(name: string, value: string): Promise<void>;
+    removeTag(name: string): Promise<void>;
 }
 
 export interface StackSource {
@@ -77,7 +81,7 @@ export interface PipelineDeps {
     readonly random: () => number;
     /** Project name for config-key extraction and lock paths; default: read from <workDir>/Pulumi.yaml. */
     readonly projectName?: string;
-    /** Runs the config-update task of each ECS instance whose configuration an `up` changed; absent: none is run. */
+    /** Runs the config-update task of each ECS instance whose configuration is not rolled out yet; absent: none is run. */
     readonly rollout?: ConfigRollout;
 }
 
@@ -377,20 +381,43 @@ function nonZero(changes: OpMap | undefined): Record<string, number> {
     return result;
 }
 
-/** Runs the config-update task of each changed ECS instance, one after another, logging each result. */
-async function rollOut(stackName: string, rollout: ConfigRollout, updates: ReturnType<typeof changedConfigUpdates>, deps: PipelineDeps, signal: AbortSignal): Promise<ConfigUpdateResult[]> {
+/**
+ * After a successful `up`: runs the config-update task of each ECS instance whose configuration the stack has not
+ * recorded as rolled out, one after another, records each success in the stack and forgets removed instances.
+ */
+async function rollOut(stackName: string, stack: PipelineStack, rollout: ConfigRollout, deployed: Record<string, unknown>, deps: PipelineDeps, signal: AbortSignal): Promise<ConfigUpdateResult[]> {
+    const log = (line: string) => deps.log(`[${stackName}] ${line}\n`);
+    const recorded: Record<string, string> = await stack.tags().then(recordedConfigHashes, (e: unknown) => {
+        log(`could not read the stack's rollout record (${errorText(e).split("\n")[0]}): every ECS instance's configuration is updated`);
+        return {};
+    });
     const results: ConfigUpdateResult[] = [];
-    for (const update of updates) {
+    for (const update of pendingConfigUpdates(deployed, recorded)) {
         if (signal.aborted) {
             results.push({ instance: update.instance, result: "failed", taskArn: null, message: "interrupted before the update ran" });
             continue;
         }
-        deps.log(`[${stackName}] configuration of ECS instance '${update.instance}' changed: running its config-update task\n`);
+        log(`configuration ${update.configHash} of ECS instance '${update.instance}' is not rolled out (recorded: ${recorded[update.instance] ?? "none"}): running its config-update task`);
         const result = await rollout.run(update, signal).catch((e: unknown): ConfigUpdateResult => ({ instance: update.instance, result: "failed", taskArn: null, message: errorText(e) }));
-        deps.log(`[${stackName}] config update of '${update.instance}': ${result.result}${result.taskArn ? ` (${result.taskArn})` : ""}: ${result.message}\n`);
-        results.push(result);
+        results.push(result.result === "ok" ? await record(stack, update, result, log) : result);
+        log(`config update of '${update.instance}': ${result.result}${result.taskArn ? ` (${result.taskArn})` : ""}: ${result.message}`);
+    }
+    for (const instance of staleRecords(deployed, recorded)) {
+        await stack.removeTag(rolloutTagName(instance)).catch((e: unknown) => log(`could not remove the rollout record of removed instance '${instance}': ${errorText(e).split("\n")[0]}`));
     }
     return results;
+}
+
+/** Records a successful update in the stack; an update that cannot be recorded runs again next time (it is idempotent). */
+async function record(stack: PipelineStack, update: ConfigUpdate, result: ConfigUpdateResult, log: (line: string) => void): Promise<ConfigUpdateResult> {
+    try {
+        await stack.setTag(rolloutTagName(update.instance), rolloutTagValue(update.instance, update.configHash));
+        return result;
+    } catch (e) {
+        const why = errorText(e).split("\n")[0];
+        log(`could not record the rollout of '${update.instance}' in the stack (${why}): the next run updates it again`);
+        return { ...result, message: `${result.message} (not recorded in the stack: ${why}; the next run updates it again)` };
+    }
 }
 
 /** Runs one operation on one stack: select (or create), retry while locked, summarise. */
@@ -430,14 +457,6 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
             });
         }
         const rollout = request.operation === "up" ? deps.rollout : undefined;
-        let outputsBefore: Record<string, unknown> | undefined;
-        let outputsBeforeUnknown: string | undefined;
-        if (rollout !== undefined) {
-            outputsBefore = await stack.currentOutputs().catch((e: unknown) => {
-                outputsBeforeUnknown = errorText(e).split("\n")[0];
-                return undefined;
-            });
-        }
         for (;;) {
             attempts++;
             collector = new EventCollector();
@@ -459,15 +478,11 @@ export async function runStack(stackName: string, request: PipelineRequest, deps
                 }
                 if (rollout !== undefined) {
                     const deployed = result.deployedOutputs ?? (await stack.currentOutputs());
-                    const updates = changedConfigUpdates(outputsBefore, deployed);
-                    if (outputsBeforeUnknown !== undefined && updates.length > 0) {
-                        deps.log(`[${stackName}] could not read the outputs before the update (${outputsBeforeUnknown}): every ECS instance's configuration is updated\n`);
-                    }
-                    const configUpdates = await rollOut(stackName, rollout, updates, deps, controller.signal);
+                    const configUpdates = await rollOut(stackName, stack, rollout, deployed, deps, controller.signal);
                     const failedUpdates = configUpdates.filter((update) => update.result === "failed");
                     if (failedUpdates.length > 0) {
                         const message = `the update succeeded, but the ECS configuration of ${failedUpdates.map((update) => `'${update.instance}'`).join(", ")} did not roll out: ` +
-                            "Prometheus there still runs the previous configuration. Run the instance's ecsConfigUpdateCommands output once the cause is fixed.";
+                            "Prometheus there still runs the previous configuration. The next `up` of this stack retries it (the stack records what rolled out).";
                         return summary({ ...base, configUpdates, result: "failed", error: failure("rollout", message) });
                     }
                     return summary({ ...base, ...(configUpdates.length > 0 ? { configUpdates } : {}), result: "ok", error: null });

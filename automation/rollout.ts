@@ -2,9 +2,12 @@
  * The ECS configuration rollout after a successful `up`: an ECS Prometheus reads its configuration from EFS, so new
  * files reach it only when the instance's config-update task copies them there (the sidecar's reloader then
  * reloads Prometheus). The stack output `ecsConfigUpdateCommands` holds that task's `aws ecs run-task` per instance,
- * and names the published files' hash (`--started-by config-<hash>`): an instance whose command differs from the one
- * before the `up` has new files to roll out. The runner sits behind ConfigRollout so the pipeline is tested with a fake.
+ * naming the published files' hash (`--started-by config-<hash>`). The stack records, per instance, the hash whose
+ * update last succeeded (stack tags: kept by the backend with the stack, not in a local file); every `up` runs the
+ * update of each instance whose recorded hash is not the current one, so a failed rollout is retried by the next
+ * run until it succeeds. The runner sits behind ConfigRollout so the pipeline is tested with a fake.
  */
+import { createHash } from "crypto";
 import { execFile } from "child_process";
 
 /** The stack output with one `aws ecs run-task` command per ECS instance. */
@@ -13,6 +16,8 @@ export const configUpdateOutput = "ecsConfigUpdateCommands";
 export interface ConfigUpdate {
     readonly instance: string;
     readonly command: string;
+    /** The published files' hash the command carries: what the stack records once the update succeeded. */
+    readonly configHash: string;
 }
 
 export interface ConfigUpdateResult {
@@ -34,17 +39,51 @@ function commands(outputs: Readonly<Record<string, unknown>> | undefined): Recor
     return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
+/** The `--started-by` of an update command (the published files' hash), or the command's own hash without one. */
+export function configHashOf(command: string): string {
+    return /(?:^|\s)--started-by[ =](\S+)/.exec(command)?.[1] ?? `command-${createHash("sha256").update(command).digest("hex").slice(0, 16)}`;
+}
+
 /**
- * The instances to update after an `up`: those whose command changed. A new instance is left out (its tasks copy the
- * files when they start); when the outputs before the `up` are unknown, every instance is updated (the copy is
- * idempotent, a missed update is not).
+ * Stack tags hold the record, one per instance. Tag names allow 40 characters of [A-Za-z0-9-_.:] (the Pulumi
+ * Cloud's rule, which the DIY backends accept too) and an instance name alone may take 40: the name carries a digest
+ * of the instance's name, the value the instance and the hash, for an operator reading `pulumi stack tag ls`.
  */
-export function changedConfigUpdates(before: Readonly<Record<string, unknown>> | undefined, after: Readonly<Record<string, unknown>>): ConfigUpdate[] {
-    const previous = commands(before);
-    return Object.entries(commands(after))
-        .filter(([instance, command]) => before === undefined || (previous[instance] !== undefined && previous[instance] !== command))
-        .map(([instance, command]) => ({ instance, command }))
+export const rolloutTagPrefix = "paas:ecs-config:";
+
+export function rolloutTagName(instance: string): string {
+    return `${rolloutTagPrefix}${createHash("sha256").update(instance).digest("hex").slice(0, 16)}`;
+}
+
+export function rolloutTagValue(instance: string, configHash: string): string {
+    return `${instance} ${configHash}`;
+}
+
+/** The recorded hash per instance, from the stack's tags (other tags, and values of another form, are ignored). */
+export function recordedConfigHashes(tags: Readonly<Record<string, string>>): Record<string, string> {
+    const recorded: Record<string, string> = {};
+    for (const [name, value] of Object.entries(tags)) {
+        const [instance, hash, ...rest] = value.split(" ");
+        if (name.startsWith(rolloutTagPrefix) && hash !== undefined && rest.length === 0 && name === rolloutTagName(instance)) recorded[instance] = hash;
+    }
+    return recorded;
+}
+
+/**
+ * The updates an `up` leaves to run: every instance whose current hash is not the one recorded as rolled out (a new
+ * instance too: the copy is idempotent and cheap, a missed one is not), sorted by instance.
+ */
+export function pendingConfigUpdates(deployed: Readonly<Record<string, unknown>>, recorded: Readonly<Record<string, string>>): ConfigUpdate[] {
+    return Object.entries(commands(deployed))
+        .map(([instance, command]) => ({ instance, command, configHash: configHashOf(command) }))
+        .filter((update) => recorded[update.instance] !== update.configHash)
         .sort((a, b) => a.instance.localeCompare(b.instance));
+}
+
+/** Recorded instances the stack no longer has: their tags go. */
+export function staleRecords(deployed: Readonly<Record<string, unknown>>, recorded: Readonly<Record<string, string>>): string[] {
+    const current = commands(deployed);
+    return Object.keys(recorded).filter((instance) => !(instance in current)).sort();
 }
 
 export interface ExecResult {

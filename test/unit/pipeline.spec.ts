@@ -27,7 +27,7 @@ import {
 } from "../../automation/pipeline";
 import { maskOutputs } from "../../automation/engine";
 import { missingPluginMessage, missingPlugins } from "../../automation/toolchain";
-import type { ConfigRollout, ConfigUpdate, ConfigUpdateResult } from "../../automation/rollout";
+import { ConfigRollout, ConfigUpdate, ConfigUpdateResult, recordedConfigHashes, rolloutTagName, rolloutTagValue } from "../../automation/rollout";
 import { exitCodeFor, PipelineSummary, renderJson, renderTable, StackSummary } from "../../automation/summary";
 import { Operation } from "../../automation/summary";
 
@@ -67,6 +67,9 @@ class FakeSource implements StackSource {
     readonly runs: { stack: string; operation: Operation; policyPacks: readonly string[] }[] = [];
     readonly outputReads: string[] = [];
     currentOutputsError: Error | undefined;
+    /** Each stack's tags, kept across opens as the backend keeps them. */
+    readonly tags = new Map<string, Map<string, string>>();
+    tagsError: Error | undefined;
     private readonly calls = new Map<string, number>();
 
     constructor(
@@ -93,7 +96,23 @@ class FakeSource implements StackSource {
                 if (this.currentOutputsError) throw this.currentOutputsError;
                 return this.outputsBefore[stack] ?? {};
             },
+            tags: async () => {
+                if (this.tagsError) throw this.tagsError;
+                return Object.fromEntries(this.stackTags(stack));
+            },
+            setTag: async (name, value) => {
+                if (this.tagsError) throw this.tagsError;
+                this.stackTags(stack).set(name, value);
+            },
+            removeTag: async (name) => {
+                this.stackTags(stack).delete(name);
+            },
         };
+    }
+
+    private stackTags(stack: string): Map<string, string> {
+        if (!this.tags.has(stack)) this.tags.set(stack, new Map());
+        return this.tags.get(stack)!;
     }
 }
 
@@ -684,14 +703,14 @@ describe("pipeline: stack outputs from the Automation API", () => {
     });
 });
 
-describe("pipeline: ECS configuration rollout after up", () => {
+describe("pipeline: ECS configuration rollout after up, converging on the stack's record", () => {
     const command = (instance: string, hash: string) =>
         `aws ecs run-task --region us-east-1 --cluster arn:aws:ecs:us-east-1:1:cluster/c --launch-type FARGATE --task-definition arn:aws:ecs:us-east-1:1:task-definition/prometheus-prod-${instance}-config-update:3 --network-configuration 'awsvpcConfiguration={subnets=[subnet-1],securityGroups=[sg-1],assignPublicIp=DISABLED}' --started-by config-${hash}`;
     const outputs = (commands: Record<string, string>) => ({ environment: "prod", ecsConfigUpdateCommands: commands });
 
     class FakeRollout implements ConfigRollout {
         readonly ran: ConfigUpdate[] = [];
-        constructor(private readonly failing: string[] = []) {}
+        constructor(readonly failing: string[] = []) {}
         async run(update: ConfigUpdate): Promise<ConfigUpdateResult> {
             this.ran.push(update);
             const failed = this.failing.includes(update.instance);
@@ -706,51 +725,72 @@ describe("pipeline: ECS configuration rollout after up", () => {
         };
     }
 
-    it("runs the config-update task of each instance whose command (its files' hash) changed, and reports it", async () => {
-        const before = { prod: outputs({ billing: command("billing", "aaaa"), ledger: command("ledger", "bbbb") }) };
+    const recordOf = (source: FakeSource, stack: string) => recordedConfigHashes(Object.fromEntries(source.tags.get(stack) ?? []));
+
+    it("runs the config-update task of each instance whose hash the stack has not recorded (new ones included), records each success, and reports it", async () => {
         const after = outputs({ billing: command("billing", "cccc"), ledger: command("ledger", "bbbb"), fresh: command("fresh", "dddd") });
+        const source = new FakeSource({ prod: upWith(after) });
+        source.tags.set("prod", new Map([[rolloutTagName("billing"), rolloutTagValue("billing", "config-aaaa")], [rolloutTagName("ledger"), rolloutTagValue("ledger", "config-bbbb")]]));
         const rollout = new FakeRollout();
         const log: string[] = [];
-        const summary = await runPipeline(request({ stacks: ["prod"] }), { ...fakeDeps(new FakeSource({ prod: upWith(after) }, {}, before), log), rollout });
-        assert.deepEqual(rollout.ran, [{ instance: "billing", command: command("billing", "cccc") }], "unchanged 'ledger' and new 'fresh' (its tasks sync at start) are left alone");
+        const summary = await runPipeline(request({ stacks: ["prod"] }), { ...fakeDeps(source, log), rollout });
+        assert.deepEqual(rollout.ran.map((update) => [update.instance, update.configHash]), [["billing", "config-cccc"], ["fresh", "config-dddd"]], "the rolled-out 'ledger' is left alone");
         assert.equal(summary.stacks[0].result, "ok");
-        assert.deepEqual(summary.stacks[0].configUpdates, [{ instance: "billing", result: "ok", taskArn: "arn:aws:ecs:us-east-1:1:task/c/billing", message: "configuration copied onto EFS" }]);
-        assert.match(log.join(""), /\[prod\] configuration of ECS instance 'billing' changed: running its config-update task/);
+        assert.deepEqual(summary.stacks[0].configUpdates?.[0], { instance: "billing", result: "ok", taskArn: "arn:aws:ecs:us-east-1:1:task/c/billing", message: "configuration copied onto EFS" });
+        assert.deepEqual(recordOf(source, "prod"), { billing: "config-cccc", fresh: "config-dddd", ledger: "config-bbbb" });
+        assert.match(log.join(""), /\[prod\] configuration config-cccc of ECS instance 'billing' is not rolled out \(recorded: config-aaaa\): running its config-update task/);
         const table = renderTable(summary);
         assert.match(table, /prod: ECS configuration rollout\n {2}billing: ok \(arn:aws:ecs:us-east-1:1:task\/c\/billing\): configuration copied onto EFS/);
         assert.deepEqual(JSON.parse(renderJson(summary)).stacks[0].configUpdates[0].result, "ok");
     });
 
-    it("fails the stack (kind rollout, exit 1) when an update fails, and stops before the next stack", async () => {
-        const before = { dev: outputs({ billing: command("billing", "aaaa") }) };
+    it("a failed rollout: exit 1 (kind rollout) and the next stack skipped; the rerun retries it and succeeds; a third run does nothing", async () => {
+        const deployed = outputs({ billing: command("billing", "bbbb"), ledger: command("ledger", "eeee") });
+        const source = new FakeSource({ dev: upWith(deployed), prod: ok({ same: 1 }) });
         const rollout = new FakeRollout(["billing"]);
-        const source = new FakeSource({ dev: upWith(outputs({ billing: command("billing", "bbbb") })), prod: ok({ same: 1 }) }, {}, before);
-        const summary = await runPipeline(request({ stacks: ["dev", "prod"] }), { ...fakeDeps(source), rollout });
-        assert.deepEqual(summary.stacks.map((stack) => stack.result), ["failed", "skipped"]);
-        assert.equal(summary.stacks[0].error?.kind, "rollout");
-        assert.match(summary.stacks[0].error!.message, /the ECS configuration of 'billing' did not roll out: Prometheus there still runs the previous configuration/);
-        assert.equal(summary.stacks[0].configUpdates?.[0].result, "failed");
-        assert.equal(summary.exitCode, 1);
+        const failed = await runPipeline(request({ stacks: ["dev", "prod"] }), { ...fakeDeps(source), rollout });
+        assert.deepEqual(failed.stacks.map((stack) => stack.result), ["failed", "skipped"]);
+        assert.equal(failed.stacks[0].error?.kind, "rollout");
+        assert.match(failed.stacks[0].error!.message, /the ECS configuration of 'billing' did not roll out: Prometheus there still runs the previous configuration. The next `up` of this stack retries it/);
+        assert.equal(failed.exitCode, 1);
+        assert.deepEqual(recordOf(source, "dev"), { ledger: "config-eeee" }, "only the successful update is recorded");
+
+        rollout.failing.length = 0;
+        const retried = await runPipeline(request(), { ...fakeDeps(source), rollout });
+        assert.equal(retried.exitCode, 0);
+        assert.deepEqual(retried.stacks[0].configUpdates?.map((update) => [update.instance, update.result]), [["billing", "ok"]], "the rerun retries only what did not roll out, with no change to deploy");
+        assert.deepEqual(recordOf(source, "dev"), { billing: "config-bbbb", ledger: "config-eeee" });
+
+        const third = await runPipeline(request(), { ...fakeDeps(source), rollout });
+        assert.equal(third.exitCode, 0);
+        assert.equal(third.stacks[0].configUpdates, undefined);
+        assert.deepEqual(rollout.ran.map((update) => update.instance), ["billing", "ledger", "billing"]);
     });
 
-    it("runs nothing when no command changed, for preview, and without a rollout", async () => {
-        const same = outputs({ billing: command("billing", "aaaa") });
+    it("runs nothing for preview and without a rollout; forgets the record of a removed instance", async () => {
         const rollout = new FakeRollout();
-        const up = await runPipeline(request(), { ...fakeDeps(new FakeSource({ dev: upWith(same) }, {}, { dev: same })), rollout });
-        assert.equal(up.stacks[0].configUpdates, undefined);
-        const source = new FakeSource({ dev: ok({ same: 1 }) }, {}, { dev: same });
+        const source = new FakeSource({ dev: ok({ same: 1 }) });
         await runPipeline(request({ operation: "preview" }), { ...fakeDeps(source), rollout });
+        await runPipeline(request(), fakeDeps(new FakeSource({ dev: upWith(outputs({ billing: command("billing", "aaaa") })) })));
         assert.deepEqual(source.outputReads, [], "preview reads no outputs");
         assert.deepEqual(rollout.ran, []);
+
+        const shrunk = new FakeSource({ dev: upWith(outputs({ billing: command("billing", "aaaa") })) });
+        shrunk.tags.set("dev", new Map([[rolloutTagName("billing"), rolloutTagValue("billing", "config-aaaa")], [rolloutTagName("gone"), rolloutTagValue("gone", "config-ffff")], ["team", "payments"]]));
+        await runPipeline(request(), { ...fakeDeps(shrunk), rollout });
+        assert.deepEqual(rollout.ran, []);
+        assert.deepEqual(Object.fromEntries(shrunk.tags.get("dev")!), { [rolloutTagName("billing")]: rolloutTagValue("billing", "config-aaaa"), team: "payments" });
     });
 
-    it("updates every instance when the outputs before the up could not be read", async () => {
+    it("updates every instance when the record cannot be read, and says so when a success cannot be recorded", async () => {
         const source = new FakeSource({ dev: upWith(outputs({ billing: command("billing", "aaaa") })) });
-        source.currentOutputsError = new Error("error: no stack outputs");
+        source.tagsError = new Error("error: the backend refused");
         const rollout = new FakeRollout();
         const log: string[] = [];
-        await runPipeline(request(), { ...fakeDeps(source, log), rollout });
+        const summary = await runPipeline(request(), { ...fakeDeps(source, log), rollout });
         assert.deepEqual(rollout.ran.map((update) => update.instance), ["billing"]);
-        assert.match(log.join(""), /could not read the outputs before the update \(error: no stack outputs\): every ECS instance's configuration is updated/);
+        assert.match(log.join(""), /could not read the stack's rollout record \(error: the backend refused\): every ECS instance's configuration is updated/);
+        assert.equal(summary.stacks[0].result, "ok");
+        assert.match(summary.stacks[0].configUpdates![0].message, /not recorded in the stack: error: the backend refused; the next run updates it again/);
     });
 });
