@@ -22,3 +22,9 @@ export function prometheusDefaults(plan: Plan, tsdb: TsdbMedium): ProcessDefault
 
 /** One-shot steps before Prometheus starts: the config render (busybox awk), the copy of the Thanos binary. */
 export const initStepResources: Resources = { cpu: "10m", memory: { requestMiB: 16, limitMiB: 64 } };
+
+/**
+ * The container that flushes an ECS replica when its task stops (busybox sh, wget and `thanos tools bucket
+ * upload-blocks`, which streams the block files): idle until then.
+ */
+export const ecsFlushResources: Resources = { cpu: "125m", memory: { requestMiB: 64, limitMiB: 256 } };

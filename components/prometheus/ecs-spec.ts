@@ -3,14 +3,16 @@
  * task and of its configuration update task. No Pulumi imports; components/prometheus/ecs.ts wires them.
  */
 import { createHash } from "crypto";
-import { awsLogs, configSyncContainer, configSyncSize, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, nobody, TaskDemand, taskDemand } from "../aws/containers";
+import { awsLogs, configSyncContainer, configSyncSize, ContainerDefinition, ecsProcess, ecsResources, maxContainersPerTask, maxStopTimeoutSeconds, nobody, TaskDemand, taskDemand } from "../aws/containers";
 import type { EcsInstanceConfig } from "../config/types";
 import { envsubstScript, shellQuote } from "../envsubst";
 import { image } from "../images";
 import { historyFrontDefaults, thanosDefaults } from "../thanos/defaults";
 import { sidecarArgs } from "../thanos/render";
 import { historyFrontCommand } from "../thanos/tenancy";
-import { initStepResources, prometheusDefaults } from "./defaults";
+import type { Plan } from "../plans";
+import { ecsFlushResources, initStepResources, prometheusDefaults } from "./defaults";
+import { flushCommand, flushDeadlineSeconds, flushFiles } from "./flush";
 import {
     dnsExporterScrapeJob,
     ecsAppScrapeJob,
@@ -34,11 +36,14 @@ export const ecsPaths = {
     fileSd: "/etc/prometheus/file_sd",
     syncTarget: "/mnt/config",
 } as const;
+/** Where the published files are, relative to the instance's prefix in the bucket and to the EFS access point. */
+const published = { template: "prometheus.yml.tmpl", objstore: "objstore.yml", rules: "rules", flush: "flush" } as const;
 const files = {
-    template: `${ecsPaths.shared}/prometheus.yml.tmpl`,
+    template: `${ecsPaths.shared}/${published.template}`,
     configOut: `${ecsPaths.configOut}/prometheus.yml`,
-    rules: `${ecsPaths.shared}/rules`,
-    objstore: `${ecsPaths.shared}/objstore.yml`,
+    rules: `${ecsPaths.shared}/${published.rules}`,
+    objstore: `${ecsPaths.shared}/${published.objstore}`,
+    flush: `${ecsPaths.shared}/${published.flush}`,
 };
 
 /** Written at task start from the task's secrets, on task storage: never on EFS or in the config bucket. */
@@ -118,8 +123,37 @@ export function renderEcsInstanceFiles(input: EcsInstanceFilesInput) {
     });
 }
 
-/** A replica task holds config-sync, config-render, Prometheus, the sidecar and the history front, then one discovery per cluster. */
-export const maxDiscoveredClusters = maxContainersPerTask - 5;
+/**
+ * The files an instance publishes to the configuration bucket, by key under its prefix: what config-sync copies onto
+ * EFS. `objstore` is the sidecar's (and the flush's) bucket config, which the component knows only as an Output.
+ */
+export function ecsPublishedFiles<T>(rendered: ReturnType<typeof renderEcsInstanceFiles>, objstore: T): Record<string, string | T> {
+    return {
+        [published.template]: rendered.prometheusYml,
+        [published.objstore]: objstore,
+        ...Object.fromEntries(Object.entries(rendered.ruleFiles).map(([file, content]) => [`${published.rules}/${file}`, content])),
+        ...Object.fromEntries(Object.entries(flushFiles(rendered.uploadLabels)).map(([file, content]) => [`${published.flush}/${file}`, content])),
+    };
+}
+
+/** A replica task holds config-sync, config-render, Prometheus, the sidecar, the history front and the flush, then one discovery per cluster. */
+export const maxDiscoveredClusters = maxContainersPerTask - 6;
+
+/** Seconds the flush container gets beyond the flush's own deadline (the shell and the answer of the last request). */
+const flushStopMarginSeconds = 5;
+
+/** The flush of a stopping task: its deadline and the container's stopTimeout, which Fargate caps. */
+export function ecsFlushBudget(plan: Pick<Plan, "tmpfsMiB" | "retentionSizeMiB">): { deadlineSeconds: number; stopTimeout: number } {
+    const deadlineSeconds = flushDeadlineSeconds(plan);
+    return { deadlineSeconds, stopTimeout: deadlineSeconds + flushStopMarginSeconds };
+}
+
+/** Why a stopping task of this plan could not flush its head on Fargate, or undefined when it can. */
+export function ecsFlushProblem(plan: Pick<Plan, "name" | "tmpfsMiB" | "retentionSizeMiB">): string | undefined {
+    const { stopTimeout } = ecsFlushBudget(plan);
+    if (stopTimeout <= maxStopTimeoutSeconds) return undefined;
+    return `the flush of a stopping task needs ${stopTimeout}s for plan '${plan.name}' (its head block at the flush rates), and Fargate stops a container after at most ${maxStopTimeoutSeconds}s: the head would be lost`;
+}
 
 /** ECS clusters the instance discovers tasks in: its apps' clusters. */
 export function discoveredClusters(instance: EcsInstanceConfig): string[] {
@@ -132,7 +166,7 @@ export function scrapeSecrets(instance: EcsInstanceConfig): { name: string; valu
 }
 
 /** The containers of a replica task, by name. */
-const containerNames = { sync: "config-sync", render: "config-render", prometheus: "prometheus", sidecar: "thanos-sidecar", history: "history" } as const;
+const containerNames = { sync: "config-sync", render: "config-render", prometheus: "prometheus", sidecar: "thanos-sidecar", history: "history", flush: "flush" } as const;
 const discoveryContainerName = (cluster: string) => `ecs-discovery-${cluster}`;
 /** One prometheus-ecs-discovery: a small Go process polling the ECS API once a minute. */
 const discoverySize = { cpu: 16, memory: 64 } as const;
@@ -148,6 +182,7 @@ export function prometheusTaskDemand(instance: EcsInstanceConfig): TaskDemand {
         { name: containerNames.prometheus, ...ecsResources(prometheusDefaults(instance.plan, "disk")) },
         { name: containerNames.sidecar, ...ecsResources(thanosDefaults.sidecar) },
         { name: containerNames.history, ...ecsResources(historyFrontDefaults) },
+        { name: containerNames.flush, ...ecsResources(ecsFlushResources) },
         ...discoveredClusters(instance).map((cluster) => ({ name: discoveryContainerName(cluster), ...discoverySize })),
     ]);
 }
@@ -187,7 +222,7 @@ export interface PrometheusContainersInput extends InstanceConfigLocation {
 /**
  * The containers of one Prometheus replica task, in start order:
  * config-sync (S3 -> EFS) -> config-render ($(VAR) substitution onto task storage, ownership) -> prometheus,
- * thanos-sidecar, the tenant's history front and one ECS discovery per cluster.
+ * thanos-sidecar, the tenant's history front, the flush and one ECS discovery per cluster.
  */
 export function prometheusContainers(input: PrometheusContainersInput): ContainerDefinition[] {
     const { instance } = input;
@@ -282,6 +317,40 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         readonlyRootFilesystem: true,
         logConfiguration: logs(containerNames.history),
     };
+    // The flush when ECS stops the task (a deployment, a scale-in, StopTask). It depends on Prometheus, and ECS stops a
+    // container only after the containers that depend on it have stopped: Prometheus still serves the snapshot while
+    // this runs, and gets its SIGTERM when this returns or its stopTimeout kills it. Not essential: its exit never
+    // stops the task; a crash is restarted in place.
+    const flushBudget = ecsFlushBudget(instance.plan);
+    const flush: ContainerDefinition = {
+        name: containerNames.flush,
+        image: image("thanos"),
+        essential: false,
+        restartPolicy: { enabled: true },
+        user: nobody.user,
+        entryPoint: flushCommand({
+            dir: files.flush,
+            user: instance.name,
+            passwordFile: webFiles.password,
+            tsdbPath: ecsPaths.tsdb,
+            objstoreFile: files.objstore,
+            thanosBinary: "/bin/thanos",
+            deadlineSeconds: flushBudget.deadlineSeconds,
+            waitForTerm: true,
+        }),
+        // The upload labels name the replica by $(PROMETHEUS_REPLICA), as the sidecar's external labels do.
+        environment: replica,
+        ...ecsResources(ecsFlushResources),
+        stopTimeout: flushBudget.stopTimeout,
+        dependsOn: [rendered, { containerName: prometheusContainer.name, condition: "START" }],
+        mountPoints: [
+            { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
+            { sourceVolume: ecsVolumes.shared, containerPath: ecsPaths.shared, readOnly: true },
+            { sourceVolume: ecsVolumes.configOut, containerPath: ecsPaths.configOut, readOnly: true },
+        ],
+        readonlyRootFilesystem: true,
+        logConfiguration: logs(containerNames.flush),
+    };
     const discovery = clusters.map((cluster): ContainerDefinition => ({
         name: discoveryContainerName(cluster),
         image: image("ecsDiscovery"),
@@ -296,7 +365,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         readonlyRootFilesystem: true,
         logConfiguration: logs(discoveryContainerName(cluster)),
     }));
-    return [sync, render, prometheusContainer, sidecarContainer, history, ...discovery];
+    return [sync, render, prometheusContainer, sidecarContainer, history, flush, ...discovery];
 }
 
 /** The config update task's startedBy: `config-` and the start of the SHA-256 of the published files (name and content). */

@@ -26,6 +26,7 @@ import {
     configUpdateStartedBy,
     discoveredClusters,
     EcsExporter,
+    ecsPublishedFiles,
     ecsReplicaName,
     ecsVolumes,
     prometheusContainers,
@@ -98,11 +99,7 @@ export class EcsPrometheus extends pulumi.ComponentResource {
         this.historyUrl = `http://${this.host}:${historyFrontDefaults.httpPort}`;
 
         const rendered = renderEcsInstanceFiles({ instance, labels: args.labels, alertmanagers: args.alertmanagers, exporters: args.exporters });
-        const published: Record<string, pulumi.Input<string>> = {
-            "prometheus.yml.tmpl": rendered.prometheusYml,
-            "objstore.yml": args.objstoreConfig,
-            ...Object.fromEntries(Object.entries(rendered.ruleFiles).map(([file, content]) => [`rules/${file}`, content])),
-        };
+        const published = ecsPublishedFiles(rendered, args.objstoreConfig);
         const objects = Object.entries(published).map(([file, content]) => new aws.s3.BucketObjectv2(`${name}-${file.replace(/[/.]/g, "-")}`, {
             bucket: ecs.configBucket.name,
             key: `${configPrefix}${file}`,

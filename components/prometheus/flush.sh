@@ -1,19 +1,23 @@
 #!/bin/sh
 # The shutdown flush of one Prometheus replica: a TSDB snapshot with the head, the blocks of the snapshot that the
 # bucket lacks uploaded with the replica's external labels (the set its sidecar gives its own uploads), then the
-# snapshot removed. The preStop hook of the Prometheus container (busybox sh, wget, awk of the image): the kubelet
-# sends Prometheus SIGTERM only when this returns, so Prometheus still serves the snapshot request.
+# snapshot removed. Two callers, one script (busybox sh, wget, awk of the images):
+# - Kubernetes: the preStop hook of the Prometheus container. The kubelet sends Prometheus SIGTERM only when this
+#   returns, so Prometheus still serves the snapshot request.
+# - ECS (--wait-for-term): the main process of a container of the replica's task, which depends on Prometheus. It
+#   waits for the SIGTERM of the task's stop; ECS stops a container only after those that depend on it, so
+#   Prometheus serves until this returns (or the container's stopTimeout kills it).
 # It never runs past --deadline seconds. What it could not flush it logs and it exits 1: the kubelet records a
 # FailedPreStopHook event (without the output), then stops the container all the same. The hook's own output only
 # reaches the kubelet's log, so every line also goes to --log: /proc/1/fd/1, the container's log.
 #
 #   flush.sh --url=URL --user=NAME --password-file=FILE --tsdb=DIR --objstore=FILE --thanos=BINARY
-#            --labels=FILE --envsubst=AWK_PROGRAM --deadline=SECONDS [--log=FILE]
+#            --labels=FILE --envsubst=AWK_PROGRAM --deadline=SECONDS [--log=FILE] [--wait-for-term]
 # --labels: one `name="value"` per line (Go-quoted, as `thanos tools bucket upload-blocks --label` wants it), with
 # `$(VAR)` placeholders the envsubst program fills from the environment like the sidecar's reloader does.
 set -u
 
-url= user= password_file= tsdb= objstore= thanos= labels= envsubst= deadline= log_file=
+url= user= password_file= tsdb= objstore= thanos= labels= envsubst= deadline= log_file= wait_for_term=
 for arg in "$@"; do
   case "$arg" in
     --url=*) url=${arg#*=} ;;
@@ -26,6 +30,7 @@ for arg in "$@"; do
     --envsubst=*) envsubst=${arg#*=} ;;
     --deadline=*) deadline=${arg#*=} ;;
     --log=*) log_file=${arg#*=} ;;
+    --wait-for-term) wait_for_term=1 ;;
     *) echo "level=error msg=\"unknown argument\" argument=\"$arg\"" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +42,6 @@ case "$deadline" in *[!0-9]*) echo "level=error msg=\"--deadline takes whole sec
 
 # /proc/uptime: a clock with hundredths of a second in every image (busybox date has no %N).
 now() { read -r seconds _ < /proc/uptime; echo "$seconds"; }
-started=$(now)
 since() { awk -v from="$1" '{ printf "%.2f", $1 - from }' /proc/uptime; }
 remaining() { awk -v from="$started" -v deadline="$deadline" '{ left = int(deadline - ($1 - from)); print (left > 0 ? left : 0) }' /proc/uptime; }
 log() {
@@ -46,6 +50,21 @@ log() {
   [ -z "$log_file" ] || (echo "caller=flush.sh $line" >> "$log_file") 2>/dev/null || true
 }
 snapshot=
+
+if [ -n "$wait_for_term" ]; then
+  # A trapped signal ends `wait` at once (a foreground sleep would delay it by up to an hour).
+  terminated=
+  trap 'terminated=1' TERM
+  while [ -z "$terminated" ]; do
+    sleep 3600 &
+    wait $! 2>/dev/null
+  done
+  kill $! 2>/dev/null
+  trap - TERM
+fi
+# The deadline counts from the stop.
+started=$(now)
+[ -z "$wait_for_term" ] || log info "stop signal received: flushing"
 
 # The blocks of the snapshot the shipper has not recorded as in the bucket (uploaded, or found there).
 unconfirmed_blocks() {

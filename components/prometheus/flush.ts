@@ -1,6 +1,8 @@
 /**
  * The shutdown flush of a Prometheus replica (flush.sh): its files, its command line and its time budget.
- * Pure: the Kubernetes spec builder mounts the files and runs the command as the Prometheus container's preStop hook.
+ * Pure: the Kubernetes spec builder mounts the files and runs the command as the Prometheus container's preStop hook;
+ * the ECS one publishes the files with the instance's configuration and runs the command as a container that waits
+ * for the task's stop.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -8,7 +10,7 @@ import { envsubstAwk } from "../envsubst";
 import type { Plan } from "../plans";
 import { prometheusDefaults, prometheusWebPort } from "./defaults";
 
-/** The script the pod runs and the tests run: one file. */
+/** The script the pods and tasks run and the tests run: one file. */
 export const flushScriptFile = path.join(__dirname, "flush.sh");
 
 /** Names of the files in the flush volume. */
@@ -41,10 +43,12 @@ export interface FlushCommandInput {
     readonly thanosBinary: string;
     readonly deadlineSeconds: number;
     /** Where the flush's lines go besides the hook's output (which only the kubelet's log keeps). */
-    readonly logFile: string;
+    readonly logFile?: string;
+    /** Wait for SIGTERM, then flush: the script is a container's main process (ECS), not a hook. */
+    readonly waitForTerm?: boolean;
 }
 
-/** The hook's command: busybox sh of the Prometheus image running the mounted script. */
+/** The flush's command: busybox sh running the mounted script. */
 export function flushCommand(input: FlushCommandInput): string[] {
     return [
         "sh",
@@ -58,7 +62,8 @@ export function flushCommand(input: FlushCommandInput): string[] {
         `--labels=${input.dir}/${flushFileNames.labels}`,
         `--envsubst=${input.dir}/${flushFileNames.envsubst}`,
         `--deadline=${input.deadlineSeconds}`,
-        `--log=${input.logFile}`,
+        ...(input.logFile !== undefined ? [`--log=${input.logFile}`] : []),
+        ...(input.waitForTerm ? ["--wait-for-term"] : []),
     ];
 }
 

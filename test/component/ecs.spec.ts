@@ -1,9 +1,10 @@
 import { strict as assert } from "assert";
-import { fargateSizes, taskSizeFor } from "../../components/aws/containers";
+import { fargateSizes, maxStopTimeoutSeconds, taskSizeFor } from "../../components/aws/containers";
 import type { PermissionPolicy } from "../../components/aws/iam";
-import { configUpdateStartedBy } from "../../components/prometheus/ecs-spec";
+import { configUpdateStartedBy, ecsFlushBudget } from "../../components/prometheus/ecs-spec";
 import { EcsThanos } from "../../components/thanos/ecs";
 import { billingSecretArn, ecsConfig, ecsRawConfig } from "../support/ecs-fixtures";
+import { ecsInstance } from "../support/fixtures";
 import { actionsWithoutResourceType } from "../support/iam-rules";
 import { installMocks, isSecret, RegisteredResource, resolve, unsecret } from "../support/mocks";
 import { recordRegistrations } from "../support/policy-harness";
@@ -118,6 +119,20 @@ describe("ECS platform under mocks (index.ts with a two-platform stack)", () => 
         const objstore = run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2").find((object) => object.inputs.key.endsWith("objstore.yml"))!;
         assert.match(unsecret(objstore.inputs.content), /aws_sdk_auth: true/);
         assert.doesNotMatch(unsecret(objstore.inputs.content), /secret_key/);
+    });
+
+    it("wires the flush on stop into every replica's task: the flush container as the stack renders it, its files published with the configuration, stop timeouts within Fargate's limit", () => {
+        const billing = ecsInstance(ecsConfig(), "billing");
+        const keys = run.recorder.ofType("aws:s3/bucketObjectv2:BucketObjectv2").map((object) => object.inputs.key);
+        for (const file of ["flush.sh", "envsubst.awk", "upload-labels"]) assert.ok(keys.includes(`instances/billing/flush/${file}`), `flush/${file} is not published`);
+        for (const index of [0, 1]) {
+            const task = run.recorder.one(TASK, `ecs-prometheus-billing-${index}`);
+            const flush = container(task, "flush");
+            assert.equal(flush.stopTimeout, ecsFlushBudget(billing.plan).stopTimeout);
+            assert.ok(flush.entryPoint.includes("--wait-for-term") && flush.entryPoint.includes(`--deadline=${ecsFlushBudget(billing.plan).deadlineSeconds}`), JSON.stringify(flush.entryPoint));
+            assert.deepEqual(flush.environment, [{ name: "PROMETHEUS_REPLICA", value: `prometheus-billing-${index}` }]);
+            for (const definition of containers(task)) assert.ok((definition.stopTimeout ?? 0) <= maxStopTimeoutSeconds, `${task.name}/${definition.name}`);
+        }
     });
 
     it("gives each component its own task role with exactly its row of the least-privilege table", () => {

@@ -121,8 +121,13 @@ describe("stack config: ecs and yace", () => {
         });
 
         it("an ECS instance discovering more clusters than a task has containers for", () => {
-            const apps = Array.from({ length: 7 }, (_, index) => ({ family: `app-${index}`, cluster: `cluster-${index}` }));
-            assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 7 ECS clusters", "allowed: at most 5 clusters per instance");
+            const apps = Array.from({ length: 5 }, (_, index) => ({ family: `app-${index}`, cluster: `cluster-${index}` }));
+            assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 5 ECS clusters", "allowed: at most 4 clusters per instance");
+        });
+
+        it("a plan whose flush on stop outlasts Fargate's longest stop timeout", () => {
+            assertProblem(withEcsInstance({ plan: "large" }), "prometheus-paas:instances[1].plan: on ECS Fargate the flush of a stopping task needs 152s for plan 'large'",
+                "Fargate stops a container after at most 120s: the head would be lost", "allowed on ECS: small, medium (or platform kubernetes)");
         });
 
         it("a plan no Fargate task size holds", () => {

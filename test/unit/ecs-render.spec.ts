@@ -4,7 +4,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { configSyncContainer } from "../../components/aws/containers";
 import { envsubstScript } from "../../components/envsubst";
 import {
     configReadStatements,
@@ -17,7 +16,9 @@ import {
     secretPolicyResource,
 } from "../../components/aws/iam";
 import { renderYaceConfig, yaceDocument, yaceScrapingIntervalSeconds, yaceStatements } from "../../components/exporters/yace";
-import { ecsFileSdFile, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs-spec";
+import { configSyncContainer, maxStopTimeoutSeconds } from "../../components/aws/containers";
+import { ecsFileSdFile, ecsFlushBudget, ecsPublishedFiles, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs-spec";
+import { flushDeadlineSeconds, flushScriptFile } from "../../components/prometheus/flush";
 import { ScrapeConfig } from "../../components/prometheus/render";
 import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
 import { ecsQueryEndpoints, thanosTaskContainers } from "../../components/thanos/ecs-spec";
@@ -106,13 +107,38 @@ describe("ECS Prometheus files", () => {
 describe("ECS Prometheus task containers", () => {
     const containers = containersOf();
 
-    it("starts config-sync, then config-render, then Prometheus, the sidecar and the history front", () => {
+    it("starts config-sync, then config-render, then Prometheus, the sidecar, the history front and the flush", () => {
         assert.deepEqual(containers.map((container) => container.name),
-            ["config-sync", "config-render", "prometheus", "thanos-sidecar", "history", "ecs-discovery-tsuru-batch", "ecs-discovery-tsuru-ecs"]);
+            ["config-sync", "config-render", "prometheus", "thanos-sidecar", "history", "flush", "ecs-discovery-tsuru-batch", "ecs-discovery-tsuru-ecs"]);
         assert.deepEqual(byName(containers, "history").dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }]);
         assert.deepEqual(byName(containers, "config-render").dependsOn, [{ containerName: "config-sync", condition: "COMPLETE" }]);
         assert.deepEqual(byName(containers, "prometheus").dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }]);
         assert.deepEqual(byName(containers, "thanos-sidecar").dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }, { containerName: "prometheus", condition: "START" }]);
+    });
+
+    it("flush on stop: the flush container runs flush.sh from EFS waiting for SIGTERM, depends on Prometheus (so ECS stops it first) and gets the plan's deadline within Fargate's stop timeout", () => {
+        const flush = byName(containers, "flush");
+        const budget = ecsFlushBudget(billing.plan);
+        assert.deepEqual(flush.dependsOn, [{ containerName: "config-render", condition: "SUCCESS" }, { containerName: "prometheus", condition: "START" }]);
+        assert.deepEqual(flush.entryPoint, ["sh", "/etc/prometheus/shared/flush/flush.sh", "--url=http://localhost:9090", "--user=billing", "--password-file=/etc/prometheus/config_out/password",
+            "--tsdb=/prometheus", "--objstore=/etc/prometheus/shared/objstore.yml", "--thanos=/bin/thanos", "--labels=/etc/prometheus/shared/flush/upload-labels",
+            "--envsubst=/etc/prometheus/shared/flush/envsubst.awk", `--deadline=${flushDeadlineSeconds(billing.plan)}`, "--wait-for-term"]);
+        assert.equal(flush.command, undefined, "the Thanos image's entrypoint is replaced, not given arguments");
+        assert.equal(flush.stopTimeout, budget.stopTimeout);
+        assert.ok(budget.stopTimeout > budget.deadlineSeconds && budget.stopTimeout <= maxStopTimeoutSeconds, JSON.stringify(budget));
+        assert.deepEqual([flush.essential, flush.restartPolicy], [false, { enabled: true }], "its exit never stops the task; a crash restarts it");
+        assert.deepEqual(flush.environment, [{ name: "PROMETHEUS_REPLICA", value: "prometheus-billing-0" }], "the upload labels name the replica");
+        assert.deepEqual(flush.mountPoints?.map((mount) => [mount.containerPath, mount.readOnly]), [["/prometheus", false], ["/etc/prometheus/shared", true], ["/etc/prometheus/config_out", true]]);
+        for (const container of containers) assert.ok((container.stopTimeout ?? 0) <= maxStopTimeoutSeconds, container.name);
+    });
+
+    it("publishes the flush's files with the instance's configuration: the script the Kubernetes pods run, and the replica's upload labels", () => {
+        const rendered = renderEcsInstanceFiles({ instance: billing, labels, alertmanagers: [], exporters: [] });
+        const files = ecsPublishedFiles(rendered, "objstore");
+        assert.deepEqual(Object.keys(files).filter((file) => file.startsWith("flush/")), ["flush/flush.sh", "flush/envsubst.awk", "flush/upload-labels"]);
+        assert.equal(files["flush/flush.sh"], fs.readFileSync(flushScriptFile, "utf8"));
+        assert.match(String(files["flush/upload-labels"]), /^prometheus_replica="\$\(PROMETHEUS_REPLICA\)"$/m);
+        assert.equal(files["objstore.yml"], "objstore");
     });
 
     it("marks only Prometheus and the sidecar essential (ECS forbids COMPLETE/SUCCESS on essential containers)", () => {
