@@ -30,7 +30,7 @@ interface Probe {
 
 export type ProbeKind = "readinessProbe" | "livenessProbe" | "startupProbe";
 
-interface Container {
+export interface Container {
     name: string;
     image: string;
     lifecycle?: { preStop?: { exec?: { command: string[] } } };
@@ -52,7 +52,7 @@ interface Volume {
     secret?: { secretName: string };
 }
 
-interface PodSpec {
+export interface PodSpec {
     terminationGracePeriodSeconds?: number;
     initContainers?: Container[];
     containers: Container[];
@@ -69,6 +69,11 @@ const imageTools: Record<string, readonly ImageTool[]> = {
     [versions.images.caddy.repository]: ["caddy"],
 };
 const checkedBinaries = new Map<string, Promise<string>>();
+
+/** Whether the image has an entrypoint (its first tool): a container's command then only gives it arguments. */
+export function imageHasEntrypoint(image: string): boolean {
+    return (imageTools[splitImage(image).repository]?.length ?? 0) > 0;
+}
 
 function splitImage(image: string): { repository: string; tag: string } {
     const at = image.lastIndexOf(":");
