@@ -1,7 +1,7 @@
 /** Cross-key rules of the AWS half: what the ECS platform and YACE need from the rest of the stack. */
 import { fargateSizeProblem, maxContainersPerTask } from "../aws/containers";
-import { Plan, retentionShareOfTmpfs } from "../plans";
-import { discoveredClusters, ecsFlushProblem, maxDiscoveredClusters, prometheusTaskDemand } from "../prometheus/ecs-spec";
+import { retentionShareOfTmpfs } from "../plans";
+import { discoveredClusters, maxDiscoveredClusters, prometheusTaskDemand } from "../prometheus/ecs-spec";
 import { thanosTaskDemands } from "../thanos/ecs-spec";
 import { prometheusSize } from "../units";
 import { projectName } from "./primitives";
@@ -19,7 +19,7 @@ function prometheusTaskProblem(instance: EcsInstanceConfig): string | undefined 
 const awsS3Endpoint = /(^|\.)amazonaws\.com(\.cn)?(:[0-9]+)?$/;
 
 /** Adds to `problems` what the ECS instances, the Thanos tasks on Fargate and YACE need from the rest of the stack. */
-export function checkEcs(raw: RawStackConfig, plans: Readonly<Record<string, Plan>>, instances: InstanceConfig[], problems: string[]): void {
+export function checkEcs(raw: RawStackConfig, instances: InstanceConfig[], problems: string[]): void {
     const ecsInstances = instances.filter((instance) => instance.platform === "ecs");
     const chosenCompactorPlatform = raw.thanos.compactor.platform;
     if (chosenCompactorPlatform !== undefined && !instances.some((instance) => instance.platform === chosenCompactorPlatform)) {
@@ -47,11 +47,6 @@ export function checkEcs(raw: RawStackConfig, plans: Readonly<Record<string, Pla
         if (instance.platform !== "ecs") return;
         const problem = prometheusTaskProblem(instance);
         if (problem !== undefined) problems.push(`${projectName}:instances[${index}]: on ECS Fargate the Prometheus task of '${instance.name}' (plan '${instance.plan.name}'): ${problem}`);
-        const flush = ecsFlushProblem(instance.plan);
-        if (flush !== undefined) {
-            const fitting = Object.values(plans).filter((plan) => ecsFlushProblem(plan) === undefined).map((plan) => plan.name);
-            problems.push(`${projectName}:instances[${index}].plan: on ECS Fargate ${flush}; allowed on ECS: ${fitting.join(", ") || "no plan of this stack"} (or platform kubernetes)`);
-        }
     });
     if (ecsInstances.length > 0) {
         for (const [component, demand] of Object.entries(thanosTaskDemands(raw.thanos))) {

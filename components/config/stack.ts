@@ -48,7 +48,7 @@ export function parseStackConfig(raw: Record<string, unknown>, secrets: ConfigSe
     const hasAccessKey = Boolean(config.bucketAccessKey);
     const plans = mergePlans(config.plans, problems);
     const instances = resolveInstances(config.instances, plans, config.thanos.replicaLabel, problems);
-    checkEcs(config, plans, instances, problems);
+    checkEcs(config, instances, problems);
     checkTsuru(config, plans, problems);
     const grafanaNamespace = config.grafana.namespace ?? config.kubernetes.namespace;
     const network = resolveNetwork(config, config.broker !== undefined || instances.some((instance) => instance.platform === "kubernetes"), problems);

@@ -142,17 +142,15 @@ export const maxDiscoveredClusters = maxContainersPerTask - 6;
 /** Seconds the flush container gets beyond the flush's own deadline (the shell and the answer of the last request). */
 const flushStopMarginSeconds = 5;
 
-/** The flush of a stopping task: its deadline and the container's stopTimeout, which Fargate caps. */
+/**
+ * The flush of a stopping task: the plan's deadline, capped so that the container's stopTimeout stays within
+ * Fargate's 120 s. The cap cuts the deadline of the plans with the most tmpfs headroom (large, xlarge), which bounds
+ * the head block far above what a 3 h head holds: their full head's flush is projected well under it
+ * (`npm run bench:flush`), and a flush that runs out logs the blocks it could not confirm.
+ */
 export function ecsFlushBudget(plan: Pick<Plan, "tmpfsMiB" | "retentionSizeMiB">): { deadlineSeconds: number; stopTimeout: number } {
-    const deadlineSeconds = flushDeadlineSeconds(plan);
+    const deadlineSeconds = Math.min(flushDeadlineSeconds(plan), maxStopTimeoutSeconds - flushStopMarginSeconds);
     return { deadlineSeconds, stopTimeout: deadlineSeconds + flushStopMarginSeconds };
-}
-
-/** Why a stopping task of this plan could not flush its head on Fargate, or undefined when it can. */
-export function ecsFlushProblem(plan: Pick<Plan, "name" | "tmpfsMiB" | "retentionSizeMiB">): string | undefined {
-    const { stopTimeout } = ecsFlushBudget(plan);
-    if (stopTimeout <= maxStopTimeoutSeconds) return undefined;
-    return `the flush of a stopping task needs ${stopTimeout}s for plan '${plan.name}' (its head block at the flush rates), and Fargate stops a container after at most ${maxStopTimeoutSeconds}s: the head would be lost`;
 }
 
 /** ECS clusters the instance discovers tasks in: its apps' clusters. */

@@ -125,11 +125,6 @@ describe("stack config: ecs and yace", () => {
             assertProblem(withEcsInstance({ apps }), "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing'", "discovers 5 ECS clusters", "allowed: at most 4 clusters per instance");
         });
 
-        it("a plan whose flush on stop outlasts Fargate's longest stop timeout", () => {
-            assertProblem(withEcsInstance({ plan: "large" }), "prometheus-paas:instances[1].plan: on ECS Fargate the flush of a stopping task needs 152s for plan 'large'",
-                "Fargate stops a container after at most 120s: the head would be lost", "allowed on ECS: small, medium (or platform kubernetes)");
-        });
-
         it("a plan no Fargate task size holds", () => {
             const huge = { description: "huge", cpu: "16", memory: "100Gi", tmpfs: "8Gi", retentionTime: "24h", retentionSize: "6Gi", scrapeInterval: "30s", sampleLimit: 1, labelLimit: 1, targetLimit: 1 };
             assertProblem({ ...withEcsInstance({ plan: "huge" }), plans: { huge } }, "prometheus-paas:instances[1]: on ECS Fargate the Prometheus task of 'billing' (plan 'huge')", "no Fargate task size holds containers", "the largest is 16384 CPU units with 122880 MiB");

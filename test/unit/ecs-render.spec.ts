@@ -19,6 +19,7 @@ import { renderYaceConfig, yaceDocument, yaceScrapingIntervalSeconds, yaceStatem
 import { configSyncContainer, maxStopTimeoutSeconds } from "../../components/aws/containers";
 import { ecsFileSdFile, ecsFlushBudget, ecsPublishedFiles, ecsReplicaPlaceholder, prometheusContainers, renderEcsInstanceFiles } from "../../components/prometheus/ecs-spec";
 import { flushDeadlineSeconds, flushScriptFile } from "../../components/prometheus/flush";
+import { builtinPlans } from "../../components/plans";
 import { ScrapeConfig } from "../../components/prometheus/render";
 import { thanosBucketStatements, ThanosComponent } from "../../components/thanos/iam";
 import { ecsQueryEndpoints, thanosTaskContainers } from "../../components/thanos/ecs-spec";
@@ -126,6 +127,7 @@ describe("ECS Prometheus task containers", () => {
         assert.equal(flush.command, undefined, "the Thanos image's entrypoint is replaced, not given arguments");
         assert.equal(flush.stopTimeout, budget.stopTimeout);
         assert.ok(budget.stopTimeout > budget.deadlineSeconds && budget.stopTimeout <= maxStopTimeoutSeconds, JSON.stringify(budget));
+        assert.deepEqual(ecsFlushBudget(builtinPlans.xlarge), { deadlineSeconds: 115, stopTimeout: 120 }, "a deadline past Fargate's limit is capped");
         assert.deepEqual([flush.essential, flush.restartPolicy], [false, { enabled: true }], "its exit never stops the task; a crash restarts it");
         assert.deepEqual(flush.environment, [{ name: "PROMETHEUS_REPLICA", value: "prometheus-billing-0" }], "the upload labels name the replica");
         assert.deepEqual(flush.mountPoints?.map((mount) => [mount.containerPath, mount.readOnly]), [["/prometheus", false], ["/etc/prometheus/shared", true], ["/etc/prometheus/config_out", true]]);

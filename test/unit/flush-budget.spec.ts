@@ -2,7 +2,10 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { flushFigures, flushSection, flushTable, FlushResults, readFlushResults } from "../../bench/sizing/flush-report";
+import { margin } from "../../bench/sizing/projection";
 import { builtinPlans } from "../../components/plans";
+import { maxStopTimeoutSeconds } from "../../components/aws/containers";
+import { ecsFlushBudget } from "../../components/prometheus/ecs-spec";
 import { flushDeadlineSeconds } from "../../components/prometheus/flush";
 import { prometheusStatefulSetSpec } from "../../components/prometheus/kubernetes-spec";
 import { kubernetesInstance, minimalConfig } from "../support/fixtures";
@@ -33,6 +36,14 @@ describe("shutdown flush budget against its measurements (bench/results/flush.js
             assert.equal(spec.template.spec.terminationGracePeriodSeconds, figures.gracePeriodSeconds, plan.name);
             const prometheus = spec.template.spec.containers.find((container: any) => container.name === "prometheus");
             assert.ok(prometheus.lifecycle.preStop.exec.command.includes(`--deadline=${flushDeadlineSeconds(plan)}`), plan.name);
+        }
+    });
+
+    it("on ECS Fargate (stop timeout at most 120 s) each plan's capped deadline still covers a full head's projected flush, with margin", () => {
+        for (const figures of flushFigures(results())) {
+            const budget = ecsFlushBudget(builtinPlans[figures.plan]);
+            assert.ok(budget.stopTimeout <= maxStopTimeoutSeconds && budget.deadlineSeconds <= figures.deadlineSeconds, `${figures.plan}: ${JSON.stringify(budget)}`);
+            assert.ok(figures.projectedSeconds <= margin * budget.deadlineSeconds, `${figures.plan}: a full head's flush is projected at ${figures.projectedSeconds.toFixed(1)} s, over ${100 * margin} % of the ${budget.deadlineSeconds} s an ECS task gets; ${rerun}`);
         }
     });
 
