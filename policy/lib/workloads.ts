@@ -32,6 +32,10 @@ export interface ContainerView {
     readonly securityContext?: Record<string, any>;
     /** Kubernetes: the preStop exec hook's command; "unknown" when not yet known, undefined when there is none. */
     readonly preStop?: readonly string[] | "unknown";
+    /** ECS: the containers this one depends on (ECS stops it before them). */
+    readonly dependsOn?: readonly string[];
+    /** ECS: seconds between SIGTERM and SIGKILL at the task's stop (ECS' 30 when unset); "unknown" when not yet known. */
+    readonly stopTimeout?: number | "unknown";
 }
 
 export type VolumeKind = "tmpfs" | "disk" | "efs" | "nfs" | "secret" | "configMap" | "other" | "unknown";
@@ -212,6 +216,9 @@ function kubernetesWorkload(view: View): WorkloadView | undefined {
 
 const mebibyte = 2 ** 20;
 
+/** ECS' stop timeout of a container that sets none. */
+const ecsDefaultStopTimeoutSeconds = 30;
+
 function ecsContainer(definition: Record<string, any>): { container: ContainerView; tmpfs: VolumeView[] } {
     const entryPoint = stringList(definition.entryPoint);
     const command = stringList(definition.command);
@@ -237,6 +244,8 @@ function ecsContainer(definition: Record<string, any>): { container: ContainerVi
             env,
             mounts,
             init: false,
+            dependsOn: arr(definition.dependsOn).filter(isObject).map((dependency) => str(dependency.containerName) ?? ""),
+            stopTimeout: isUnknown(definition.stopTimeout) ? "unknown" : (num(definition.stopTimeout) ?? ecsDefaultStopTimeoutSeconds),
         },
         tmpfs,
     };

@@ -162,20 +162,48 @@ export const sidecarFlags = resourcePolicy(
     },
 );
 
+/** Fargate stops a container at most this long after its SIGTERM. */
+const ecsMaxStopTimeoutSeconds = 120;
+const headLoss = "loses its head, up to 3h of samples nobody uploaded";
+
+/** An ECS Prometheus next to a sidecar loses its TSDB with the task: a flush container must hold the stop. */
+function ecsFlushProblems(workload: WorkloadView): string[] {
+    if (workload.platform !== "ecs" || !workload.containers.some((other) => isThanos(other, "sidecar"))) return [];
+    const messages: string[] = [];
+    for (const container of workload.containers.filter(isPrometheus)) {
+        if (container.tokens === undefined) continue;
+        const flush = workload.containers.find((other) => other !== container && other.tokens?.includes("--wait-for-term"));
+        if (flush === undefined) {
+            messages.push(`${where(workload, container)} keeps its TSDB in the task and no container flushes it at the task's stop (flush.sh --wait-for-term): every task stop (new task definition, scale-in, StopTask) ${headLoss}. Keep the flush container (components/prometheus/ecs-spec.ts).`);
+            continue;
+        }
+        if (!hasFlag(container.tokens, "--web.enable-admin-api")) messages.push(`${where(workload, container)} runs without --web.enable-admin-api: its flush cannot take the snapshot, so every task stop ${headLoss}.`);
+        if (!(flush.dependsOn ?? []).includes(container.name)) {
+            messages.push(`${where(workload, flush)} does not depend on '${container.name}': ECS stops a container only after those that depend on it, so without it Prometheus may stop before the flush's snapshot.`);
+        }
+        const deadline = flagValue(flush.tokens, "--deadline");
+        const stop = flush.stopTimeout;
+        if (typeof stop === "number" && (stop > ecsMaxStopTimeoutSeconds || (deadline !== undefined && stop <= Number(deadline)))) {
+            messages.push(`${where(workload, flush)} has a stopTimeout of ${stop}s for a flush deadline of ${deadline ?? "(none)"}s: it must be above the deadline (ECS kills the flush at the stopTimeout) and at most ${ecsMaxStopTimeoutSeconds}s (Fargate's limit).`);
+        }
+    }
+    return messages;
+}
+
 export const flushOnShutdown = resourcePolicy(
     {
         name: "prometheus-flush-on-shutdown",
-        description: "A Kubernetes Prometheus with its TSDB on tmpfs next to a Thanos sidecar flushes its head to the bucket before it stops: a preStop hook, the admin API its snapshot uses, a grace period longer than the hook's deadline.",
+        description: "A Prometheus whose TSDB goes with its pod or task (tmpfs; ECS task storage) next to a Thanos sidecar flushes its head to the bucket before it stops: the admin API its snapshot uses, and a preStop hook with a grace period longer than its deadline (Kubernetes) or a flush container that depends on Prometheus with a stopTimeout above its deadline and within Fargate's 120 s (ECS).",
         enforcementLevel: "mandatory",
         severity: "high",
-        remediationSteps: "Keep the Prometheus container's preStop hook (components/prometheus/flush.ts flushCommand), --web.enable-admin-api and terminationGracePeriodSeconds above the hook's --deadline (components/prometheus/kubernetes-spec.ts).",
+        remediationSteps: "Keep the Prometheus container's preStop hook (components/prometheus/flush.ts flushCommand), --web.enable-admin-api and terminationGracePeriodSeconds above the hook's --deadline (components/prometheus/kubernetes-spec.ts); on ECS keep the flush container of components/prometheus/ecs-spec.ts.",
     },
     (view) => {
-        const messages: string[] = [];
+        const workload = workloadOf(view);
+        const messages: string[] = workload === undefined ? [] : ecsFlushProblems(workload);
         for (const { workload, container } of tmpfsTsdbs(view)) {
-            // ECS tasks do not flush yet: their stop has no preStop hook to hold the container.
             if (workload.platform !== "kubernetes" || !workload.containers.some((other) => isThanos(other, "sidecar")) || container.preStop === "unknown" || container.tokens === undefined) continue;
-            const loses = "every pod deletion (plan change, new image, node drain) loses its head, up to 3h of samples nobody uploaded";
+            const loses = `every pod deletion (plan change, new image, node drain) ${headLoss}`;
             if (container.preStop === undefined) {
                 messages.push(`${where(workload, container)} keeps its TSDB on tmpfs and has no preStop hook: ${loses}. Keep the flush hook (components/prometheus/flush.ts flushCommand).`);
                 continue;

@@ -347,6 +347,18 @@ export function ecsPrometheusTask(family = "prometheus-payments"): HarnessResour
             mountPoints: [{ sourceVolume: "config", containerPath: "/etc/prometheus", readOnly: false }],
             logConfiguration: logConfiguration(`/ecs/${family}`),
         },
+        {
+            name: "flush",
+            image: images.thanos,
+            essential: false,
+            entryPoint: ["sh", "/etc/prometheus/flush/flush.sh", "--url=http://localhost:9090", "--user=payments", "--password-file=/etc/prometheus/web/password", "--tsdb=/prometheus",
+                "--objstore=/etc/prometheus/objstore.yml", "--thanos=/bin/thanos", "--labels=/etc/prometheus/flush/upload-labels", "--envsubst=/etc/prometheus/flush/envsubst.awk", "--deadline=28", "--wait-for-term"],
+            memory: 256,
+            stopTimeout: 33,
+            dependsOn: [{ containerName: "prometheus", condition: "START" }],
+            mountPoints: [{ sourceVolume: "config", containerPath: "/etc/prometheus", readOnly: true }],
+            logConfiguration: logConfiguration(`/ecs/${family}`),
+        },
     ];
     return fixture("aws:ecs/taskDefinition:TaskDefinition", family, {
         family,

@@ -256,7 +256,21 @@ describe("policy pack: Prometheus on tmpfs with a Thanos sidecar", () => {
     });
 
     describe("prometheus-flush-on-shutdown", () => {
-        it("passes the component's hook, flags and grace period, and an ECS task (ECS does not flush yet)", () => passes("prometheus-flush-on-shutdown", [prometheusStatefulSet(), ecsPrometheusTask()]));
+        it("passes the component's hook, flags and grace period, and an ECS task's flush container", () => passes("prometheus-flush-on-shutdown", [prometheusStatefulSet(), ecsPrometheusTask()]));
+        it("fails an ECS task without a flush container", () => {
+            const task = editContainers(ecsPrometheusTask(), (definitions) => definitions.splice(2, 1));
+            return fails("prometheus-flush-on-shutdown", [task], [/TaskDefinition 'prometheus-payments' container 'prometheus' keeps its TSDB in the task and no container flushes it at the task's stop \(flush\.sh --wait-for-term\): every task stop .* loses its head/]);
+        });
+        it("fails an ECS flush container that does not depend on Prometheus, or whose stopTimeout is not above its deadline or past Fargate's 120 s", () => {
+            const unordered = editContainers(ecsPrometheusTask(), (definitions) => delete definitions[2].dependsOn);
+            const tooShort = editContainers(ecsPrometheusTask(), (definitions) => (definitions[2].stopTimeout = 28));
+            const tooLong = editContainers(ecsPrometheusTask("prometheus-ledger"), (definitions) => (definitions[2].stopTimeout = 150));
+            return fails("prometheus-flush-on-shutdown", [unordered, tooShort, tooLong], [
+                /container 'flush' does not depend on 'prometheus': ECS stops a container only after those that depend on it/,
+                /TaskDefinition 'prometheus-payments' container 'flush' has a stopTimeout of 28s for a flush deadline of 28s: it must be above the deadline/,
+                /TaskDefinition 'prometheus-ledger' container 'flush' has a stopTimeout of 150s .* at most 120s \(Fargate's limit\)/,
+            ]);
+        });
         it("fails a tmpfs Prometheus without a preStop hook", () => {
             const statefulSet = edit(prometheusStatefulSet(), (inputs) => delete prometheusContainer(inputs).lifecycle);
             return fails("prometheus-flush-on-shutdown", [statefulSet], [/StatefulSet 'prometheus-payments-statefulset' container 'prometheus' keeps its TSDB on tmpfs and has no preStop hook: every pod deletion .* loses its head, up to 3h/]);
