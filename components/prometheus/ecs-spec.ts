@@ -275,6 +275,8 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         readonlyRootFilesystem: true,
         logConfiguration: logs(containerNames.prometheus),
     };
+    // Started once Prometheus is; at the task's stop, ECS stops them before Prometheus.
+    const besidePrometheus = [rendered, { containerName: prometheusContainer.name, condition: "START" as const }];
     const sidecarContainer: ContainerDefinition = {
         name: containerNames.sidecar,
         image: image("thanos"),
@@ -288,7 +290,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
             { containerPort: sidecar.grpcPort!, protocol: "tcp", name: "grpc" },
             { containerPort: sidecar.httpPort, protocol: "tcp", name: "sidecar-http" },
         ],
-        dependsOn: [rendered, { containerName: prometheusContainer.name, condition: "START" }],
+        dependsOn: besidePrometheus,
         ...ecsProcess(sidecar),
         mountPoints: [
             { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
@@ -340,7 +342,7 @@ export function prometheusContainers(input: PrometheusContainersInput): Containe
         environment: replica,
         ...ecsResources(ecsFlushResources),
         stopTimeout: flushBudget.stopTimeout,
-        dependsOn: [rendered, { containerName: prometheusContainer.name, condition: "START" }],
+        dependsOn: besidePrometheus,
         mountPoints: [
             { sourceVolume: ecsVolumes.tsdb, containerPath: ecsPaths.tsdb, readOnly: false },
             { sourceVolume: ecsVolumes.shared, containerPath: ecsPaths.shared, readOnly: true },

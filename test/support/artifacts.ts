@@ -52,7 +52,7 @@ function kindOf(resource: RegisteredResource): string {
 /** Files embedded in a Kubernetes object (ConfigMap data, Secret stringData), listed by key in its manifest. */
 const embedded = (data: Record<string, string> | undefined) => Object.keys(data ?? {}).sort();
 
-/** Files of the project a ConfigMap ships verbatim: pinned by a reference instead of one copy per instance. */
+/** Files of the project a ConfigMap or the config bucket ships verbatim: pinned by a reference instead of one copy per instance. */
 const shippedFiles = [flushScriptFile, envsubstAwkFile].map((file) => ({ file: path.relative(projectRoot, file), content: fs.readFileSync(file, "utf8") }));
 
 function shippedOrContent(content: string): string {
@@ -131,7 +131,7 @@ export async function stackArtifacts(run: StackRun): Promise<Record<string, stri
             }
             case "aws:s3/bucketObjectv2:BucketObjectv2": {
                 const key = String(inputs.key);
-                files[`ecs/config-bucket/${key}`] = key.endsWith("objstore.yml") ? maskObjstore(inputs.content) : inputs.content;
+                files[`ecs/config-bucket/${key}`] = key.endsWith("objstore.yml") ? maskObjstore(inputs.content) : shippedOrContent(inputs.content);
                 if (key.endsWith("/prometheus.yml.tmpl")) {
                     const prefix = key.slice(0, -"prometheus.yml.tmpl".length);
                     for (const env of environments.get(prefix) ?? []) {
