@@ -48,8 +48,9 @@ describe("e2e: ECS flush on stop: a replica task as rendered, stopped in ECS' or
         fs.writeFileSync(objstoreFile, s3.objstoreYml("ecs-flush"));
         const authFiles = renderInstanceAuthFiles({ instanceName: instance.name, password, tenantQueryAddress: "127.0.0.1:1" });
         const secretValues: Record<string, string> = { [`${billingSecretArn}:password::`]: "scrape-password" };
-        const values = { [webAuthSecretKeys.webConfig]: authFiles.webConfig, [webAuthSecretKeys.password]: password, [webAuthSecretKeys.historyFront]: authFiles.historyFront };
-        for (const [index, secret] of webAuthSecrets(webAuthSecret).entries()) secretValues[secret.valueFrom] = Object.values(values)[index];
+        const values: Record<string, string> = { [webAuthSecretKeys.webConfig]: authFiles.webConfig, [webAuthSecretKeys.password]: password, [webAuthSecretKeys.historyFront]: authFiles.historyFront };
+        // valueFrom is `<arn>:<JSON key>::<version>`: each secret gets the value of its key.
+        for (const secret of webAuthSecrets(webAuthSecret)) secretValues[secret.valueFrom] = values[secret.valueFrom.slice(webAuthSecret.arn.length + 1).split(":")[0]];
         const cluster = new LocalCluster(fs.mkdtempSync(path.join(root, "manifests-")), path.join(root, "cluster"), group);
         task = await scheduleEcsTask(cluster, replicaName, containers, Object.values(ecsVolumes), secretValues);
 

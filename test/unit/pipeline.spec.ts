@@ -66,7 +66,6 @@ class FakeSource implements StackSource {
     readonly opened: { stack: string; workDir: string; create: boolean }[] = [];
     readonly runs: { stack: string; operation: Operation; policyPacks: readonly string[] }[] = [];
     readonly outputReads: string[] = [];
-    currentOutputsError: Error | undefined;
     /** Each stack's tags, kept across opens as the backend keeps them. */
     readonly tags = new Map<string, Map<string, string>>();
     tagsError: Error | undefined;
@@ -75,8 +74,6 @@ class FakeSource implements StackSource {
     constructor(
         private readonly scripts: Record<string, Script>,
         private readonly openError: Record<string, Error> = {},
-        /** Each stack's outputs before the operation. */
-        private readonly outputsBefore: Record<string, Record<string, unknown>> = {},
     ) {}
 
     async open(stack: string, options: { workDir: string; create: boolean }): Promise<PipelineStack> {
@@ -93,8 +90,7 @@ class FakeSource implements StackSource {
             },
             currentOutputs: async () => {
                 this.outputReads.push(stack);
-                if (this.currentOutputsError) throw this.currentOutputsError;
-                return this.outputsBefore[stack] ?? {};
+                return {};
             },
             tags: async () => {
                 if (this.tagsError) throw this.tagsError;
